@@ -1,0 +1,1 @@
+"""HTTP and WebSocket handlers: thin translations from requests to domain calls."""

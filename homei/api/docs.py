@@ -1,0 +1,64 @@
+"""`/openapi.json`, `/docs` (Swagger UI) and `/redoc`, served from files in the package:
+a device is often offline, so the pages load nothing from beyond it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from homei.api.routing import encode, endpoint
+
+STATIC_DIR = Path(__file__).parent / "docs_static"
+STATIC_PREFIX = "/docs/static"
+
+_SWAGGER = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Homei API</title>
+<link rel="stylesheet" href="{static}/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="{static}/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui",
+  validatorUrl: null, deepLinking: true, persistAuthorization: true}});
+</script></body></html>
+"""
+
+_REDOC = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Homei API</title>
+<style>body {{ margin: 0; padding: 0; }}</style></head>
+<body><div id="redoc"></div>
+<script src="{static}/redoc.standalone.js"></script>
+<script>Redoc.init("/openapi.json", {{hideDownloadButton: false}}, document.getElementById("redoc"));</script>
+</body></html>
+"""
+
+_CACHE = {"Cache-Control": "public, max-age=86400"}
+
+
+class DocsApi:
+    """The API's own description, and two ways to read it."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._document = encode(document)
+
+    @endpoint("GET", "/openapi.json", summary="The OpenAPI document", tag="docs",
+              permission=None, in_schema=False)
+    async def openapi(self, request: web.Request) -> web.Response:
+        """Generated from the handlers' declarations."""
+        return web.Response(body=self._document, content_type="application/json")
+
+    @endpoint("GET", "/docs", summary="Swagger UI", tag="docs", permission=None, in_schema=False)
+    async def swagger(self, request: web.Request) -> web.Response:
+        """Interactive documentation."""
+        return web.Response(text=_SWAGGER.format(static=STATIC_PREFIX), content_type="text/html")
+
+    @endpoint("GET", "/redoc", summary="ReDoc", tag="docs", permission=None, in_schema=False)
+    async def redoc(self, request: web.Request) -> web.Response:
+        """Reference documentation."""
+        return web.Response(text=_REDOC.format(static=STATIC_PREFIX), content_type="text/html")
+
+
+def add_static(app: web.Application) -> None:
+    """Serve the Swagger UI and ReDoc bundles shipped in the package."""
+    app.router.add_static(STATIC_PREFIX, STATIC_DIR, append_version=False)

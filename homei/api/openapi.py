@@ -1,0 +1,140 @@
+"""The OpenAPI document, generated from the endpoints' own declarations and models,
+so it cannot drift from the code that serves it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+import homei
+from homei.api.models import ErrorEnvelope
+from homei.api.routing import JSON, Endpoint
+
+REF = "#/components/schemas/{name}"
+_PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+_STATUS_TEXT = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
+    400: "Invalid request (VALIDATION_ERROR with the field paths)",
+    401: "Missing or invalid credentials (UNAUTHORIZED)",
+    403: "The caller's role lacks the permission (FORBIDDEN)",
+    404: "Not found", 409: "Conflict with the current state",
+    413: "Request body too large (PAYLOAD_TOO_LARGE)",
+    429: "Rate limit exceeded (RATE_LIMITED); see Retry-After",
+    500: "Internal error (INTERNAL_ERROR)", 503: "A dependency is unavailable",
+}
+
+
+def _error_statuses(declared: Endpoint) -> list[int]:
+    statuses = {429, 500, *declared.errors}
+    if declared.body is not None:
+        statuses |= {400, 413}
+    if declared.query is not None:
+        statuses.add(400)
+    if not declared.is_public:
+        statuses |= {401, 403}
+    if _PATH_PARAM.search(declared.path):
+        statuses.add(404)
+    return sorted(statuses)
+
+
+def _query_parameters(model: type[msgspec.Struct], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = schemas.pop(model.__name__, None) or {}
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        description = prop.pop("description", None)
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
+                                     "schema": prop}
+        if prop.get("type") == "array":
+            parameter["style"] = "form"
+            parameter["explode"] = True
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def build_document(endpoints: Iterable[Endpoint], *, title: str = "Homei API") -> dict[str, Any]:
+    """The OpenAPI 3.1 document for `endpoints`."""
+    declared = [e for e in endpoints if e.in_schema]
+    models: list[Any] = [ErrorEnvelope]
+    for item in declared:
+        models.extend(m for m in (item.body, item.query, item.response) if m is not None)
+    unique = list(dict.fromkeys(models))
+    refs, schemas = msgspec.json.schema_components(unique, ref_template=REF)
+    ref_of = dict(zip(unique, refs, strict=True))
+    query_models = {item.query for item in declared if item.query is not None}
+
+    paths: dict[str, dict[str, Any]] = {}
+    for item in sorted(declared, key=lambda e: (e.path, e.method)):
+        operation: dict[str, Any] = {
+            "operationId": item.operation_id,
+            "summary": item.summary,
+            "tags": [item.tag],
+            "security": [] if item.is_public else [{"bearerAuth": []}],
+        }
+        if item.description:
+            operation["description"] = item.description
+        if not item.is_public:
+            operation["x-permission"] = str(item.permission)
+        if item.group:
+            operation["x-rate-limit-group"] = item.group
+        parameters: list[dict[str, Any]] = []
+        for name in _PATH_PARAM.findall(item.path):
+            schema = item.path_params.get(name, {"type": "string", "minLength": 1})
+            parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+        if item.query is not None:
+            parameters.extend(_query_parameters(item.query, dict(schemas)))
+        if parameters:
+            operation["parameters"] = parameters
+        if item.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {JSON: {"schema": ref_of[item.body]}},
+            }
+        success: dict[str, Any] = {"description": _STATUS_TEXT.get(item.status, "OK")}
+        if item.response is not None:
+            success["content"] = {item.content_type: {"schema": ref_of[item.response]}}
+        elif item.content_type != JSON:
+            success["content"] = {item.content_type: {"schema": {"type": "string"}}}
+        responses: dict[str, Any] = {str(item.status): success}
+        for status in _error_statuses(item):
+            responses[str(status)] = {
+                "description": _STATUS_TEXT.get(status, "Error"),
+                "content": {JSON: {"schema": ref_of[ErrorEnvelope]}},
+            }
+        operation["responses"] = responses
+        path = _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", item.path)
+        paths.setdefault(path, {})[item.method.lower()] = operation
+
+    for model in query_models:
+        if model not in (i.body for i in declared) and model not in (i.response for i in declared):
+            schemas.pop(model.__name__, None)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": homei.__version__,
+            "description": (
+                "The local API of a Homei device: its apps, OS updates, backups, monitoring, "
+                "configuration and jobs. Every error is "
+                '`{"error": {"code", "message", "details"}, "timestamp"}`.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT access token or hk_ API key",
+                }
+            },
+        },
+    }

@@ -1,0 +1,182 @@
+"""Declaring endpoints: each handler states its route, models, permission and
+rate-limit group once, above the function; routing, validation, the OpenAPI
+document and the access policy are all derived from that one declaration."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from homei.core.auth import Permission
+from homei.core.errors import PayloadTooLarge, ValidationError
+
+Handler = Callable[..., Awaitable[Any]]
+F = TypeVar("F", bound=Handler)
+
+ENDPOINT_ATTR = "__homei_endpoint__"
+MAX_BODY_SIZE = web.AppKey("max_body_size", int)
+JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Everything known about one operation."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    permission: Permission | None
+    group: str | None = None
+    body: Any = None
+    query: type[msgspec.Struct] | None = None
+    response: Any = None
+    status: int = 200
+    content_type: str = JSON
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    in_schema: bool = True
+    token_in_query: bool = False
+    description: str = ""
+
+    @property
+    def is_public(self) -> bool:
+        """True for routes anyone may call without a token."""
+        return self.permission is None
+
+    @property
+    def operation_id(self) -> str:
+        """A stable id for the OpenAPI document."""
+        cleaned = self.path.replace("/api/v1/", "/").strip("/")
+        for char in "/{}-.":
+            cleaned = cleaned.replace(char, "_")
+        return f"{self.method.lower()}_{cleaned.strip('_') or 'root'}".replace("__", "_")
+
+
+def endpoint(method: str, path: str, *, summary: str, tag: str,
+             permission: Permission | None, **options: Any) -> Callable[[F], F]:
+    """Declare a handler method as an API operation."""
+
+    def decorate(func: F) -> F:
+        doc = inspect.getdoc(func) or ""
+        setattr(func, ENDPOINT_ATTR, Endpoint(method.upper(), path, summary, tag, permission,
+                                              description=doc, **options))
+        return func
+
+    return decorate
+
+
+def endpoint_of(handler: Any) -> Endpoint | None:
+    """The declaration behind a routed handler, if it has one."""
+    return getattr(handler, ENDPOINT_ATTR, None)
+
+
+def encode(value: Any) -> bytes:
+    """JSON for a response model, dataclass, dict or list."""
+    return msgspec.json.encode(value)
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response from any encodable value."""
+    return web.Response(body=encode(value), status=status, content_type=JSON, headers=headers)
+
+
+def _field_error(err: msgspec.ValidationError, where: str) -> ValidationError:
+    text = str(err)
+    message, _, path = text.rpartition(" - at `$")
+    if not message:
+        message, path = text, ""
+    location = path.rstrip("`").lstrip(".")
+    field_path = f"{where}.{location}" if location else where
+    return ValidationError(f"Invalid {field_path}: {message}",
+                           {"fields": [{"path": field_path, "message": message}]})
+
+
+async def read_body(request: web.Request, model: Any) -> Any:
+    """The request's JSON body decoded into `model`; 400/413 in the error envelope otherwise."""
+    limit = request.app[MAX_BODY_SIZE]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes", {"limit": limit})
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes", {"limit": limit}) from None
+    if not raw.strip():
+        raise ValidationError("A JSON request body is required",
+                              {"fields": [{"path": "body", "message": "missing"}]})
+    try:
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.ValidationError as err:
+        raise _field_error(err, "body") from None
+    except msgspec.DecodeError as err:
+        raise ValidationError(f"Malformed JSON: {err}",
+                              {"fields": [{"path": "body", "message": str(err)}]}) from None
+
+
+def _query_fields(model: type[msgspec.Struct]) -> dict[str, bool]:
+    """Field name -> whether it takes a list (repeated parameter)."""
+    fields: dict[str, bool] = {}
+    for info in msgspec.structs.fields(model):
+        fields[info.encode_name] = isinstance(info.type, msgspec.inspect.ListType) or (
+            getattr(info.type, "__origin__", None) is list
+        )
+    return fields
+
+
+def read_query(request: web.Request, model: type[msgspec.Struct]) -> Any:
+    """The query string decoded into `model`, with strings converted to each field's type."""
+    raw: dict[str, Any] = {}
+    for name, is_list in _query_fields(model).items():
+        if name in request.query:
+            raw[name] = request.query.getall(name) if is_list else request.query[name]
+    try:
+        return msgspec.convert(raw, model, strict=False)
+    except msgspec.ValidationError as err:
+        raise _field_error(err, "query") from None
+
+
+def bind(api: object) -> list[tuple[Endpoint, Handler]]:
+    """The declared operations of an API object, as (declaration, aiohttp handler) pairs."""
+    bound: list[tuple[Endpoint, Handler]] = []
+    # Definition order, so a static path ("/tasks/types") is routed before a variable one.
+    for name in vars(type(api)):
+        method = getattr(api, name)
+        declaration = endpoint_of(method)
+        if declaration is None:
+            continue
+        bound.append((declaration, _adapt(declaration, method)))
+    return bound
+
+
+def _adapt(declaration: Endpoint, method: Handler) -> Handler:
+    wants = inspect.signature(method).parameters
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        if declaration.query is not None and "query" in wants:
+            kwargs["query"] = read_query(request, declaration.query)
+        if declaration.body is not None and "body" in wants:
+            kwargs["body"] = await read_body(request, declaration.body)
+        result = await method(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return json_response(result, declaration.status)
+
+    setattr(handle, ENDPOINT_ATTR, declaration)
+    handle.__name__ = method.__name__
+    return handle
+
+
+def register(app: web.Application, apis: Iterable[object]) -> list[Endpoint]:
+    """Add every declared operation of `apis` to the app's router."""
+    declared: list[Endpoint] = []
+    for api in apis:
+        for declaration, handler in bind(api):
+            app.router.add_route(declaration.method, declaration.path, handler)
+            declared.append(declaration)
+    return declared

@@ -1,0 +1,143 @@
+"""Builds the daemon: every component, created here and handed what it uses.
+
+Reading this file top to bottom is reading the dependency graph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from homei.api.auth import AuthApi
+from homei.api.docs import DocsApi, add_static
+from homei.api.events import EventsApi
+from homei.api.health import HealthApi
+from homei.api.metrics import MetricsApi
+from homei.api.middleware import AccessPolicy, make_access_middleware, make_error_middleware
+from homei.api.openapi import build_document
+from homei.api.routing import MAX_BODY_SIZE, register
+from homei.api.system import SystemApi
+from homei.api.tasks import TasksApi
+from homei.api.users import UsersApi
+from homei.api.websockets import WebSocketHub
+from homei.core import accounts as accounts_schema
+from homei.core import tasks as tasks_schema
+from homei.core.accounts import Accounts
+from homei.core.auth import Permission, TokenIssuer, load_or_create_secret
+from homei.core.events import EventBus
+from homei.core.health import Health
+from homei.core.ratelimit import LoginThrottle, RateLimiter
+from homei.core.store import Store
+from homei.core.tasks import TaskContext, TaskKind, TaskManager
+from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
+from homei.monitor.api_metrics import ApiMetrics
+from homei.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+
+MIGRATIONS = (*accounts_schema.MIGRATIONS, *tasks_schema.MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """The long-lived parts of a running daemon, for the server and for tests."""
+
+    settings: Settings
+    store: Store
+    events: EventBus
+    tasks: TaskManager
+    accounts: Accounts
+    health: Health
+    metrics: ApiMetrics
+    loop_monitor: LoopMonitor
+    watchdog: Watchdog
+    websockets: WebSocketHub
+
+
+def _database_check_kind(store: Store) -> TaskKind:
+    async def run(context: TaskContext) -> dict[str, Any]:
+        await context.progress(10, "Checking the database")
+        problems = [line for line in await store.integrity_check() if line != "ok"]
+        await context.log("integrity_check: " + ("ok" if not problems else "; ".join(problems)))
+        if problems:
+            raise RuntimeError(f"Database integrity check found {len(problems)} problem(s)")
+        return {"success": True, "message": "Database integrity check passed"}
+
+    return TaskKind("database_check", run, Permission.CONTROL,
+                    "Run SQLite's integrity check on the device database")
+
+
+async def build(settings: Settings, notifier: Notifier | None = None) -> tuple[web.Application, Components]:
+    """Open the database, create every component and the web application around them."""
+    await asyncio.to_thread(settings.data_dir.mkdir, parents=True, exist_ok=True)
+    notifier = notifier or Notifier()
+
+    store = await Store.open(settings.database_path, MIGRATIONS)
+    events = EventBus(settings.events.queue_size)
+    tasks = TaskManager(store, events, retention=settings.tasks.retention)
+    tasks.register(_database_check_kind(store))
+    secret = await asyncio.to_thread(load_or_create_secret, settings.secrets_dir / "jwt.key")
+    tokens = TokenIssuer(secret, access_ttl=settings.auth.access_token_ttl,
+                         refresh_ttl=settings.auth.refresh_token_ttl)
+    accounts = Accounts(store, tokens)
+    health = Health()
+    health.register("database", store.report)
+    metrics = ApiMetrics()
+    loop_monitor = LoopMonitor()
+    watchdog = Watchdog(notifier, watchdog_interval(), loop_monitor,
+                        max_lag=settings.watchdog.max_loop_lag)
+    watchdog.add_check("database", store.ping)
+    websockets = WebSocketHub()
+    metrics.gauge("homei_event_loop_lag_seconds", "Event loop lag", lambda: loop_monitor.lag)
+    metrics.gauge("homei_tasks_running", "Tasks running now", lambda: tasks.running_count)
+    metrics.gauge("homei_websockets_open", "Open WebSockets", lambda: websockets.count)
+    components = Components(settings, store, events, tasks, accounts, health, metrics,
+                            loop_monitor, watchdog, websockets)
+
+    await tasks.recover()
+    await accounts.ensure_initial_admin(settings.initial_password_file)
+
+    policy = AccessPolicy(accounts, RateLimiter(window=settings.rate_limits.window),
+                          settings.rate_limits)
+    app = web.Application(
+        middlewares=[make_error_middleware(metrics), make_access_middleware(policy)],
+        client_max_size=settings.api.max_body_size,
+    )
+    app[MAX_BODY_SIZE] = settings.api.max_body_size
+    throttle = LoginThrottle(settings.auth.login_free_attempts, settings.auth.login_max_delay)
+    endpoints = register(app, [
+        HealthApi(health),
+        AuthApi(accounts, throttle),
+        UsersApi(accounts),
+        TasksApi(tasks),
+        SystemApi(settings.data_dir, settings.mode, health, tasks, events),
+        EventsApi(events, websockets, settings.events.heartbeat),
+        MetricsApi(metrics),
+    ])
+    register(app, [DocsApi(build_document(endpoints))])
+    add_static(app)
+
+    async def on_startup(_: web.Application) -> None:
+        loop_monitor.start()
+        watchdog.start()
+        health.is_ready = True
+
+    async def on_shutdown(_: web.Application) -> None:
+        health.is_ready = False
+        await websockets.close_all()
+        events.close()
+
+    async def on_cleanup(_: web.Application) -> None:
+        await tasks.shutdown()
+        await watchdog.stop()
+        await loop_monitor.stop()
+        await store.close()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    app.on_cleanup.append(on_cleanup)
+    return app, components

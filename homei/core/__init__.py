@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every domain uses; imports nothing else of Homei."""

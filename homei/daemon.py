@@ -1,0 +1,75 @@
+"""`homei serve`: run the API until SIGTERM, speaking systemd's notify protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+import homei
+from homei.app import build
+from homei.core.watchdog import Notifier
+from homei.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+
+_PRIORITIES = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+
+class _JournalFormatter(logging.Formatter):
+    """journald adds the time and unit; a `<N>` prefix carries the priority."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{_PRIORITIES.get(record.levelname, 6)}>{super().format(record)}"
+
+
+def configure_logging(level: str) -> None:
+    """One line per record on stderr, which journald collects on the device."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully."""
+    notifier = Notifier()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    notifier.status("Starting")
+    app, components = await build(settings, notifier)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port,
+                       shutdown_timeout=settings.api.shutdown_timeout)
+    try:
+        await site.start()
+    except OSError as err:
+        await runner.cleanup()
+        raise SystemExit(f"homei: cannot listen on {settings.api.listen}: {err.strerror}") from None
+
+    url = f"http://{settings.api.listen}"
+    _LOGGER.info("Homei %s (%s) serving %s, data in %s", homei.__version__, settings.mode, url,
+                 settings.data_dir)
+    if await asyncio.to_thread(settings.initial_password_file.exists):
+        _LOGGER.info("The initial admin password is in %s", settings.initial_password_file)
+    notifier.ready(f"Serving {url}")
+
+    await stop.wait()
+    _LOGGER.info("Stopping")
+    notifier.stopping()
+    await runner.cleanup()
+    notifier.close()
+    _LOGGER.info("Stopped; %d event(s) published", components.events.published)

@@ -1,0 +1,1 @@
+"""Monitoring: Prometheus collectors, samples, history and alerts."""

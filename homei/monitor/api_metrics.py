@@ -1,0 +1,53 @@
+"""Prometheus metrics of the API and the daemon itself, in a registry of their own."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.process_collector import ProcessCollector
+
+import homei
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ApiMetrics:
+    """Request counts and latencies by route template, process figures and build info."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self._requests = Counter(
+            "api_requests_total", "Total API requests", ("method", "endpoint", "status"),
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "api_response_duration_seconds", "API response duration", ("method", "endpoint"),
+            buckets=BUCKETS, registry=self.registry,
+        )
+        build = Gauge(
+            "homei_build_info", "Homei version and runtime", ("version", "python", "machine"),
+            registry=self.registry,
+        )
+        build.labels(homei.__version__, platform.python_version(), platform.machine()).set(1)
+        self._gauges: dict[str, Gauge] = {}
+
+    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        """Count one finished request; `endpoint` is the route template, never the raw path."""
+        self._requests.labels(method, endpoint, str(status)).inc()
+        self._duration.labels(method, endpoint).observe(seconds)
+
+    def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A gauge read from a callable at scrape time."""
+        gauge = Gauge(name, documentation, registry=self.registry)
+        gauge.set_function(read)
+        self._gauges[name] = gauge
+
+    def render(self) -> bytes:
+        """The exposition-format text of every metric. CPU-light; reads /proc once."""
+        return generate_latest(self.registry)
