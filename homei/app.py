@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from homei.api.auth import AuthApi
-from homei.api.docs import DocsApi, add_static
+from homei.api.docs import DocsApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.metrics import MetricsApi
@@ -77,6 +77,15 @@ async def build(settings: Settings, notifier: Notifier | None = None) -> tuple[w
     notifier = notifier or Notifier()
 
     store = await Store.open(settings.database_path, MIGRATIONS)
+    try:
+        return await _assemble(settings, notifier, store)
+    except BaseException:
+        await store.close()
+        raise
+
+
+async def _assemble(settings: Settings, notifier: Notifier,
+                    store: Store) -> tuple[web.Application, Components]:
     events = EventBus(settings.events.queue_size)
     tasks = TaskManager(store, events, retention=settings.tasks.retention)
     tasks.register(_database_check_kind(store))
@@ -119,7 +128,6 @@ async def build(settings: Settings, notifier: Notifier | None = None) -> tuple[w
         MetricsApi(metrics),
     ])
     register(app, [DocsApi(build_document(endpoints))])
-    add_static(app)
 
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()

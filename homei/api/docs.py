@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from homei.api.routing import encode, endpoint
+from homei.core.errors import NotFound
 
 STATIC_DIR = Path(__file__).parent / "docs_static"
 STATIC_PREFIX = "/docs/static"
@@ -34,6 +35,11 @@ _REDOC = """<!doctype html>
 """
 
 _CACHE = {"Cache-Control": "public, max-age=86400"}
+ASSETS = frozenset({
+    "swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "swagger-ui.LICENSE",
+    "swagger-ui.NOTICE", "swagger-ui-bundle.js.LICENSE.txt", "redoc.LICENSE",
+    "redoc.standalone.js.LICENSE.txt",
+})
 
 
 class DocsApi:
@@ -58,7 +64,13 @@ class DocsApi:
         """Reference documentation."""
         return web.Response(text=_REDOC.format(static=STATIC_PREFIX), content_type="text/html")
 
+    @endpoint("GET", STATIC_PREFIX + "/{name}", summary="Documentation assets", tag="docs",
+              permission=None, in_schema=False)
+    async def asset(self, request: web.Request) -> web.FileResponse:
+        """The Swagger UI and ReDoc bundles and their licences; nothing else is served."""
+        name = request.match_info["name"]
+        if name not in ASSETS:
+            raise NotFound(f"No documentation asset '{name}'", {"name": name})
+        return web.FileResponse(STATIC_DIR / name, headers=_CACHE)
 
-def add_static(app: web.Application) -> None:
-    """Serve the Swagger UI and ReDoc bundles shipped in the package."""
-    app.router.add_static(STATIC_PREFIX, STATIC_DIR, append_version=False)
+

@@ -131,8 +131,8 @@ class AccessPolicy:
     def quotas(self, request: web.Request, declared: Endpoint | None,
                identity: Identity | None) -> list[Quota]:
         """The counters this request falls under: its role's and its endpoint group's."""
-        if declared is None and request.match_info.http_exception is None:
-            return []  # the documentation's static bundles: cheap, and loaded in bursts
+        if declared is not None and declared.tag == "docs":
+            return []  # the documentation pages and bundles: cheap, and loaded in bursts
         client = f"user:{identity.user_id}" if identity else f"ip:{client_address(request)}"
         group = declared.group if declared else None
         group_limit = self.limits.group_limit(group) if group else None

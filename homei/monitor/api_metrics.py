@@ -20,7 +20,7 @@ class ApiMetrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self._requests = Counter(
             "api_requests_total", "Total API requests", ("method", "endpoint", "status"),

@@ -1,0 +1,123 @@
+"""Fixtures shared by every tier: an isolated Homei on an ephemeral port, and a guard
+that fails any test blocking the event loop from Homei's code."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from blockbuster import BlockBuster, blockbuster_ctx
+
+from homei.app import Components, build
+from homei.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+
+# Generous limits, so only the tests about rate limits meet them.
+OPEN_LIMITS = """
+[rate_limits]
+anonymous = 100000
+authenticated = 100000
+admin = 100000
+health = 100000
+"""
+
+
+@pytest.fixture(autouse=True)
+def blockbuster() -> Iterator[BlockBuster]:
+    """Fail a test whose Homei code blocks the event loop (file or socket I/O, sleeps)."""
+    with blockbuster_ctx("homei") as guard:
+        yield guard
+
+
+def write_settings(directory: Path, text: str) -> Path:
+    """A settings file for one test."""
+    path = directory / "homei.toml"
+    path.write_text(text)
+    return path
+
+
+def make_settings(tmp_path: Path, toml: str = OPEN_LIMITS, **environ: str) -> Settings:
+    """Settings isolated under `tmp_path`, never reading the machine's own files."""
+    config = write_settings(tmp_path, toml)
+    env = {"HOMEI_MODE": "development", **environ}
+    return load_settings(config=config, data_dir=tmp_path / "data",
+                         listen="127.0.0.1:8080", environ=env)
+
+
+@dataclass
+class Homei:
+    """A running Homei app and a client speaking to it over real HTTP."""
+
+    client: TestClient
+    components: Components
+    settings: Settings
+
+    @property
+    def admin_password(self) -> str:
+        return self.settings.initial_password_file.read_text().strip()
+
+    async def login(self, username: str = "admin", password: str | None = None) -> dict[str, Any]:
+        response = await self.client.post("/api/v1/auth/login", json={
+            "username": username, "password": password or self.admin_password})
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def token(self, username: str = "admin", password: str | None = None) -> str:
+        return str((await self.login(username, password))["access_token"])
+
+    async def auth(self, username: str = "admin", password: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(username, password)}"}
+
+    async def add_user(self, username: str, role: str, password: str = "correct-horse") -> dict[str, str]:
+        response = await self.client.post(
+            "/api/v1/users", headers=await self.auth(),
+            json={"username": username, "password": password, "role": role})
+        assert response.status == 201, await response.text()
+        return await self.auth(username, password)
+
+
+HomeiFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_homei(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[HomeiFactory]:
+    """Start a Homei with the given settings text; several per test if needed."""
+    started: list[Homei] = []
+
+    async def start(toml: str = OPEN_LIMITS, name: str = "homei", **environ: str) -> Homei:
+        directory = tmp_path / name
+        directory.mkdir(exist_ok=True)
+        settings = await asyncio.to_thread(make_settings, directory, toml, **environ)
+        app, components = await build(settings)
+        client = await aiohttp_client(app)
+        homei = Homei(client, components, settings)
+        started.append(homei)
+        return homei
+
+    yield start
+
+
+@pytest.fixture
+async def homei(make_homei: HomeiFactory) -> Homei:
+    """One Homei with open rate limits."""
+    return await make_homei()
+
+
+def homei_command() -> list[str]:
+    """The installed `homei` entry point of the checkout's virtual environment."""
+    return [str(VENV_BIN / "homei")]
+
+
+def clean_environ(**extra: str) -> dict[str, str]:
+    """The environment for a `homei` subprocess: no HOMEI_* leaking in from outside."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMEI_", "NOTIFY_", "WATCHDOG_"))}
+    env.update({"HOMEI_MODE": "development", **extra})
+    return env
