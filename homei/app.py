@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from homei.api.accesslog import AccessLog
 from homei.api.auth import AuthApi
 from homei.api.docs import DocsApi
 from homei.api.events import EventsApi
@@ -107,13 +108,14 @@ async def _assemble(settings: Settings, notifier: Notifier,
     components = Components(settings, store, events, tasks, accounts, health, metrics,
                             loop_monitor, watchdog, websockets)
 
-    await tasks.recover()
+    await tasks.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
 
     policy = AccessPolicy(accounts, RateLimiter(window=settings.rate_limits.window),
                           settings.rate_limits)
+    access_log = AccessLog()
     app = web.Application(
-        middlewares=[make_error_middleware(metrics), make_access_middleware(policy)],
+        middlewares=[make_error_middleware(metrics, access_log), make_access_middleware(policy)],
         client_max_size=settings.api.max_body_size,
     )
     app[MAX_BODY_SIZE] = settings.api.max_body_size
@@ -132,6 +134,7 @@ async def _assemble(settings: Settings, notifier: Notifier,
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()
         watchdog.start()
+        access_log.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -143,6 +146,7 @@ async def _assemble(settings: Settings, notifier: Notifier,
         await tasks.shutdown()
         await watchdog.stop()
         await loop_monitor.stop()
+        await access_log.stop()
         await store.close()
 
     app.on_startup.append(on_startup)

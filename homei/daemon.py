@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
 import os
+import queue
 import signal
 import sys
 
@@ -27,17 +29,33 @@ class _JournalFormatter(logging.Formatter):
         return f"<{_PRIORITIES.get(record.levelname, 6)}>{super().format(record)}"
 
 
-def configure_logging(level: str) -> None:
-    """One line per record on stderr, which journald collects on the device."""
-    handler = logging.StreamHandler(sys.stderr)
+class _DeferredQueueHandler(logging.handlers.QueueHandler):
+    """Hands records to the writer thread unformatted: formatting and the write to
+    stderr (which blocks when journald is slow) both happen off the event loop."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        return record
+
+
+def configure_logging(level: str) -> logging.handlers.QueueListener:
+    """One line per record on stderr, which journald collects on the device; returns the
+    listener thread writing them, to be stopped last."""
+    output = logging.StreamHandler(sys.stderr)
     if os.environ.get("JOURNAL_STREAM"):
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+        output.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        output.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, output)
+    listener.start()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_DeferredQueueHandler(records)]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    return listener
 
 
 async def serve(settings: Settings) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPException
 
+from homei.api.accesslog import AccessLog
 from homei.api.routing import Endpoint, endpoint_of, json_response
 from homei.core.accounts import Accounts
 from homei.core.auth import Identity, Role
@@ -21,8 +22,7 @@ from homei.core.ratelimit import Quota, RateLimiter
 from homei.monitor.api_metrics import ApiMetrics
 from homei.settings import RateLimitSettings
 
-_LOGGER = logging.getLogger("homei.access")
-_ERRORS = logging.getLogger(__name__)
+_LOGGER = logging.getLogger(__name__)
 
 REQUEST_ID = "X-Request-ID"
 IDENTITY = "homei.identity"
@@ -79,7 +79,8 @@ def _http_error_response(exc: HTTPException, request_id: str) -> web.Response:
     return json_response(error_envelope(code, message, details), status, headers)
 
 
-def make_error_middleware(metrics: ApiMetrics) -> Callable[..., Awaitable[web.StreamResponse]]:
+def make_error_middleware(metrics: ApiMetrics,
+                          access_log: AccessLog | None = None) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Request id, timing, access log, metrics, and the error envelope for every failure."""
 
     @web.middleware
@@ -98,7 +99,7 @@ def make_error_middleware(metrics: ApiMetrics) -> Callable[..., Awaitable[web.St
                 raise
             response = _http_error_response(exc, request_id)
         except Exception:
-            _ERRORS.exception("Unhandled error in %s %s [%s]", request.method, request.path,
+            _LOGGER.exception("Unhandled error in %s %s [%s]", request.method, request.path,
                               request_id)
             response = json_response(
                 error_envelope("INTERNAL_ERROR", "Internal server error",
@@ -113,8 +114,9 @@ def make_error_middleware(metrics: ApiMetrics) -> Callable[..., Awaitable[web.St
         route = request.match_info.route.resource
         template = route.canonical if route is not None else "unmatched"
         metrics.observe(request.method, template, response.status, elapsed)
-        _LOGGER.info('%s "%s %s" %d %.1fms [%s]', client_address(request), request.method,
-                     request.path_qs, response.status, elapsed * 1000, request_id)
+        if access_log is not None:
+            access_log.record(client_address(request), request.method, request.path_qs,
+                              response.status, elapsed, request_id)
         return response
 
     return errors_middleware

@@ -4,6 +4,7 @@ document and the access policy are all derived from that one declaration."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ async def read_body(request: web.Request, model: Any) -> Any:
                               {"fields": [{"path": "body", "message": str(err)}]}) from None
 
 
+@functools.cache
 def _query_fields(model: type[msgspec.Struct]) -> dict[str, bool]:
     """Field name -> whether it takes a list (repeated parameter)."""
     fields: dict[str, bool] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -21,8 +22,8 @@ class TaskQuery(msgspec.Struct):
     status: TaskStatusName | None = None
     service: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
     type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    since: Annotated[str, msgspec.Meta(
-        min_length=1, max_length=40, description="ISO 8601 time; tasks created at or after it",
+    since: Annotated[datetime, msgspec.Meta(
+        tz=True, description="ISO 8601 date-time with a zone; tasks created at or after it",
     )] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
     offset: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
@@ -95,7 +96,7 @@ class TasksApi:
               permission=Permission.READ, query=TaskQuery, response=TaskList)
     async def list_tasks(self, request: web.Request, query: TaskQuery) -> TaskList:
         """Newest first; filter by status, service, type and creation time."""
-        records, total = await self._tasks.list(
+        records, total = self._tasks.list(
             status=TaskStatus(query.status) if query.status else None, service=query.service,
             task_type=query.type, since=query.since, limit=query.limit, offset=query.offset,
         )

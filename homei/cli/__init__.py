@@ -130,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             from homei.daemon import configure_logging, serve
 
             settings = _settings(args)
-            configure_logging(settings.log_level)
-            asyncio.run(serve(settings))
+            listener = configure_logging(settings.log_level)
+            try:
+                asyncio.run(serve(settings))
+            finally:
+                listener.stop()
             return 0
         if args.command == "user":
             return asyncio.run(users.run(args, _settings(args)))

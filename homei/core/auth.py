@@ -29,6 +29,7 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SECRET_BYTES = 64
 MIN_PASSWORD_LENGTH = 8
+VERIFIED_CACHE_SIZE = 4096
 
 
 class Permission(StrEnum):
@@ -146,6 +147,7 @@ class TokenIssuer:
     def __init__(self, secret: bytes, *, access_ttl: int = 3600, refresh_ttl: int = 7 * 86400,
                  issuer: str = "homei") -> None:
         self._secret = secret
+        self._verified: dict[str, tuple[int, TokenClaims]] = {}
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self._issuer = issuer
@@ -162,7 +164,23 @@ class TokenIssuer:
         return TokenPair(access, refresh, self.access_ttl, self.refresh_ttl)
 
     def decode(self, token: str, token_type: str = "access") -> TokenClaims:
-        """Check a token's signature, expiry and type; 401 otherwise."""
+        """Check a token's signature, expiry and type; 401 otherwise.
+
+        A token whose signature was checked once is remembered until it expires, so a
+        client reusing its token costs a dictionary lookup, not an HMAC and a JSON parse.
+        """
+        known = self._verified.get(token)
+        if known is not None and known[1].token_type == token_type:
+            if known[0] > time.time():
+                return known[1]
+            del self._verified[token]
+        claims = self._verify(token, token_type)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (claims[0], claims[1])
+        return claims[1]
+
+    def _verify(self, token: str, token_type: str) -> tuple[int, TokenClaims]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self._secret, algorithms=["HS256"], issuer=self._issuer,
@@ -175,6 +193,6 @@ class TokenIssuer:
         if claims.get("typ") != token_type:
             raise Unauthorized(f"Expected an {token_type} token")
         try:
-            return TokenClaims(str(claims["sub"]), int(claims["ver"]), token_type)
+            return int(claims["exp"]), TokenClaims(str(claims["sub"]), int(claims["ver"]), token_type)
         except (TypeError, ValueError):
             raise Unauthorized("Invalid token") from None

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import msgspec
 
-from homei.core.clock import monotonic, now_iso
+from homei.core.clock import isoformat, monotonic, now_iso
 from homei.core.errors import Conflict, TaskNotFound, ValidationError
 from homei.core.events import EventBus
 from homei.core.store import Migration, Store
@@ -176,7 +178,11 @@ def _row_to_record(row: Mapping[str, Any], logs: tuple[TaskLog, ...] = ()) -> Ta
 
 
 class TaskManager:
-    """Starts, tracks, cancels and remembers tasks."""
+    """Starts, tracks, cancels and remembers tasks.
+
+    The retained tasks are also held in memory, written through to SQLite first,
+    so listing them never waits on the database.
+    """
 
     def __init__(self, store: Store, events: EventBus, *, retention: int = 1000,
                  log_limit: int = 500) -> None:
@@ -185,6 +191,7 @@ class TaskManager:
         self._retention = retention
         self._log_limit = log_limit
         self._kinds: dict[str, TaskKind] = {}
+        self._records: dict[str, TaskRecord] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._log_seq: dict[str, int] = {}
         self._stopping = False
@@ -213,17 +220,20 @@ class TaskManager:
         """How many tasks run right now."""
         return len(self._running)
 
-    async def recover(self) -> int:
-        """Mark the tasks a previous run left unfinished as failed; how many there were."""
-        now = now_iso()
+    async def load(self) -> int:
+        """Mark the tasks a previous run left unfinished as failed, then load the retained
+        tasks; returns how many had been interrupted."""
         count = await self._store.execute(
             "UPDATE tasks SET status = ?, error = ?, message = ?, completed = ?"
             " WHERE status IN (?, ?)",
-            (TaskStatus.FAILED, INTERRUPTED_BY_RESTART, INTERRUPTED_BY_RESTART, now,
+            (TaskStatus.FAILED, INTERRUPTED_BY_RESTART, INTERRUPTED_BY_RESTART, now_iso(),
              TaskStatus.PENDING, TaskStatus.RUNNING),
         )
         if count:
             _LOGGER.warning("Marked %d task(s) interrupted by a restart as failed", count)
+        rows = await self._store.fetch_all(
+            f"SELECT {_COLUMNS} FROM tasks ORDER BY created, rowid")
+        self._records = {row["id"]: _row_to_record(row) for row in rows}
         return count
 
     async def create(self, kind_name: str, *, service: str | None = None,
@@ -237,31 +247,45 @@ class TaskManager:
                     params: dict[str, Any] | None = None, created_by: str | None = None,
                     message: str = "Queued") -> TaskRecord:
         """Record a task and run `runner` in the background; returns the pending record."""
-        task_id = f"task-{secrets.token_hex(8)}"
-        params = dict(params or {})
-        created = now_iso()
+        record = TaskRecord(
+            id=f"task-{secrets.token_hex(8)}", type=task_type, service=service,
+            status=TaskStatus.PENDING, progress=0, message=message, params=dict(params or {}),
+            result=None, error=None, created_by=created_by, created=now_iso(), started=None,
+            completed=None, duration=None,
+        )
         await self._store.execute(
             f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, 0, ?, ?, NULL, NULL, ?, ?,"
             " NULL, NULL, NULL)",
-            (task_id, task_type, service, TaskStatus.PENDING, message,
-             msgspec.json.encode(params).decode(), created_by, created),
+            (record.id, task_type, service, record.status, message,
+             msgspec.json.encode(record.params).decode(), created_by, record.created),
         )
-        self._events.publish("task:created", {"taskId": task_id, "type": task_type,
+        self._records[record.id] = record
+        self._events.publish("task:created", {"taskId": record.id, "type": task_type,
                                                "service": service})
-        context = TaskContext(task_id, service, params, self)
-        self._running[task_id] = asyncio.create_task(self._run(context, runner),
-                                                     name=f"homei-{task_id}")
+        context = TaskContext(record.id, service, record.params, self)
+        self._running[record.id] = asyncio.create_task(self._run(context, runner),
+                                                       name=f"homei-{record.id}")
         await self._prune()
-        return await self.get(task_id, with_logs=False)
+        return record
+
+    async def _update(self, task_id: str, **changes: Any) -> None:
+        """Write changed columns to the database, then to the in-memory record."""
+        columns = ", ".join(f"{name} = ?" for name in changes)
+        values = [
+            msgspec.json.encode(v).decode() if name == "result" and v is not None else v
+            for name, v in changes.items()
+        ]
+        await self._store.execute(f"UPDATE tasks SET {columns} WHERE id = ?", (*values, task_id))
+        record = self._records.get(task_id)
+        if record is not None:
+            self._records[task_id] = dataclasses.replace(record, **changes)
 
     async def _run(self, context: TaskContext, runner: TaskRunner) -> None:
         task_id = context.task_id
         started_at = monotonic()
         try:
-            await self._store.execute(
-                "UPDATE tasks SET status = ?, started = ?, message = ? WHERE id = ?",
-                (TaskStatus.RUNNING, now_iso(), "Running", task_id),
-            )
+            await self._update(task_id, status=TaskStatus.RUNNING, started=now_iso(),
+                               message="Running")
             self._events.publish("task:started", {"taskId": task_id})
             result = await runner(context)
         except asyncio.CancelledError:
@@ -294,20 +318,17 @@ class TaskManager:
     async def _finish(self, task_id: str, status: TaskStatus, started_at: float, *,
                       message: str, error: str | None = None,
                       result: dict[str, Any] | None = None, progress: int | None = None) -> None:
+        changes: dict[str, Any] = {
+            "status": status, "message": message, "error": error, "result": result,
+            "completed": now_iso(), "duration": round(monotonic() - started_at, 3),
+        }
+        if progress is not None:
+            changes["progress"] = progress
         # Shielded: the final state is written even when the task itself was cancelled.
-        await asyncio.shield(self._store.execute(
-            "UPDATE tasks SET status = ?, message = ?, error = ?, result = ?, completed = ?,"
-            " duration = ?, progress = COALESCE(?, progress) WHERE id = ?",
-            (status, message, error,
-             msgspec.json.encode(result).decode() if result is not None else None,
-             now_iso(), round(monotonic() - started_at, 3), progress, task_id),
-        ))
+        await asyncio.shield(self._update(task_id, **changes))
 
     async def _record_progress(self, context: TaskContext, progress: int, message: str) -> None:
-        await self._store.execute(
-            "UPDATE tasks SET progress = ?, message = ? WHERE id = ?",
-            (progress, message, context.task_id),
-        )
+        await self._update(context.task_id, progress=progress, message=message)
         self._events.publish("task:progress", {"taskId": context.task_id, "progress": progress,
                                                "message": message})
 
@@ -322,52 +343,44 @@ class TaskManager:
         )
 
     async def _prune(self) -> None:
-        await self._store.execute(
-            "DELETE FROM tasks WHERE status IN (?, ?, ?) AND id NOT IN"
-            " (SELECT id FROM tasks ORDER BY created DESC LIMIT ?)",
-            (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, self._retention),
-        )
+        excess = len(self._records) - self._retention
+        if excess <= 0:
+            return
+        doomed = [r.id for r in self._records.values() if r.status.is_finished][:excess]
+        if not doomed:
+            return
+        marks = ", ".join("?" for _ in doomed)
+        await self._store.execute(f"DELETE FROM tasks WHERE id IN ({marks})", doomed)
+        for task_id in doomed:
+            self._records.pop(task_id, None)
 
     async def get(self, task_id: str, *, with_logs: bool = True) -> TaskRecord:
         """One task, with its log lines; 404 `TASK_NOT_FOUND` if unknown."""
-        row = await self._store.fetch_one(f"SELECT {_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
-        if row is None:
+        record = self._records.get(task_id)
+        if record is None:
             raise TaskNotFound(f"Task '{task_id}' not found", {"taskId": task_id})
-        logs: tuple[TaskLog, ...] = ()
-        if with_logs:
-            log_rows = await self._store.fetch_all(
-                "SELECT timestamp, level, message FROM task_logs WHERE task_id = ? ORDER BY seq",
-                (task_id,),
-            )
-            logs = tuple(TaskLog(r["timestamp"], r["level"], r["message"]) for r in log_rows)
-        return _row_to_record(row, logs)
-
-    async def list(self, *, status: TaskStatus | None = None, service: str | None = None,
-                   task_type: str | None = None, since: str | None = None,
-                   limit: int = 50, offset: int = 0) -> tuple[list[TaskRecord], int]:
-        """Tasks newest first, filtered; the page and the total that matched."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", status), ("service", service), ("type", task_type)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(str(value))
-        if since is not None:
-            clauses.append("created >= ?")
-            params.append(since)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        # One round trip: the window function carries the total on every row.
-        rows = await self._store.fetch_all(
-            f"SELECT {_COLUMNS}, COUNT(*) OVER () AS total FROM tasks{where}"
-            " ORDER BY created DESC, id LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+        if not with_logs:
+            return record
+        log_rows = await self._store.fetch_all(
+            "SELECT timestamp, level, message FROM task_logs WHERE task_id = ? ORDER BY seq",
+            (task_id,),
         )
-        if rows:
-            return [_row_to_record(row) for row in rows], int(rows[0]["total"])
-        if offset == 0:
-            return [], 0
-        count = await self._store.fetch_one(f"SELECT COUNT(*) FROM tasks{where}", params)
-        return [], int(count[0]) if count else 0
+        logs = tuple(TaskLog(r["timestamp"], r["level"], r["message"]) for r in log_rows)
+        return dataclasses.replace(record, logs=logs)
+
+    def list(self, *, status: TaskStatus | None = None, service: str | None = None,
+             task_type: str | None = None, since: datetime | None = None,
+             limit: int = 50, offset: int = 0) -> tuple[list[TaskRecord], int]:
+        """Tasks newest first, filtered; the page and the total that matched."""
+        after = isoformat(since) if since is not None else None
+        matched = [
+            r for r in reversed(self._records.values())
+            if (status is None or r.status is status)
+            and (service is None or r.service == service)
+            and (task_type is None or r.type == task_type)
+            and (after is None or r.created >= after)
+        ]
+        return matched[offset:offset + limit], len(matched)
 
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a pending or running task; 409 when it has already finished."""
@@ -390,11 +403,10 @@ class TaskManager:
         return await self.get(task_id)
 
     async def shutdown(self, timeout: float = 5.0) -> None:
-        """Cancel whatever still runs and record it as interrupted."""
+        """Cancel whatever still runs; each is recorded as interrupted."""
         self._stopping = True
         running = list(self._running.values())
         for task in running:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=timeout)
-        await self.recover()

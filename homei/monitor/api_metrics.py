@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -36,11 +37,18 @@ class ApiMetrics:
         )
         build.labels(homei.__version__, platform.python_version(), platform.machine()).set(1)
         self._gauges: dict[str, Gauge] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """Count one finished request; `endpoint` is the route template, never the raw path."""
-        self._requests.labels(method, endpoint, str(status)).inc()
-        self._duration.labels(method, endpoint).observe(seconds)
+        key = (method, endpoint, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self._requests.labels(method, endpoint, str(status)),
+                        self._duration.labels(method, endpoint))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read from a callable at scrape time."""
