@@ -12,9 +12,14 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from typing import TextIO
 
-from homei.core.clock import now_iso
+
+def _asctime() -> str:
+    """The time as the logging module's default formatter writes it."""
+    now = time.time()
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))},{int(now % 1 * 1000):03d}"
 
 FLUSH_INTERVAL = 0.2
 FLUSH_LINES = 512
@@ -37,7 +42,7 @@ class AccessLog:
         """Queue one request's line."""
         if not self._enabled:
             return
-        stamp = "" if self._prefix else f"{now_iso()} "
+        stamp = "" if self._prefix else f"{_asctime()} INFO "
         self._lines.append(f'{self._prefix}{stamp}homei.access: {remote} "{method} {path}" '
                            f"{status} {elapsed * 1000:.1f}ms [{request_id}]\n")
         if len(self._lines) >= FLUSH_LINES:

@@ -9,6 +9,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPException
@@ -25,7 +26,12 @@ from homei.settings import RateLimitSettings
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_ID = "X-Request-ID"
-IDENTITY = "homei.identity"
+# aiohttp 3.12+ types request storage; the string keys keep older releases (the
+# device image's) working.
+IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") \
+    else "homei.identity"
+REQUEST_ID_KEY: Any = web.RequestKey("request_id", str) if hasattr(web, "RequestKey") \
+    else "homei.request_id"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _HTTP_CODES = {
     400: "VALIDATION_ERROR",
@@ -88,7 +94,7 @@ def make_error_middleware(metrics: ApiMetrics,
         started = time.perf_counter()
         given = request.headers.get(REQUEST_ID, "")
         request_id = given if _CLIENT_ID.match(given) else secrets.token_hex(8)
-        request["request_id"] = request_id
+        request[REQUEST_ID_KEY] = request_id
         try:
             response = await handler(request)
         except HomeiError as err:

@@ -119,25 +119,66 @@ async def read_body(request: web.Request, model: Any) -> Any:
                               {"fields": [{"path": "body", "message": str(err)}]}) from None
 
 
+_SCALARS = (msgspec.inspect.IntType, msgspec.inspect.FloatType, msgspec.inspect.BoolType)
+
+
+def _unwrap(kind: msgspec.inspect.Type) -> list[msgspec.inspect.Type]:
+    """The types a field may take, without constraints, `None` or list wrapping."""
+    if isinstance(kind, msgspec.inspect.Metadata):
+        return _unwrap(kind.type)
+    if isinstance(kind, msgspec.inspect.UnionType):
+        return [t for member in kind.types for t in _unwrap(member)]
+    if isinstance(kind, msgspec.inspect.ListType):
+        return _unwrap(kind.item_type)
+    return [] if isinstance(kind, msgspec.inspect.NoneType) else [kind]
+
+
+def _is_list(kind: msgspec.inspect.Type) -> bool:
+    """True for a field given as a repeated parameter."""
+    if isinstance(kind, msgspec.inspect.Metadata):
+        return _is_list(kind.type)
+    if isinstance(kind, msgspec.inspect.UnionType):
+        return any(_is_list(member) for member in kind.types)
+    return isinstance(kind, msgspec.inspect.ListType)
+
+
 @functools.cache
-def _query_fields(model: type[msgspec.Struct]) -> dict[str, bool]:
-    """Field name -> whether it takes a list (repeated parameter)."""
-    fields: dict[str, bool] = {}
-    for info in msgspec.structs.fields(model):
-        fields[info.encode_name] = isinstance(info.type, msgspec.inspect.ListType) or (
-            getattr(info.type, "__origin__", None) is list
-        )
-    return fields
+def _query_fields(model: type[msgspec.Struct]) -> dict[str, tuple[bool, bool]]:
+    """Field name -> (takes a list (repeated parameter), is written as a number or boolean)."""
+    info = msgspec.inspect.type_info(model)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return {f.encode_name: (_is_list(f.type), any(isinstance(t, _SCALARS) for t in _unwrap(f.type)))
+            for f in info.fields}
+
+
+def _scalar(text: str) -> Any:
+    """A number or boolean spelled as in JSON; anything else stays text, for the type to reject."""
+    if text != text.strip():
+        return text
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+    return value if isinstance(value, int | float) else text
 
 
 def read_query(request: web.Request, model: type[msgspec.Struct]) -> Any:
-    """The query string decoded into `model`, with strings converted to each field's type."""
+    """The query string decoded into `model`: numbers and booleans as in JSON, other values
+    (text, enums, RFC 3339 date-times) as given; never a looser reading such as epoch seconds."""
     raw: dict[str, Any] = {}
-    for name, is_list in _query_fields(model).items():
-        if name in request.query:
-            raw[name] = request.query.getall(name) if is_list else request.query[name]
+    for name, (is_list, is_scalar) in _query_fields(model).items():
+        if name not in request.query:
+            continue
+        values = request.query.getall(name)
+        if not is_list and len(values) > 1:
+            message = f"Expected one value, got {len(values)}"
+            raise ValidationError(f"Invalid query.{name}: {message}",
+                                  {"fields": [{"path": f"query.{name}", "message": message}]})
+        if is_scalar:
+            values = [_scalar(v) for v in values]
+        raw[name] = values if is_list else values[0]
     try:
-        return msgspec.convert(raw, model, strict=False)
+        return msgspec.convert(raw, model)
     except msgspec.ValidationError as err:
         raise _field_error(err, "query") from None
 

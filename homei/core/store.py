@@ -41,6 +41,7 @@ class Store:
         self._db = connection
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._is_closed = False
 
     @classmethod
     async def open(cls, path: Path, migrations: Iterable[Migration] = ()) -> Store:
@@ -94,7 +95,10 @@ class Store:
                 raise
 
     async def close(self) -> None:
-        """Checkpoint the WAL and close the connection."""
+        """Checkpoint the WAL and close the connection; safe to call twice."""
+        if self._is_closed:
+            return
+        self._is_closed = True
         try:
             await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:

@@ -1,0 +1,168 @@
+"""Tasks: created through the API, tracked in SQLite, cancelled, and recovered after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from homei.app import build
+from homei.core.tasks import INTERRUPTED_BY_RESTART, TaskContext
+
+
+async def wait_for_status(homei, task_id: str, statuses: set[str], headers,
+                          timeout: float = 30.0) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            response = await homei.client.get(f"/api/v1/tasks/{task_id}", headers=headers)
+            body = await response.json()
+            if body["status"] in statuses:
+                return body
+            await asyncio.sleep(0.02)
+
+
+async def test_create_runs_and_records_a_task(homei):
+    headers = await homei.auth()
+    response = await homei.client.post("/api/v1/tasks", headers=headers,
+                                       json={"type": "database_check", "config": {"x": 1}})
+    assert response.status == 202
+    created = await response.json()
+    assert created["id"].startswith("task-") and created["status"] == "pending"
+    done = await wait_for_status(homei, created["id"], {"completed", "failed"}, headers)
+    assert done["status"] == "completed", done
+    assert done["progress"] == 100
+    assert done["result"] == {"success": True, "message": "Database integrity check passed"}
+    assert done["config"] == {"x": 1} and done["createdBy"] == "admin"
+    assert any("integrity_check: ok" in line["message"] for line in done["logs"])
+    assert done["started"] and done["completed"] and done["duration"] >= 0
+
+
+async def test_unknown_type_is_400_naming_the_known_ones(homei):
+    response = await homei.client.post("/api/v1/tasks", headers=await homei.auth(),
+                                       json={"type": "make_coffee"})
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "database_check" in error["details"]["known"]
+
+
+async def test_unknown_task_is_404(homei):
+    response = await homei.client.get("/api/v1/tasks/task-0000000000000000",
+                                      headers=await homei.auth())
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "TASK_NOT_FOUND"
+
+
+async def test_list_filters_and_paginates(homei):
+    headers = await homei.auth()
+    manager = homei.components.tasks
+
+    async def quick(context: TaskContext) -> dict[str, Any]:
+        return {"service": context.service}
+
+    for name in ("alpha", "beta", "alpha"):
+        record = await manager.start("demo", quick, service=name)
+        await manager.wait(record.id)
+    body = await (await homei.client.get("/api/v1/tasks?service=alpha", headers=headers)).json()
+    assert body["total"] == 2 and {t["service"] for t in body["tasks"]} == {"alpha"}
+    body = await (await homei.client.get("/api/v1/tasks?limit=1&offset=1&type=demo",
+                                         headers=headers)).json()
+    assert body["total"] == 3 and len(body["tasks"]) == 1
+    body = await (await homei.client.get("/api/v1/tasks?status=failed", headers=headers)).json()
+    assert body["total"] == 0
+    body = await (await homei.client.get("/api/v1/tasks?since=2999-01-01T00:00:00Z",
+                                         headers=headers)).json()
+    assert body["total"] == 0
+    response = await homei.client.get("/api/v1/tasks?since=yesterday", headers=headers)
+    assert response.status == 400
+
+
+async def test_cancel_a_running_task_then_409(homei):
+    headers = await homei.auth()
+    started = asyncio.Event()
+
+    async def slow(context: TaskContext) -> dict[str, Any]:
+        await context.progress(30, "Waiting forever")
+        started.set()
+        await asyncio.Event().wait()
+        return {}
+
+    record = await homei.components.tasks.start("slow", slow)
+    async with asyncio.timeout(10):
+        await started.wait()
+    response = await homei.client.delete(f"/api/v1/tasks/{record.id}", headers=headers)
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "cancelled" and body["progress"] == 30
+    response = await homei.client.delete(f"/api/v1/tasks/{record.id}", headers=headers)
+    assert response.status == 409
+
+
+async def test_a_failing_task_records_its_reason(homei):
+    async def broken(context: TaskContext) -> dict[str, Any]:
+        raise ValueError("disk on fire")
+
+    record = await homei.components.tasks.start("broken", broken)
+    final = await homei.components.tasks.wait(record.id)
+    assert final.status == "failed" and final.error == "disk on fire"
+
+
+async def test_progress_is_published_as_events(homei):
+    subscription = homei.components.events.subscribe(["task:*"])
+
+    async def steps(context: TaskContext) -> dict[str, Any]:
+        for percent in (25, 50, 75):
+            await context.progress(percent, f"step {percent}")
+        return {"ok": True}
+
+    record = await homei.components.tasks.start("steps", steps)
+    await homei.components.tasks.wait(record.id)
+    seen: list[str] = []
+    async with asyncio.timeout(5):
+        while "task:completed" not in seen:
+            seen.append((await subscription.get()).type)
+    assert seen[:2] == ["task:created", "task:started"]
+    assert "task:progress" in seen
+
+
+async def test_tasks_interrupted_by_a_crash_are_marked_failed(homei, tmp_path):
+    """A task row left `running` (the daemon was killed) is failed on the next start."""
+    started = asyncio.Event()
+
+    async def forever(context: TaskContext) -> dict[str, Any]:
+        started.set()
+        await asyncio.Event().wait()
+        return {}
+
+    record = await homei.components.tasks.start("forever", forever)
+    async with asyncio.timeout(10):
+        await started.wait()
+    # Simulate kill -9: a second daemon opens the same data directory while the row
+    # still says running (no shutdown ran to record anything).
+    app, components = await build(homei.settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        again = await components.tasks.get(record.id, with_logs=False)
+        assert again.status == "failed"
+        assert again.error == INTERRUPTED_BY_RESTART
+    finally:
+        await runner.cleanup()
+
+
+async def test_shutdown_records_running_tasks_as_interrupted(make_homei):
+    homei = await make_homei()
+    started = asyncio.Event()
+
+    async def forever(context: TaskContext) -> dict[str, Any]:
+        started.set()
+        await asyncio.Event().wait()
+        return {}
+
+    record = await homei.components.tasks.start("forever", forever)
+    async with asyncio.timeout(10):
+        await started.wait()
+    await homei.components.tasks.shutdown()
+    final = await homei.components.tasks.get(record.id, with_logs=False)
+    assert final.status == "failed" and final.error == INTERRUPTED_BY_RESTART
