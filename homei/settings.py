@@ -8,6 +8,7 @@ key and the problem; never a traceback.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -179,8 +180,11 @@ def _describe(err: msgspec.ValidationError) -> str:
     text = str(err)
     message, _, path = text.rpartition(" - at `$")
     if not message:
-        return text
+        message, path = text, ""
     key = path.rstrip("`").lstrip(".")
+    unknown = re.match(r"Object contains unknown field `([^`]+)`", message)
+    if unknown:
+        return f"{key + '.' if key else ''}{unknown.group(1)}: unknown setting"
     return f"{key}: {message[0].lower()}{message[1:]}" if key else message
 
 

@@ -60,8 +60,8 @@ def test_config_path_from_environment(tmp_path):
 @pytest.mark.parametrize(
     ("toml", "environ", "message"),
     [
-        ("[api]\nport = 1\n", {}, "homei.toml: api: object contains unknown field `port`"),
-        ("", {"HOMEI_NOPE": "1"}, "environment (HOMEI_*): object contains unknown field `nope`"),
+        ("[api]\nport = 1\n", {}, "homei.toml: api.port: unknown setting"),
+        ("", {"HOMEI_NOPE": "1"}, "environment (HOMEI_*): nope: unknown setting"),
         ("", {"HOMEI_MODE": "cloud"}, "HOMEI_MODE: expected 'device' or 'development'"),
         ("mode = 'device'\n", {}, "homei.toml: mode: set it with HOMEI_MODE only"),
         ("[auth]\naccess_token_ttl = -1\n", {}, "auth.access_token_ttl: expected `int` >= 1"),
