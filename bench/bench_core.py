@@ -190,8 +190,12 @@ def running(server: Server, workdir: Path) -> Iterator[Running]:
         env = child_env({**server.env, "NOTIFY_SOCKET": str(notify_path)})
         started = time.perf_counter()
         proc = subprocess.Popen(
-            server.argv(port), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=log, preexec_fn=die_with_parent,
+            server.argv(port),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            preexec_fn=die_with_parent,
         )
         try:
             try:
@@ -235,7 +239,11 @@ def vm_rss_mib(pid: int) -> float:
 
 
 def http_request(
-    port: int, method: str, path: str, body: object = None, headers: Mapping[str, str] = {},
+    port: int,
+    method: str,
+    path: str,
+    body: object = None,
+    headers: Mapping[str, str] = {},
 ) -> tuple[int, bytes]:
     """One request to 127.0.0.1 (stdlib, no proxies); returns status and body."""
     conn = http.client.HTTPConnection(HOST, port, timeout=HTTP_TIMEOUT_S)
@@ -261,7 +269,10 @@ def expect_ok(port: int, path: str, headers: Mapping[str, str] = {}) -> None:
 def login(port: int, password: str) -> str:
     """Homei's access token for `admin`."""
     status, body = http_request(
-        port, "POST", "/api/v1/auth/login", {"username": "admin", "password": password},
+        port,
+        "POST",
+        "/api/v1/auth/login",
+        {"username": "admin", "password": password},
     )
     if status != 200:
         raise BenchError(f"login answered {status}: {body[:200]!r}")
@@ -297,20 +308,30 @@ def parse_wrk(text: str) -> LoadResult:
         p50_ms=parse_wrk_latency(text, 50),
         p99_ms=parse_wrk_latency(text, 99),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(map(int, re.findall(r"\d+", sock_errors.group(1))))
-        if sock_errors else 0,
+        socket_errors=sum(map(int, re.findall(r"\d+", sock_errors.group(1)))) if sock_errors else 0,
     )
 
 
 def run_wrk(wrk: str, url: str, duration: int, headers: Mapping[str, str]) -> LoadResult:
     """Load `url` with wrk for `duration` seconds."""
-    argv = [wrk, f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "5s",
-            "--latency"]
+    argv = [
+        wrk,
+        f"-t{WRK_THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{duration}s",
+        "--timeout",
+        "5s",
+        "--latency",
+    ]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     try:
         done = subprocess.run(
-            [*argv, url], capture_output=True, text=True, timeout=duration + 30, check=False,
+            [*argv, url],
+            capture_output=True,
+            text=True,
+            timeout=duration + 30,
+            check=False,
             preexec_fn=die_with_parent,
         )
     except subprocess.TimeoutExpired:
@@ -348,12 +369,23 @@ async def aiohttp_load(url: str, duration: int, headers: Mapping[str, str]) -> L
     if len(latencies) < 2:
         raise BenchError(f"the aiohttp client completed only {len(latencies)} request(s)")
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return LoadResult("aiohttp client", len(latencies), len(latencies) / elapsed,
-                      cuts[49], cuts[98], non_2xx, errors)
+    return LoadResult(
+        "aiohttp client",
+        len(latencies),
+        len(latencies) / elapsed,
+        cuts[49],
+        cuts[98],
+        non_2xx,
+        errors,
+    )
 
 
 def put_load(
-    wrk: str | None, port: int, path: str, duration: int, headers: Mapping[str, str] = {},
+    wrk: str | None,
+    port: int,
+    path: str,
+    duration: int,
+    headers: Mapping[str, str] = {},
 ) -> LoadResult:
     """Load `path` with wrk, or the aiohttp fallback, and reject runs full of errors."""
     url = f"http://{HOST}:{port}{path}"
@@ -386,13 +418,23 @@ def measure_bare(workdir: Path, starts: int, duration: int, wrk: str | None) -> 
 
 
 def measure_homei(
-    workdir: Path, starts: int, duration: int, wrk: str | None, homei: str,
+    workdir: Path,
+    starts: int,
+    duration: int,
+    wrk: str | None,
+    homei: str,
 ) -> Measurements:
     data_dir = workdir / "homei-data"
     server = Server(
         name="homei",
-        argv=lambda port: [homei, "serve", "--data-dir", str(data_dir),
-                           "--listen", f"{HOST}:{port}"],
+        argv=lambda port: [
+            homei,
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--listen",
+            f"{HOST}:{port}",
+        ],
         env={"HOMEI_MODE": "development", "HOMEI_RATE_LIMITS__ENABLED": "false"},
         load_path="/api/v1/tasks",
     )
@@ -408,8 +450,7 @@ def measure_homei(
         time.sleep(IDLE_S)
         rss = vm_rss_mib(srv.proc.pid)
         load = put_load(wrk, srv.port, server.load_path, duration, auth)
-    return Measurements(statistics.median(times), times, rss, load,
-                        {"first_start_ready_s": first})
+    return Measurements(statistics.median(times), times, rss, load, {"first_start_ready_s": first})
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -426,9 +467,13 @@ ROWS = (
 
 def metrics(m: Measurements) -> dict[str, float]:
     """The compared figures of one server, flat."""
-    return {"ready_s": m.ready_s, "idle_rss_mib": m.idle_rss_mib,
-            "requests_per_s": m.load.requests_per_s, "p50_ms": m.load.p50_ms,
-            "p99_ms": m.load.p99_ms}
+    return {
+        "ready_s": m.ready_s,
+        "idle_rss_mib": m.idle_rss_mib,
+        "requests_per_s": m.load.requests_per_s,
+        "p50_ms": m.load.p50_ms,
+        "p99_ms": m.load.p99_ms,
+    }
 
 
 def verdict(key: str, ratio: float) -> tuple[str, bool | None]:
@@ -457,23 +502,34 @@ def report(bare: Measurements, homei: Measurements, args: argparse.Namespace) ->
     first = homei.extra["first_start_ready_s"]
     print(f"\nhomei first start (creates the admin, scrypt): {first:.3f} s to READY")
     print(f"time to READY: median of {args.starts} starts; homei on an existing data dir")
-    print(f"load: {generator}, {CONNECTIONS} connections, {args.duration} s, "
-          f"bare GET /json vs homei GET /api/v1/tasks (authenticated); {os.cpu_count()} CPUs")
+    print(
+        f"load: {generator}, {CONNECTIONS} connections, {args.duration} s, "
+        f"bare GET /json vs homei GET /api/v1/tasks (authenticated); {os.cpu_count()} CPUs"
+    )
     if generator != "wrk":
         print("NOTE: wrk not found; used the slower in-process aiohttp client as load generator")
     for name, m in (("bare", bare), ("homei", homei)):
         if m.load.non_2xx or m.load.socket_errors:
-            print(f"WARNING: {name}: {m.load.non_2xx} non-2xx/3xx answers, "
-                  f"{m.load.socket_errors} socket errors")
+            print(
+                f"WARNING: {name}: {m.load.non_2xx} non-2xx/3xx answers, "
+                f"{m.load.socket_errors} socket errors"
+            )
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "aiohttp": aiohttp.__version__, "kernel": platform.release()},
-        "config": {"duration_s": args.duration, "starts": args.starts,
-                   "connections": CONNECTIONS, "load_generator": generator},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "aiohttp": aiohttp.__version__,
+            "kernel": platform.release(),
+        },
+        "config": {
+            "duration_s": args.duration,
+            "starts": args.starts,
+            "connections": CONNECTIONS,
+            "load_generator": generator,
+        },
         "bare": {**b, "ready_s_all": bare.ready_s_all, "load": asdict(bare.load)},
-        "homei": {**h, "ready_s_all": homei.ready_s_all, "load": asdict(homei.load),
-                  **homei.extra},
+        "homei": {**h, "ready_s_all": homei.ready_s_all, "load": asdict(homei.load), **homei.extra},
         "ratios": ratios,
         "targets": targets,
     }
@@ -504,17 +560,29 @@ def positive_int(limit: int) -> Callable[[str], int]:
         if not 1 <= value <= limit:
             raise argparse.ArgumentTypeError(f"must be between 1 and {limit}")
         return value
+
     return parse
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=positive_int(60), default=10,
-                        help="seconds of load per server (default 10)")
-    parser.add_argument("--starts", type=positive_int(20), default=5,
-                        help="timed starts per server; the median is reported (default 5)")
-    parser.add_argument("--homei", default=str(Path(sys.executable).parent / "homei"),
-                        help="the homei executable (default: next to this Python)")
+    parser.add_argument(
+        "--duration",
+        type=positive_int(60),
+        default=10,
+        help="seconds of load per server (default 10)",
+    )
+    parser.add_argument(
+        "--starts",
+        type=positive_int(20),
+        default=5,
+        help="timed starts per server; the median is reported (default 5)",
+    )
+    parser.add_argument(
+        "--homei",
+        default=str(Path(sys.executable).parent / "homei"),
+        help="the homei executable (default: next to this Python)",
+    )
     args = parser.parse_args()
     if not os.access(args.homei, os.X_OK):
         parser.error(f"not executable: {args.homei}")

@@ -68,11 +68,17 @@ def _database_check_kind(store: Store) -> TaskKind:
             raise RuntimeError(f"Database integrity check found {len(problems)} problem(s)")
         return {"success": True, "message": "Database integrity check passed"}
 
-    return TaskKind("database_check", run, Permission.CONTROL,
-                    "Run SQLite's integrity check on the device database")
+    return TaskKind(
+        "database_check",
+        run,
+        Permission.CONTROL,
+        "Run SQLite's integrity check on the device database",
+    )
 
 
-async def build(settings: Settings, notifier: Notifier | None = None) -> tuple[web.Application, Components]:
+async def build(
+    settings: Settings, notifier: Notifier | None = None
+) -> tuple[web.Application, Components]:
     """Open the database, create every component and the web application around them."""
     await asyncio.to_thread(settings.data_dir.mkdir, parents=True, exist_ok=True)
     notifier = notifier or Notifier()
@@ -85,34 +91,50 @@ async def build(settings: Settings, notifier: Notifier | None = None) -> tuple[w
         raise
 
 
-async def _assemble(settings: Settings, notifier: Notifier,
-                    store: Store) -> tuple[web.Application, Components]:
+async def _assemble(
+    settings: Settings, notifier: Notifier, store: Store
+) -> tuple[web.Application, Components]:
     events = EventBus(settings.events.queue_size)
     tasks = TaskManager(store, events, retention=settings.tasks.retention)
     tasks.register(_database_check_kind(store))
     secret = await asyncio.to_thread(load_or_create_secret, settings.secrets_dir / "jwt.key")
-    tokens = TokenIssuer(secret, access_ttl=settings.auth.access_token_ttl,
-                         refresh_ttl=settings.auth.refresh_token_ttl)
+    tokens = TokenIssuer(
+        secret,
+        access_ttl=settings.auth.access_token_ttl,
+        refresh_ttl=settings.auth.refresh_token_ttl,
+    )
     accounts = Accounts(store, tokens)
     health = Health()
     health.register("database", store.report)
     metrics = ApiMetrics()
     loop_monitor = LoopMonitor()
-    watchdog = Watchdog(notifier, watchdog_interval(), loop_monitor,
-                        max_lag=settings.watchdog.max_loop_lag)
+    watchdog = Watchdog(
+        notifier, watchdog_interval(), loop_monitor, max_lag=settings.watchdog.max_loop_lag
+    )
     watchdog.add_check("database", store.ping)
     websockets = WebSocketHub()
     metrics.gauge("homei_event_loop_lag_seconds", "Event loop lag", lambda: loop_monitor.lag)
     metrics.gauge("homei_tasks_running", "Tasks running now", lambda: tasks.running_count)
     metrics.gauge("homei_websockets_open", "Open WebSockets", lambda: websockets.count)
-    components = Components(settings, store, events, tasks, accounts, health, metrics,
-                            loop_monitor, watchdog, websockets)
+    components = Components(
+        settings,
+        store,
+        events,
+        tasks,
+        accounts,
+        health,
+        metrics,
+        loop_monitor,
+        watchdog,
+        websockets,
+    )
 
     await tasks.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
 
-    policy = AccessPolicy(accounts, RateLimiter(window=settings.rate_limits.window),
-                          settings.rate_limits)
+    policy = AccessPolicy(
+        accounts, RateLimiter(window=settings.rate_limits.window), settings.rate_limits
+    )
     access_log = AccessLog()
     app = web.Application(
         middlewares=[make_error_middleware(metrics, access_log), make_access_middleware(policy)],
@@ -120,15 +142,18 @@ async def _assemble(settings: Settings, notifier: Notifier,
     )
     app[MAX_BODY_SIZE] = settings.api.max_body_size
     throttle = LoginThrottle(settings.auth.login_free_attempts, settings.auth.login_max_delay)
-    endpoints = register(app, [
-        HealthApi(health),
-        AuthApi(accounts, throttle),
-        UsersApi(accounts),
-        TasksApi(tasks),
-        SystemApi(settings.data_dir, settings.mode, health, tasks, events),
-        EventsApi(events, websockets, settings.events.heartbeat),
-        MetricsApi(metrics),
-    ])
+    endpoints = register(
+        app,
+        [
+            HealthApi(health),
+            AuthApi(accounts, throttle),
+            UsersApi(accounts),
+            TasksApi(tasks),
+            SystemApi(settings.data_dir, settings.mode, health, tasks, events),
+            EventsApi(events, websockets, settings.events.heartbeat),
+            MetricsApi(metrics),
+        ],
+    )
     register(app, [DocsApi(build_document(endpoints))])
 
     async def on_startup(_: web.Application) -> None:

@@ -70,8 +70,9 @@ async def serve(settings: Settings) -> None:
     app, components = await build(settings, notifier)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.shutdown_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port,
-                       shutdown_timeout=settings.api.shutdown_timeout)
+    site = web.TCPSite(
+        runner, settings.host, settings.port, shutdown_timeout=settings.api.shutdown_timeout
+    )
     try:
         await site.start()
     except OSError as err:
@@ -79,8 +80,13 @@ async def serve(settings: Settings) -> None:
         raise SystemExit(f"homei: cannot listen on {settings.api.listen}: {err.strerror}") from None
 
     url = f"http://{settings.api.listen}"
-    _LOGGER.info("Homei %s (%s) serving %s, data in %s", homei.__version__, settings.mode, url,
-                 settings.data_dir)
+    _LOGGER.info(
+        "Homei %s (%s) serving %s, data in %s",
+        homei.__version__,
+        settings.mode,
+        url,
+        settings.data_dir,
+    )
     if await asyncio.to_thread(settings.initial_password_file.exists):
         _LOGGER.info("The initial admin password is in %s", settings.initial_password_file)
     notifier.ready(f"Serving {url}")

@@ -141,7 +141,9 @@ def detect_mode(environ: Mapping[str, str]) -> Mode:
     if explicit in ("device", "development"):
         return explicit  # type: ignore[return-value]
     if explicit:
-        raise SettingsError(f"{ENV_PREFIX}MODE: expected 'device' or 'development', got '{explicit}'")
+        raise SettingsError(
+            f"{ENV_PREFIX}MODE: expected 'device' or 'development', got '{explicit}'"
+        )
     return "development" if checkout_dir() is not None else "device"
 
 
@@ -151,7 +153,7 @@ def _defaults(mode: Mode) -> dict[str, Any]:
             data_dir = DEVICE_DATA_DIR
         else:
             data_dir = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "homei"
-        listen = "0.0.0.0:8080"  # noqa: S104 - the device serves its LAN
+        listen = "0.0.0.0:8080"
     else:
         data_dir = (checkout_dir() or Path.cwd()) / "var"
         listen = "127.0.0.1:8080"
@@ -193,7 +195,7 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name in (f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}MODE"):
             continue
-        key = name[len(ENV_PREFIX):].lower()
+        key = name[len(ENV_PREFIX) :].lower()
         if key == "listen":
             layer = _merge(layer, {"api": {"listen": value}})
         elif "__" in key:
@@ -229,7 +231,9 @@ def load_settings(
     mode = detect_mode(env)
     layers: list[tuple[str, dict[str, Any], bool]] = []
 
-    explicit = config or (Path(env[f"{ENV_PREFIX}CONFIG"]) if env.get(f"{ENV_PREFIX}CONFIG") else None)
+    explicit = config or (
+        Path(env[f"{ENV_PREFIX}CONFIG"]) if env.get(f"{ENV_PREFIX}CONFIG") else None
+    )
     path = explicit or default_config_path(mode)
     try:
         with path.open("rb") as handle:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,9 @@ def make_settings(tmp_path: Path, toml: str = OPEN_LIMITS, **environ: str) -> Se
     """Settings isolated under `tmp_path`, never reading the machine's own files."""
     config = write_settings(tmp_path, toml)
     env = {"HOMEI_MODE": "development", **environ}
-    return load_settings(config=config, data_dir=tmp_path / "data",
-                         listen="127.0.0.1:8080", environ=env)
+    return load_settings(
+        config=config, data_dir=tmp_path / "data", listen="127.0.0.1:8080", environ=env
+    )
 
 
 @dataclass
@@ -65,8 +66,10 @@ class Homei:
         return self.settings.initial_password_file.read_text().strip()
 
     async def login(self, username: str = "admin", password: str | None = None) -> dict[str, Any]:
-        response = await self.client.post("/api/v1/auth/login", json={
-            "username": username, "password": password or self.admin_password})
+        response = await self.client.post(
+            "/api/v1/auth/login",
+            json={"username": username, "password": password or self.admin_password},
+        )
         assert response.status == 200, await response.text()
         return await response.json()
 
@@ -76,10 +79,14 @@ class Homei:
     async def auth(self, username: str = "admin", password: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(username, password)}"}
 
-    async def add_user(self, username: str, role: str, password: str = "correct-horse") -> dict[str, str]:
+    async def add_user(
+        self, username: str, role: str, password: str = "correct-horse"
+    ) -> dict[str, str]:
         response = await self.client.post(
-            "/api/v1/users", headers=await self.auth(),
-            json={"username": username, "password": password, "role": role})
+            "/api/v1/users",
+            headers=await self.auth(),
+            json={"username": username, "password": password, "role": role},
+        )
         assert response.status == 201, await response.text()
         return await self.auth(username, password)
 
@@ -88,7 +95,7 @@ HomeiFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def make_homei(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[HomeiFactory]:
+async def make_homei(tmp_path: Path, aiohttp_client: Any) -> HomeiFactory:
     """Start a Homei with the given settings text; several per test if needed."""
     started: list[Homei] = []
 
@@ -102,7 +109,7 @@ async def make_homei(tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[Homei
         started.append(homei)
         return homei
 
-    yield start
+    return start
 
 
 @pytest.fixture
@@ -118,6 +125,8 @@ def homei_command() -> list[str]:
 
 def clean_environ(**extra: str) -> dict[str, str]:
     """The environment for a `homei` subprocess: no HOMEI_* leaking in from outside."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMEI_", "NOTIFY_", "WATCHDOG_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("HOMEI_", "NOTIFY_", "WATCHDOG_"))
+    }
     env.update({"HOMEI_MODE": "development", **extra})
     return env

@@ -88,8 +88,9 @@ class HomeiProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def request(self, method: str, path: str, body: Any = None,
-                token: str | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
         """One blocking HTTP call; (status, decoded JSON or text)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
@@ -98,7 +99,7 @@ class HomeiProcess:
         if token:
             request.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as response:
                 raw, status, kind = response.read(), response.status, response.headers
         except urllib.error.HTTPError as err:
             raw, status, kind = err.read(), err.code, err.headers
@@ -107,8 +108,9 @@ class HomeiProcess:
         return status, raw.decode()
 
     def login(self) -> str:
-        status, body = self.request("POST", "/api/v1/auth/login",
-                                    {"username": "admin", "password": self.admin_password})
+        status, body = self.request(
+            "POST", "/api/v1/auth/login", {"username": "admin", "password": self.admin_password}
+        )
         assert status == 200, body
         return str(body["access_token"])
 
@@ -131,14 +133,25 @@ def start_homei(tmp_path: Path, *args: str, wait: bool = True, **environ: str) -
     port = free_port()
     notify = NotifySocket(tmp_path / "notify.sock")
     log_path = tmp_path / "homei.log"
-    env = clean_environ(NOTIFY_SOCKET=str(notify.path), HOMEI_CONFIG=str(tmp_path / "none.toml"),
-                        **environ)
+    env = clean_environ(
+        NOTIFY_SOCKET=str(notify.path), HOMEI_CONFIG=str(tmp_path / "none.toml"), **environ
+    )
     (tmp_path / "none.toml").write_text("")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*homei_command(), "serve", "--data-dir", str(data_dir), "--listen",
-             f"127.0.0.1:{port}", *args],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+            [
+                *homei_command(),
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--listen",
+                f"127.0.0.1:{port}",
+                *args,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
         )
     homei = HomeiProcess(data_dir, port, process, notify, log_path)
     if wait:

@@ -21,6 +21,7 @@ def _asctime() -> str:
     now = time.time()
     return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))},{int(now % 1 * 1000):03d}"
 
+
 FLUSH_INTERVAL = 0.2
 FLUSH_LINES = 512
 
@@ -30,21 +31,27 @@ class AccessLog:
 
     def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
         self._stream = stream or sys.stderr
-        self._enabled = (logging.getLogger("homei.access").isEnabledFor(logging.INFO)
-                         if enabled is None else enabled)
+        self._enabled = (
+            logging.getLogger("homei.access").isEnabledFor(logging.INFO)
+            if enabled is None
+            else enabled
+        )
         self._prefix = "<6>" if os.environ.get("JOURNAL_STREAM") else ""
         self._lines: list[str] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    def record(self, remote: str, method: str, path: str, status: int, elapsed: float,
-               request_id: str) -> None:
+    def record(
+        self, remote: str, method: str, path: str, status: int, elapsed: float, request_id: str
+    ) -> None:
         """Queue one request's line."""
         if not self._enabled:
             return
         stamp = "" if self._prefix else f"{_asctime()} INFO "
-        self._lines.append(f'{self._prefix}{stamp}homei.access: {remote} "{method} {path}" '
-                           f"{status} {elapsed * 1000:.1f}ms [{request_id}]\n")
+        self._lines.append(
+            f'{self._prefix}{stamp}homei.access: {remote} "{method} {path}" '
+            f"{status} {elapsed * 1000:.1f}ms [{request_id}]\n"
+        )
         if len(self._lines) >= FLUSH_LINES:
             self._wake.set()
 

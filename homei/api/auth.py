@@ -89,18 +89,34 @@ class ApiKeyList(msgspec.Struct):
 
 def user_out(user: User) -> UserOut:
     """The public view of an account."""
-    return UserOut(user.id, user.username, str(user.role), [str(user.role)],
-                   sorted(str(p) for p in user.role.permissions), user.created, user.updated)
+    return UserOut(
+        user.id,
+        user.username,
+        str(user.role),
+        [str(user.role)],
+        sorted(str(p) for p in user.role.permissions),
+        user.created,
+        user.updated,
+    )
 
 
 def _key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(key.id, key.name, key.username, str(key.effective_role), key.created,
-                     key.last_used)
+    return ApiKeyOut(
+        key.id, key.name, key.username, str(key.effective_role), key.created, key.last_used
+    )
 
 
 def _tokens(user: User, pair: TokenPair) -> TokenResponse:
-    return TokenResponse(pair.access_token, pair.expires_in, user_out(user), pair.access_token,
-                         "bearer", pair.expires_in, pair.refresh_token, pair.refresh_expires_in)
+    return TokenResponse(
+        pair.access_token,
+        pair.expires_in,
+        user_out(user),
+        pair.access_token,
+        "bearer",
+        pair.expires_in,
+        pair.refresh_token,
+        pair.refresh_expires_in,
+    )
 
 
 class AuthApi:
@@ -114,8 +130,11 @@ class AuthApi:
         address = client_address(request)
         wait = self._throttle.retry_after(address)
         if wait:
-            raise RateLimited(f"Too many failed logins; retry in {wait}s",
-                              {"retryAfter": wait}, headers={"Retry-After": str(wait)})
+            raise RateLimited(
+                f"Too many failed logins; retry in {wait}s",
+                {"retryAfter": wait},
+                headers={"Retry-After": str(wait)},
+            )
         try:
             user, pair = await self._accounts.login(body.username, body.password)
         except Unauthorized:
@@ -124,35 +143,71 @@ class AuthApi:
         self._throttle.succeeded(address)
         return _tokens(user, pair)
 
-    @endpoint("POST", "/api/v1/auth/login", summary="Log in", tag="auth", permission=None,
-              body=LoginRequest, response=TokenResponse, errors=(401,))
+    @endpoint(
+        "POST",
+        "/api/v1/auth/login",
+        summary="Log in",
+        tag="auth",
+        permission=None,
+        body=LoginRequest,
+        response=TokenResponse,
+        errors=(401,),
+    )
     async def login(self, request: web.Request, body: LoginRequest) -> TokenResponse:
         """Trade a username and password for an access token (1 h) and a refresh token (7 d).
         Repeated failures from one address must wait longer and longer (429)."""
         return await self._login(request, body)
 
-    @endpoint("POST", "/api/v1/auth/token", summary="Log in (alias of /auth/login)", tag="auth",
-              permission=None, body=LoginRequest, response=TokenResponse, errors=(401,))
+    @endpoint(
+        "POST",
+        "/api/v1/auth/token",
+        summary="Log in (alias of /auth/login)",
+        tag="auth",
+        permission=None,
+        body=LoginRequest,
+        response=TokenResponse,
+        errors=(401,),
+    )
     async def token(self, request: web.Request, body: LoginRequest) -> TokenResponse:
         """The same as `/auth/login`, under the name seed 004 uses."""
         return await self._login(request, body)
 
-    @endpoint("POST", "/api/v1/auth/refresh", summary="Refresh tokens", tag="auth",
-              permission=None, body=RefreshRequest, response=TokenResponse, errors=(401,))
+    @endpoint(
+        "POST",
+        "/api/v1/auth/refresh",
+        summary="Refresh tokens",
+        tag="auth",
+        permission=None,
+        body=RefreshRequest,
+        response=TokenResponse,
+        errors=(401,),
+    )
     async def refresh(self, request: web.Request, body: RefreshRequest) -> TokenResponse:
         """A new token pair for a valid refresh token."""
         user, pair = await self._accounts.refresh(body.refresh_token)
         return _tokens(user, pair)
 
-    @endpoint("GET", "/api/v1/auth/me", summary="The caller's account", tag="auth",
-              permission=Permission.READ, response=UserOut)
+    @endpoint(
+        "GET",
+        "/api/v1/auth/me",
+        summary="The caller's account",
+        tag="auth",
+        permission=Permission.READ,
+        response=UserOut,
+    )
     async def me(self, request: web.Request) -> UserOut:
         """Who the token belongs to, with its role and permissions."""
         return user_out(await self._accounts.get_user(identity_of(request).username))
 
-    @endpoint("POST", "/api/v1/auth/password", summary="Change the caller's password",
-              tag="auth", permission=Permission.READ, body=PasswordChange,
-              response=StatusMessage)
+    @endpoint(
+        "POST",
+        "/api/v1/auth/password",
+        summary="Change the caller's password",
+        tag="auth",
+        permission=Permission.READ,
+        body=PasswordChange,
+        response=StatusMessage,
+    )
     async def change_password(self, request: web.Request, body: PasswordChange) -> StatusMessage:
         """Needs the current password; every token issued before is revoked."""
         identity = identity_of(request)
@@ -162,27 +217,47 @@ class AuthApi:
         await self._accounts.set_password(identity.username, body.new_password)
         return StatusMessage("updated", "Password changed; log in again")
 
-    @endpoint("GET", "/api/v1/auth/keys", summary="List API keys", tag="auth",
-              permission=Permission.READ, response=ApiKeyList)
+    @endpoint(
+        "GET",
+        "/api/v1/auth/keys",
+        summary="List API keys",
+        tag="auth",
+        permission=Permission.READ,
+        response=ApiKeyList,
+    )
     async def list_keys(self, request: web.Request) -> ApiKeyList:
         """The caller's keys; an admin sees everyone's."""
         identity = identity_of(request)
         keys = await self._accounts.list_api_keys(None if identity.is_admin else identity.user_id)
         return ApiKeyList([_key_out(k) for k in keys])
 
-    @endpoint("POST", "/api/v1/auth/keys", summary="Create an API key", tag="auth",
-              permission=Permission.READ, body=ApiKeyCreate, response=ApiKeyCreated,
-              status=201)
+    @endpoint(
+        "POST",
+        "/api/v1/auth/keys",
+        summary="Create an API key",
+        tag="auth",
+        permission=Permission.READ,
+        body=ApiKeyCreate,
+        response=ApiKeyCreated,
+        status=201,
+    )
     async def create_key(self, request: web.Request, body: ApiKeyCreate) -> ApiKeyCreated:
         """A long-lived key acting for the caller with at most the caller's role (use `metrics`
         for a Prometheus scraper). The secret is in this answer only."""
         identity = identity_of(request)
         key, secret = await self._accounts.create_api_key(
-            identity, body.name, Role(body.role) if body.role else None)
+            identity, body.name, Role(body.role) if body.role else None
+        )
         return ApiKeyCreated(key.id, key.name, key.username, str(key.role), key.created, secret)
 
-    @endpoint("DELETE", "/api/v1/auth/keys/{key_id}", summary="Revoke an API key", tag="auth",
-              permission=Permission.READ, response=StatusMessage)
+    @endpoint(
+        "DELETE",
+        "/api/v1/auth/keys/{key_id}",
+        summary="Revoke an API key",
+        tag="auth",
+        permission=Permission.READ,
+        response=StatusMessage,
+    )
     async def revoke_key(self, request: web.Request) -> StatusMessage:
         """The key stops working at once."""
         key_id = request.match_info["key_id"]

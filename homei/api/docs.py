@@ -30,16 +30,25 @@ _REDOC = """<!doctype html>
 <style>body {{ margin: 0; padding: 0; }}</style></head>
 <body><div id="redoc"></div>
 <script src="{static}/redoc.standalone.js"></script>
-<script>Redoc.init("/openapi.json", {{hideDownloadButton: false}}, document.getElementById("redoc"));</script>
+<script>
+Redoc.init("/openapi.json", {{hideDownloadButton: false}}, document.getElementById("redoc"));
+</script>
 </body></html>
 """
 
 _CACHE = {"Cache-Control": "public, max-age=86400"}
-ASSETS = frozenset({
-    "swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "swagger-ui.LICENSE",
-    "swagger-ui.NOTICE", "swagger-ui-bundle.js.LICENSE.txt", "redoc.LICENSE",
-    "redoc.standalone.js.LICENSE.txt",
-})
+ASSETS = frozenset(
+    {
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "redoc.standalone.js",
+        "swagger-ui.LICENSE",
+        "swagger-ui.NOTICE",
+        "swagger-ui-bundle.js.LICENSE.txt",
+        "redoc.LICENSE",
+        "redoc.standalone.js.LICENSE.txt",
+    }
+)
 
 
 class DocsApi:
@@ -48,8 +57,14 @@ class DocsApi:
     def __init__(self, document: dict[str, Any]) -> None:
         self._document = encode(document)
 
-    @endpoint("GET", "/openapi.json", summary="The OpenAPI document", tag="docs",
-              permission=None, in_schema=False)
+    @endpoint(
+        "GET",
+        "/openapi.json",
+        summary="The OpenAPI document",
+        tag="docs",
+        permission=None,
+        in_schema=False,
+    )
     async def openapi(self, request: web.Request) -> web.Response:
         """Generated from the handlers' declarations."""
         return web.Response(body=self._document, content_type="application/json")
@@ -64,13 +79,17 @@ class DocsApi:
         """Reference documentation."""
         return web.Response(text=_REDOC.format(static=STATIC_PREFIX), content_type="text/html")
 
-    @endpoint("GET", STATIC_PREFIX + "/{name}", summary="Documentation assets", tag="docs",
-              permission=None, in_schema=False)
+    @endpoint(
+        "GET",
+        STATIC_PREFIX + "/{name}",
+        summary="Documentation assets",
+        tag="docs",
+        permission=None,
+        in_schema=False,
+    )
     async def asset(self, request: web.Request) -> web.FileResponse:
         """The Swagger UI and ReDoc bundles and their licences; nothing else is served."""
         name = request.match_info["name"]
         if name not in ASSETS:
             raise NotFound(f"No documentation asset '{name}'", {"name": name})
         return web.FileResponse(STATIC_DIR / name, headers=_CACHE)
-
-

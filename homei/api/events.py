@@ -30,8 +30,15 @@ class EventsApi:
         self._hub = hub
         self._heartbeat = heartbeat
 
-    @endpoint("GET", "/ws/events", summary="Event stream (WebSocket)", tag="events",
-              permission=Permission.READ, in_schema=False, token_in_query=True)
+    @endpoint(
+        "GET",
+        "/ws/events",
+        summary="Event stream (WebSocket)",
+        tag="events",
+        permission=Permission.READ,
+        in_schema=False,
+        token_in_query=True,
+    )
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
         """Every event, or those matching `?types=service:*,task:*`. The token goes in the
         Authorization header or the `token` query parameter. A client that falls behind by a
@@ -44,10 +51,16 @@ class EventsApi:
         subscription = self._bus.subscribe(patterns[:MAX_PATTERNS] or ["*"])
         _LOGGER.info("Event stream opened by %s for %s", identity.username, ",".join(patterns))
         try:
-            await ws.send_str(msgspec.json.encode({
-                "type": "connected", "data": {"patterns": list(subscription.patterns)},
-                "timestamp": now_iso(), "seq": 0,
-            }).decode())
+            await ws.send_str(
+                msgspec.json.encode(
+                    {
+                        "type": "connected",
+                        "data": {"patterns": list(subscription.patterns)},
+                        "timestamp": now_iso(),
+                        "seq": 0,
+                    }
+                ).decode()
+            )
             await self._pump(ws, subscription)
         finally:
             self._bus.unsubscribe(subscription)

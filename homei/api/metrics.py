@@ -17,8 +17,14 @@ class MetricsApi:
     def __init__(self, metrics: ApiMetrics) -> None:
         self._metrics = metrics
 
-    @endpoint("GET", "/metrics", summary="Prometheus metrics", tag="monitoring",
-              permission=Permission.METRICS, content_type="text/plain")
+    @endpoint(
+        "GET",
+        "/metrics",
+        summary="Prometheus metrics",
+        tag="monitoring",
+        permission=Permission.METRICS,
+        content_type="text/plain",
+    )
     async def scrape(self, request: web.Request) -> web.Response:
         """Request counts and latencies by route template, process figures, build info."""
         body = await asyncio.to_thread(self._metrics.render)

@@ -28,10 +28,12 @@ _LOGGER = logging.getLogger(__name__)
 REQUEST_ID = "X-Request-ID"
 # aiohttp 3.12+ types request storage; the string keys keep older releases (the
 # device image's) working.
-IDENTITY: Any = web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") \
-    else "homei.identity"
-REQUEST_ID_KEY: Any = web.RequestKey("request_id", str) if hasattr(web, "RequestKey") \
-    else "homei.request_id"
+IDENTITY: Any = (
+    web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "homei.identity"
+)
+REQUEST_ID_KEY: Any = (
+    web.RequestKey("request_id", str) if hasattr(web, "RequestKey") else "homei.request_id"
+)
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _HTTP_CODES = {
     400: "VALIDATION_ERROR",
@@ -76,8 +78,9 @@ def _http_error_response(exc: HTTPException, request_id: str) -> web.Response:
     code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "HTTP_ERROR")
     message = _HTTP_MESSAGES.get(status) or exc.reason
     details: dict[str, object] = {}
-    headers = {k: v for k, v in exc.headers.items()
-               if k.lower() not in ("content-type", "content-length")}
+    headers = {
+        k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")
+    }
     headers[REQUEST_ID] = request_id
     if status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
         details = {"method": exc.method, "allowed": sorted(exc.allowed_methods)}
@@ -85,8 +88,9 @@ def _http_error_response(exc: HTTPException, request_id: str) -> web.Response:
     return json_response(error_envelope(code, message, details), status, headers)
 
 
-def make_error_middleware(metrics: ApiMetrics,
-                          access_log: AccessLog | None = None) -> Callable[..., Awaitable[web.StreamResponse]]:
+def make_error_middleware(
+    metrics: ApiMetrics, access_log: AccessLog | None = None
+) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Request id, timing, access log, metrics, and the error envelope for every failure."""
 
     @web.middleware
@@ -105,11 +109,13 @@ def make_error_middleware(metrics: ApiMetrics,
                 raise
             response = _http_error_response(exc, request_id)
         except Exception:
-            _LOGGER.exception("Unhandled error in %s %s [%s]", request.method, request.path,
-                              request_id)
+            _LOGGER.exception(
+                "Unhandled error in %s %s [%s]", request.method, request.path, request_id
+            )
             response = json_response(
-                error_envelope("INTERNAL_ERROR", "Internal server error",
-                               {"requestId": request_id}),
+                error_envelope(
+                    "INTERNAL_ERROR", "Internal server error", {"requestId": request_id}
+                ),
                 500,
                 {REQUEST_ID: request_id},
             )
@@ -121,8 +127,14 @@ def make_error_middleware(metrics: ApiMetrics,
         template = route.canonical if route is not None else "unmatched"
         metrics.observe(request.method, template, response.status, elapsed)
         if access_log is not None:
-            access_log.record(client_address(request), request.method, request.path_qs,
-                              response.status, elapsed, request_id)
+            access_log.record(
+                client_address(request),
+                request.method,
+                request.path_qs,
+                response.status,
+                elapsed,
+                request_id,
+            )
         return response
 
     return errors_middleware
@@ -136,8 +148,9 @@ class AccessPolicy:
     limiter: RateLimiter
     limits: RateLimitSettings
 
-    def quotas(self, request: web.Request, declared: Endpoint | None,
-               identity: Identity | None) -> list[Quota]:
+    def quotas(
+        self, request: web.Request, declared: Endpoint | None, identity: Identity | None
+    ) -> list[Quota]:
         """The counters this request falls under: its role's and its endpoint group's."""
         if declared is not None and declared.tag == "docs":
             return []  # the documentation pages and bundles: cheap, and loaded in bursts
@@ -184,8 +197,11 @@ def make_access_middleware(policy: AccessPolicy) -> Callable[..., Awaitable[web.
             except Unauthorized as err:
                 auth_error = err
         # Login always counts as anonymous: guessing passwords must not ride on a token.
-        counted = None if declared is not None and declared.tag == "auth" and declared.is_public \
+        counted = (
+            None
+            if declared is not None and declared.tag == "auth" and declared.is_public
             else identity
+        )
         verdict = None
         if policy.limits.enabled:
             verdict = policy.limiter.hit(policy.quotas(request, declared, counted))
@@ -197,11 +213,11 @@ def make_access_middleware(policy: AccessPolicy) -> Callable[..., Awaitable[web.
                 )
         if declared is not None and not declared.is_public:
             if identity is None:
-                err = auth_error or Unauthorized("Authentication required")
+                refusal = auth_error or Unauthorized("Authentication required")
                 if verdict is not None:
-                    err.headers.update(verdict.headers())
-                err.headers.setdefault("WWW-Authenticate", 'Bearer realm="homei"')
-                raise err
+                    refusal.headers.update(verdict.headers())
+                refusal.headers.setdefault("WWW-Authenticate", 'Bearer realm="homei"')
+                raise refusal
             assert declared.permission is not None
             if not identity.can(declared.permission):
                 raise Forbidden(

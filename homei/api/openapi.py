@@ -16,14 +16,19 @@ from homei.api.routing import JSON, Endpoint
 REF = "#/components/schemas/{name}"
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No content",
     400: "Invalid request (VALIDATION_ERROR with the field paths)",
     401: "Missing or invalid credentials (UNAUTHORIZED)",
     403: "The caller's role lacks the permission (FORBIDDEN)",
-    404: "Not found", 409: "Conflict with the current state",
+    404: "Not found",
+    409: "Conflict with the current state",
     413: "Request body too large (PAYLOAD_TOO_LARGE)",
     429: "Rate limit exceeded (RATE_LIMITED); see Retry-After",
-    500: "Internal error (INTERNAL_ERROR)", 503: "A dependency is unavailable",
+    500: "Internal error (INTERNAL_ERROR)",
+    503: "A dependency is unavailable",
 }
 
 
@@ -47,8 +52,12 @@ def _query_parameters(model: type[msgspec.Struct], schemas: dict[str, Any]) -> l
     for name, prop in schema.get("properties", {}).items():
         prop = dict(prop)
         description = prop.pop("description", None)
-        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
-                                     "schema": prop}
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+        }
         if prop.get("type") == "array":
             parameter["style"] = "form"
             parameter["explode"] = True

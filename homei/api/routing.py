@@ -59,14 +59,18 @@ class Endpoint:
         return f"{self.method.lower()}_{cleaned.strip('_') or 'root'}".replace("__", "_")
 
 
-def endpoint(method: str, path: str, *, summary: str, tag: str,
-             permission: Permission | None, **options: Any) -> Callable[[F], F]:
+def endpoint(
+    method: str, path: str, *, summary: str, tag: str, permission: Permission | None, **options: Any
+) -> Callable[[F], F]:
     """Declare a handler method as an API operation."""
 
     def decorate(func: F) -> F:
         doc = inspect.getdoc(func) or ""
-        setattr(func, ENDPOINT_ATTR, Endpoint(method.upper(), path, summary, tag, permission,
-                                              description=doc, **options))
+        setattr(
+            func,
+            ENDPOINT_ATTR,
+            Endpoint(method.upper(), path, summary, tag, permission, description=doc, **options),
+        )
         return func
 
     return decorate
@@ -82,7 +86,9 @@ def encode(value: Any) -> bytes:
     return msgspec.json.encode(value)
 
 
-def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    value: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON response from any encodable value."""
     return web.Response(body=encode(value), status=status, content_type=JSON, headers=headers)
 
@@ -94,8 +100,9 @@ def _field_error(err: msgspec.ValidationError, where: str) -> ValidationError:
         message, path = text, ""
     location = path.rstrip("`").lstrip(".")
     field_path = f"{where}.{location}" if location else where
-    return ValidationError(f"Invalid {field_path}: {message}",
-                           {"fields": [{"path": field_path, "message": message}]})
+    return ValidationError(
+        f"Invalid {field_path}: {message}", {"fields": [{"path": field_path, "message": message}]}
+    )
 
 
 async def read_body(request: web.Request, model: Any) -> Any:
@@ -108,15 +115,17 @@ async def read_body(request: web.Request, model: Any) -> Any:
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes", {"limit": limit}) from None
     if not raw.strip():
-        raise ValidationError("A JSON request body is required",
-                              {"fields": [{"path": "body", "message": "missing"}]})
+        raise ValidationError(
+            "A JSON request body is required", {"fields": [{"path": "body", "message": "missing"}]}
+        )
     try:
         return msgspec.json.decode(raw, type=model)
     except msgspec.ValidationError as err:
         raise _field_error(err, "body") from None
     except msgspec.DecodeError as err:
-        raise ValidationError(f"Malformed JSON: {err}",
-                              {"fields": [{"path": "body", "message": str(err)}]}) from None
+        raise ValidationError(
+            f"Malformed JSON: {err}", {"fields": [{"path": "body", "message": str(err)}]}
+        ) from None
 
 
 _SCALARS = (msgspec.inspect.IntType, msgspec.inspect.FloatType, msgspec.inspect.BoolType)
@@ -147,8 +156,10 @@ def _query_fields(model: type[msgspec.Struct]) -> dict[str, tuple[bool, bool]]:
     """Field name -> (takes a list (repeated parameter), is written as a number or boolean)."""
     info = msgspec.inspect.type_info(model)
     assert isinstance(info, msgspec.inspect.StructType)
-    return {f.encode_name: (_is_list(f.type), any(isinstance(t, _SCALARS) for t in _unwrap(f.type)))
-            for f in info.fields}
+    return {
+        f.encode_name: (_is_list(f.type), any(isinstance(t, _SCALARS) for t in _unwrap(f.type)))
+        for f in info.fields
+    }
 
 
 def _scalar(text: str) -> Any:
@@ -172,8 +183,10 @@ def read_query(request: web.Request, model: type[msgspec.Struct]) -> Any:
         values = request.query.getall(name)
         if not is_list and len(values) > 1:
             message = f"Expected one value, got {len(values)}"
-            raise ValidationError(f"Invalid query.{name}: {message}",
-                                  {"fields": [{"path": f"query.{name}", "message": message}]})
+            raise ValidationError(
+                f"Invalid query.{name}: {message}",
+                {"fields": [{"path": f"query.{name}", "message": message}]},
+            )
         if is_scalar:
             values = [_scalar(v) for v in values]
         raw[name] = values if is_list else values[0]

@@ -60,26 +60,46 @@ class DaemonStatus(msgspec.Struct):
 class SystemApi:
     """The machine and the daemon at a glance."""
 
-    def __init__(self, data_dir: Path, mode: str, health: Health, tasks: TaskManager,
-                 events: EventBus) -> None:
+    def __init__(
+        self, data_dir: Path, mode: str, health: Health, tasks: TaskManager, events: EventBus
+    ) -> None:
         self._data_dir = data_dir
         self._mode = mode
         self._health = health
         self._tasks = tasks
         self._events = events
 
-    @endpoint("GET", "/api/v1/system/info", summary="System information", tag="system",
-              permission=Permission.READ, response=SystemInfo)
+    @endpoint(
+        "GET",
+        "/api/v1/system/info",
+        summary="System information",
+        tag="system",
+        permission=Permission.READ,
+        response=SystemInfo,
+    )
     async def info(self, request: web.Request) -> SystemInfo:
         """Host name, architecture, CPU, memory, disk of the data partition, uptime and load."""
         return msgspec.convert(await read_system(self._data_dir), SystemInfo)
 
-    @endpoint("GET", "/api/v1/status", summary="Daemon status", tag="system",
-              permission=Permission.READ, response=DaemonStatus)
+    @endpoint(
+        "GET",
+        "/api/v1/status",
+        summary="Daemon status",
+        tag="system",
+        permission=Permission.READ,
+        response=DaemonStatus,
+    )
     async def status(self, request: web.Request) -> DaemonStatus:
         """Version, health verdict, uptime and the work in progress."""
         verdict = Health.verdict(await self._health.check())
-        return DaemonStatus(homei.__version__, str(verdict), self._mode, now_iso(),
-                            from_epoch(self._health.started_at), round(self._health.uptime, 3),
-                            self._health.is_ready, self._tasks.running_count,
-                            self._events.subscriber_count)
+        return DaemonStatus(
+            homei.__version__,
+            str(verdict),
+            self._mode,
+            now_iso(),
+            from_epoch(self._health.started_at),
+            round(self._health.uptime, 3),
+            self._health.is_ready,
+            self._tasks.running_count,
+            self._events.subscriber_count,
+        )

@@ -22,9 +22,16 @@ class TaskQuery(msgspec.Struct):
     status: TaskStatusName | None = None
     service: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
     type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    since: Annotated[datetime, msgspec.Meta(
-        tz=True, description="ISO 8601 date-time with a zone; tasks created at or after it",
-    )] | None = None
+    since: (
+        Annotated[
+            datetime,
+            msgspec.Meta(
+                tz=True,
+                description="ISO 8601 date-time with a zone; tasks created at or after it",
+            ),
+        ]
+        | None
+    ) = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
     offset: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
 
@@ -79,9 +86,20 @@ class TaskKindList(msgspec.Struct):
 def task_out(record: TaskRecord) -> TaskOut:
     """The wire shape of a task (seed 000)."""
     return TaskOut(
-        record.id, record.type, record.service, str(record.status), record.progress,
-        record.message, record.params, record.result, record.error, record.created_by,
-        record.created, record.started, record.completed, record.duration,
+        record.id,
+        record.type,
+        record.service,
+        str(record.status),
+        record.progress,
+        record.message,
+        record.params,
+        record.result,
+        record.error,
+        record.created_by,
+        record.created,
+        record.started,
+        record.completed,
+        record.duration,
         [TaskLogOut(log.timestamp, log.level, log.message) for log in record.logs],
     )
 
@@ -92,45 +110,91 @@ class TasksApi:
     def __init__(self, tasks: TaskManager) -> None:
         self._tasks = tasks
 
-    @endpoint("GET", "/api/v1/tasks", summary="List tasks", tag="tasks",
-              permission=Permission.READ, query=TaskQuery, response=TaskList)
+    @endpoint(
+        "GET",
+        "/api/v1/tasks",
+        summary="List tasks",
+        tag="tasks",
+        permission=Permission.READ,
+        query=TaskQuery,
+        response=TaskList,
+    )
     async def list_tasks(self, request: web.Request, query: TaskQuery) -> TaskList:
         """Newest first; filter by status, service, type and creation time."""
         records, total = self._tasks.list(
-            status=TaskStatus(query.status) if query.status else None, service=query.service,
-            task_type=query.type, since=query.since, limit=query.limit, offset=query.offset,
+            status=TaskStatus(query.status) if query.status else None,
+            service=query.service,
+            task_type=query.type,
+            since=query.since,
+            limit=query.limit,
+            offset=query.offset,
         )
         return TaskList([task_out(r) for r in records], total, query.limit, query.offset)
 
-    @endpoint("GET", "/api/v1/tasks/types", summary="Task types clients may create",
-              tag="tasks", permission=Permission.READ, response=TaskKindList)
+    @endpoint(
+        "GET",
+        "/api/v1/tasks/types",
+        summary="Task types clients may create",
+        tag="tasks",
+        permission=Permission.READ,
+        response=TaskKindList,
+    )
     async def list_types(self, request: web.Request) -> TaskKindList:
         """What `POST /api/v1/tasks` accepts as `type`, and the permission each needs."""
-        return TaskKindList([TaskKindOut(k.name, str(k.permission), k.description)
-                             for k in self._tasks.kinds.values()])
+        return TaskKindList(
+            [
+                TaskKindOut(k.name, str(k.permission), k.description)
+                for k in self._tasks.kinds.values()
+            ]
+        )
 
-    @endpoint("POST", "/api/v1/tasks", summary="Create a task", tag="tasks",
-              permission=Permission.CONTROL, body=TaskCreate, response=TaskOut, status=202)
+    @endpoint(
+        "POST",
+        "/api/v1/tasks",
+        summary="Create a task",
+        tag="tasks",
+        permission=Permission.CONTROL,
+        body=TaskCreate,
+        response=TaskOut,
+        status=202,
+    )
     async def create_task(self, request: web.Request, body: TaskCreate) -> TaskOut:
         """Start a task of a registered type; answers at once with its id (202)."""
         identity = identity_of(request)
         kind = self._tasks.kind(body.type)
         if not identity.can(Permission(kind.permission)):
-            raise Forbidden(f"Task type '{kind.name}' needs the '{kind.permission}' permission",
-                            {"required": kind.permission})
-        record = await self._tasks.create(kind.name, service=body.service, params=body.config,
-                                          created_by=identity.username)
+            raise Forbidden(
+                f"Task type '{kind.name}' needs the '{kind.permission}' permission",
+                {"required": kind.permission},
+            )
+        record = await self._tasks.create(
+            kind.name, service=body.service, params=body.config, created_by=identity.username
+        )
         return task_out(record)
 
-    @endpoint("GET", "/api/v1/tasks/{task_id:task-[0-9a-f]+}", summary="Get a task", tag="tasks",
-              permission=Permission.READ, response=TaskOut, path_params={"task_id": TASK_ID_PARAM})
+    @endpoint(
+        "GET",
+        "/api/v1/tasks/{task_id:task-[0-9a-f]+}",
+        summary="Get a task",
+        tag="tasks",
+        permission=Permission.READ,
+        response=TaskOut,
+        path_params={"task_id": TASK_ID_PARAM},
+    )
     async def get_task(self, request: web.Request) -> TaskOut:
         """Status, progress, logs, result and timings."""
         return task_out(await self._tasks.get(request.match_info["task_id"]))
 
-    @endpoint("DELETE", "/api/v1/tasks/{task_id:task-[0-9a-f]+}", summary="Cancel a task", tag="tasks",
-              permission=Permission.CONTROL, response=TaskOut,
-              path_params={"task_id": TASK_ID_PARAM}, errors=(409,))
+    @endpoint(
+        "DELETE",
+        "/api/v1/tasks/{task_id:task-[0-9a-f]+}",
+        summary="Cancel a task",
+        tag="tasks",
+        permission=Permission.CONTROL,
+        response=TaskOut,
+        path_params={"task_id": TASK_ID_PARAM},
+        errors=(409,),
+    )
     async def cancel_task(self, request: web.Request) -> TaskOut:
         """Cancel a pending or running task; 409 once it has finished."""
         return task_out(await self._tasks.cancel(request.match_info["task_id"]))

@@ -40,29 +40,59 @@ class UsersApi:
     def __init__(self, accounts: Accounts) -> None:
         self._accounts = accounts
 
-    @endpoint("GET", "/api/v1/users", summary="List users", tag="users",
-              permission=Permission.ADMIN, response=UserList)
+    @endpoint(
+        "GET",
+        "/api/v1/users",
+        summary="List users",
+        tag="users",
+        permission=Permission.ADMIN,
+        response=UserList,
+    )
     async def list_users(self, request: web.Request) -> UserList:
         """Every account with its role."""
         return UserList([user_out(u) for u in await self._accounts.list_users()])
 
-    @endpoint("POST", "/api/v1/users", summary="Create a user", tag="users",
-              permission=Permission.ADMIN, body=UserCreate, response=UserOut, status=201,
-              errors=(409,))
+    @endpoint(
+        "POST",
+        "/api/v1/users",
+        summary="Create a user",
+        tag="users",
+        permission=Permission.ADMIN,
+        body=UserCreate,
+        response=UserOut,
+        status=201,
+        errors=(409,),
+    )
     async def create_user(self, request: web.Request, body: UserCreate) -> UserOut:
         """A new account; the password is stored only as an scrypt hash."""
-        return user_out(await self._accounts.add_user(body.username, body.password,
-                                                      Role(body.role)))
+        return user_out(
+            await self._accounts.add_user(body.username, body.password, Role(body.role))
+        )
 
-    @endpoint("GET", "/api/v1/users/{username}", summary="Get a user", tag="users",
-              permission=Permission.ADMIN, response=UserOut, path_params={"username": USERNAME_PARAM})
+    @endpoint(
+        "GET",
+        "/api/v1/users/{username}",
+        summary="Get a user",
+        tag="users",
+        permission=Permission.ADMIN,
+        response=UserOut,
+        path_params={"username": USERNAME_PARAM},
+    )
     async def get_user(self, request: web.Request) -> UserOut:
         """One account."""
         return user_out(await self._accounts.get_user(request.match_info["username"]))
 
-    @endpoint("PATCH", "/api/v1/users/{username}", summary="Change a user's role or password",
-              tag="users", permission=Permission.ADMIN, body=UserUpdate, response=UserOut,
-              path_params={"username": USERNAME_PARAM}, errors=(409,))
+    @endpoint(
+        "PATCH",
+        "/api/v1/users/{username}",
+        summary="Change a user's role or password",
+        tag="users",
+        permission=Permission.ADMIN,
+        body=UserUpdate,
+        response=UserOut,
+        path_params={"username": USERNAME_PARAM},
+        errors=(409,),
+    )
     async def update_user(self, request: web.Request, body: UserUpdate) -> UserOut:
         """Either change revokes the user's tokens; the last admin keeps its role."""
         username = request.match_info["username"]
@@ -73,9 +103,16 @@ class UsersApi:
             user = await self._accounts.set_password(username, body.password)
         return user_out(user)
 
-    @endpoint("DELETE", "/api/v1/users/{username}", summary="Delete a user", tag="users",
-              permission=Permission.ADMIN, response=StatusMessage,
-              path_params={"username": USERNAME_PARAM}, errors=(409,))
+    @endpoint(
+        "DELETE",
+        "/api/v1/users/{username}",
+        summary="Delete a user",
+        tag="users",
+        permission=Permission.ADMIN,
+        response=StatusMessage,
+        path_params={"username": USERNAME_PARAM},
+        errors=(409,),
+    )
     async def delete_user(self, request: web.Request) -> StatusMessage:
         """Removes the account and its API keys; not the caller's own, not the last admin."""
         username = request.match_info["username"]

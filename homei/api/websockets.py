@@ -33,7 +33,9 @@ class WebSocketHub:
         """How many sockets are open."""
         return len(self._sockets)
 
-    async def close_all(self, code: int = WSCloseCode.GOING_AWAY, message: bytes = b"Homei is stopping") -> None:
+    async def close_all(
+        self, code: int = WSCloseCode.GOING_AWAY, message: bytes = b"Homei is stopping"
+    ) -> None:
         """Close every socket, forcing those whose peer does not answer."""
         sockets = list(self._sockets)
         if sockets:

@@ -18,17 +18,22 @@ from homei.settings import Settings, SettingsError, load_settings
 
 def _parser() -> argparse.ArgumentParser:
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print JSON for scripts")
+    output.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
+    )
     remote = argparse.ArgumentParser(add_help=False, parents=[output])
-    remote.add_argument("--url", default=argparse.SUPPRESS,
-                        help="the daemon's URL (default: the one you logged in to)")
+    remote.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help="the daemon's URL (default: the one you logged in to)",
+    )
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument("--config", type=Path, help="settings file (default /etc/homei/homei.toml)")
     local.add_argument("--data-dir", type=Path, help="where the daemon keeps its state")
 
-    parser = argparse.ArgumentParser(prog="homei", description="The Homei appliance daemon.",
-                                     parents=[remote])
+    parser = argparse.ArgumentParser(
+        prog="homei", description="The Homei appliance daemon.", parents=[remote]
+    )
     parser.add_argument("--version", action="version", version=f"homei {homei.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -39,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--username", "-u", default="admin")
     login.add_argument("--password-stdin", action="store_true")
     commands.add_parser("logout", help="forget the saved token")
-    commands.add_parser("status", help="the daemon's health and the machine's figures",
-                        parents=[remote])
+    commands.add_parser(
+        "status", help="the daemon's health and the machine's figures", parents=[remote]
+    )
 
     keys = commands.add_parser("apikey", help="API keys for automation")
     key_sub = keys.add_subparsers(dest="key_command", required=True)
@@ -58,20 +64,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(config=args.config, data_dir=args.data_dir,
-                         listen=getattr(args, "listen", None))
+    return load_settings(
+        config=args.config, data_dir=args.data_dir, listen=getattr(args, "listen", None)
+    )
 
 
 async def _login(args: argparse.Namespace) -> int:
-    password = (sys.stdin.readline().rstrip("\n") if args.password_stdin
-                else getpass.getpass(f"Password for {args.username}: "))
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if args.password_stdin
+        else getpass.getpass(f"Password for {args.username}: ")
+    )
     async with ApiClient(args.url, credentials=None) as client:
-        body = await client.request("POST", "/api/v1/auth/login",
-                                    json={"username": args.username, "password": password})
-        path = Credentials(client.url, args.username, body["access_token"],
-                           body["refresh_token"]).save()
-    emit({"status": "logged in", "username": args.username, "url": client.url,
-          "credentials": str(path)}, as_json=args.json)
+        body = await client.request(
+            "POST", "/api/v1/auth/login", json={"username": args.username, "password": password}
+        )
+        path = Credentials(
+            client.url, args.username, body["access_token"], body["refresh_token"]
+        ).save()
+    emit(
+        {
+            "status": "logged in",
+            "username": args.username,
+            "url": client.url,
+            "credentials": str(path),
+        },
+        as_json=args.json,
+    )
     return 0
 
 
@@ -82,14 +101,17 @@ async def _status(args: argparse.Namespace) -> int:
     if args.json:
         emit({"health": health, "system": info}, as_json=True)
         return 0 if health["status"] != "unhealthy" else 1
-    print(f"Homei {health['version']} at {client.url}: {health['status']}, "
-          f"up {health['uptime']:.0f}s")
+    print(
+        f"Homei {health['version']} at {client.url}: {health['status']}, up {health['uptime']:.0f}s"
+    )
     for name, dep in health["dependencies"].items():
         print(f"  {name:<12} {dep['status']:<10} {dep['message']}")
     memory, disk = info["memory"], info["disk"]
-    print(f"{info['hostname']} ({info['architecture']}): {info['cpu_count']} CPUs, load "
-          f"{' '.join(str(x) for x in info['load_average'])}, memory {memory['percent']}% used, "
-          f"disk {disk['percent']}% used ({disk['free'] // 2**20} MiB free)")
+    print(
+        f"{info['hostname']} ({info['architecture']}): {info['cpu_count']} CPUs, load "
+        f"{' '.join(str(x) for x in info['load_average'])}, memory {memory['percent']}% used, "
+        f"disk {disk['percent']}% used ({disk['free'] // 2**20} MiB free)"
+    )
     return 0 if health["status"] != "unhealthy" else 1
 
 
@@ -97,15 +119,17 @@ async def _apikey(args: argparse.Namespace) -> int:
     async with ApiClient(args.url) as client:
         if args.key_command == "list":
             body = await client.request("GET", "/api/v1/auth/keys")
-            emit(body, as_json=args.json, columns=("id", "name", "username", "role", "last_used"),
-                 rows_key="keys")
+            emit(
+                body,
+                as_json=args.json,
+                columns=("id", "name", "username", "role", "last_used"),
+                rows_key="keys",
+            )
         elif args.key_command == "create":
             payload = {"name": args.name, **({"role": args.role} if args.role else {})}
-            emit(await client.request("POST", "/api/v1/auth/keys", json=payload),
-                 as_json=args.json)
+            emit(await client.request("POST", "/api/v1/auth/keys", json=payload), as_json=args.json)
         else:
-            emit(await client.request("DELETE", f"/api/v1/auth/keys/{args.id}"),
-                 as_json=args.json)
+            emit(await client.request("DELETE", f"/api/v1/auth/keys/{args.id}"), as_json=args.json)
     return 0
 
 
@@ -114,9 +138,12 @@ async def _tasks(args: argparse.Namespace) -> int:
         if args.id:
             emit(await client.request("GET", f"/api/v1/tasks/{args.id}"), as_json=args.json)
         else:
-            emit(await client.request("GET", "/api/v1/tasks"), as_json=args.json,
-                 columns=("id", "type", "service", "status", "progress", "created"),
-                 rows_key="tasks")
+            emit(
+                await client.request("GET", "/api/v1/tasks"),
+                as_json=args.json,
+                columns=("id", "type", "service", "status", "progress", "created"),
+                rows_key="tasks",
+            )
     return 0
 
 

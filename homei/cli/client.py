@@ -59,11 +59,19 @@ class ApiError(Exception):
 class ApiClient:
     """Calls the API with the saved token, refreshing it once when it has expired."""
 
-    def __init__(self, url: str | None = None, credentials: Credentials | None = None,
-                 token: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        credentials: Credentials | None = None,
+        token: str | None = None,
+    ) -> None:
         self.credentials = credentials if credentials is not None else Credentials.load()
-        self.url = (url or (self.credentials.url if self.credentials else None)
-                    or os.environ.get("HOMEI_URL") or DEFAULT_URL).rstrip("/")
+        self.url = (
+            url
+            or (self.credentials.url if self.credentials else None)
+            or os.environ.get("HOMEI_URL")
+            or DEFAULT_URL
+        ).rstrip("/")
         self._token = token or os.environ.get("HOMEI_TOKEN")
         self._session: aiohttp.ClientSession | None = None
 
@@ -82,27 +90,33 @@ class ApiClient:
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """JSON from the API; raises `ApiError` with the envelope of an error answer."""
         status, body = await self._send(method, path, **kwargs)
-        if status == 401 and self._token is None and self.credentials is not None:
-            if await self._refresh():
-                status, body = await self._send(method, path, **kwargs)
+        can_refresh = self._token is None and self.credentials is not None
+        if status == 401 and can_refresh and await self._refresh():
+            status, body = await self._send(method, path, **kwargs)
         if status >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
-            raise ApiError(status, error.get("code", f"HTTP_{status}"),
-                           error.get("message", str(body)), error.get("details", {}))
+            raise ApiError(
+                status,
+                error.get("code", f"HTTP_{status}"),
+                error.get("message", str(body)),
+                error.get("details", {}),
+            )
         return body
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         assert self._session is not None
-        async with self._session.request(method, f"{self.url}{path}", headers=self._headers(),
-                                         **kwargs) as response:
+        async with self._session.request(
+            method, f"{self.url}{path}", headers=self._headers(), **kwargs
+        ) as response:
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, await response.text()
 
     async def _refresh(self) -> bool:
         assert self.credentials is not None
-        status, body = await self._send("POST", "/api/v1/auth/refresh",
-                                        json={"refresh_token": self.credentials.refresh_token})
+        status, body = await self._send(
+            "POST", "/api/v1/auth/refresh", json={"refresh_token": self.credentials.refresh_token}
+        )
         if status != 200:
             return False
         self.credentials.access_token = body["access_token"]

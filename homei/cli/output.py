@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def emit(value: Any, *, as_json: bool, columns: Sequence[str] | None = None,
-         rows_key: str | None = None) -> None:
+def emit(
+    value: Any, *, as_json: bool, columns: Sequence[str] | None = None, rows_key: str | None = None
+) -> None:
     """Print `value` as JSON, or as a table of `columns` (or `key: value` lines)."""
     if as_json:
         print(json.dumps(value, indent=2, sort_keys=False, default=str))
@@ -26,7 +27,9 @@ def emit(value: Any, *, as_json: bool, columns: Sequence[str] | None = None,
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
     """An aligned text table."""
-    cells = [[str(row.get(c, "") if row.get(c) is not None else "") for c in columns] for row in rows]
+    cells = [
+        [str(row.get(c, "") if row.get(c) is not None else "") for c in columns] for row in rows
+    ]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:

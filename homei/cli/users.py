@@ -25,8 +25,13 @@ def read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
 
 
 def _user_dict(user: User) -> dict[str, str]:
-    return {"id": user.id, "username": user.username, "role": str(user.role),
-            "created": user.created, "updated": user.updated}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": str(user.role),
+        "created": user.created,
+        "updated": user.updated,
+    }
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -39,8 +44,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         accounts = Accounts(store, TokenIssuer(secret))
         if args.user_command == "list":
             users = [_user_dict(u) for u in await accounts.list_users()]
-            emit({"users": users}, as_json=args.json, columns=("username", "role", "created"),
-                 rows_key="users")
+            emit(
+                {"users": users},
+                as_json=args.json,
+                columns=("username", "role", "created"),
+                rows_key="users",
+            )
         elif args.user_command == "add":
             user = await accounts.add_user(args.username, read_password(args), Role(args.role))
             emit(_user_dict(user), as_json=args.json)
@@ -49,8 +58,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             user = await accounts.set_password(args.username, read_password(args, "New password: "))
             emit(_user_dict(user), as_json=args.json)
         elif args.user_command == "role":
-            emit(_user_dict(await accounts.set_role(args.username, Role(args.role))),
-                 as_json=args.json)
+            emit(
+                _user_dict(await accounts.set_role(args.username, Role(args.role))),
+                as_json=args.json,
+            )
         elif args.user_command == "delete":
             await accounts.delete_user(args.username)
             emit({"status": "deleted", "username": args.username}, as_json=args.json)
@@ -59,8 +70,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser],
-               parents: list[argparse.ArgumentParser]) -> None:
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    parents: list[argparse.ArgumentParser],
+) -> None:
     """The `user` command group."""
     user = commands.add_parser("user", help="manage accounts (offline, on the device)")
     sub = user.add_subparsers(dest="user_command", required=True)
@@ -70,7 +83,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     add.add_argument("username")
     add.add_argument("--role", choices=roles, default="viewer")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    passwd = sub.add_parser("passwd", parents=parents, help="set a password (revokes the user's tokens)")
+    passwd = sub.add_parser(
+        "passwd", parents=parents, help="set a password (revokes the user's tokens)"
+    )
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
     role = sub.add_parser("role", parents=parents, help="change a role")

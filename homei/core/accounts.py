@@ -56,6 +56,9 @@ MIGRATIONS = (
     ),
 )
 
+_KEY_SELECT = (
+    "SELECT k.*, u.username, u.role AS owner_role FROM api_keys k JOIN users u ON u.id = k.user_id"
+)
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 API_KEY_PREFIX = "hk_"
 INITIAL_ADMIN = "admin"
@@ -94,8 +97,14 @@ class ApiKey:
 
 
 def _user(row: Any) -> User:
-    return User(row["id"], row["username"], Role(row["role"]), row["created"], row["updated"],
-                row["token_version"])
+    return User(
+        row["id"],
+        row["username"],
+        Role(row["role"]),
+        row["created"],
+        row["updated"],
+        row["token_version"],
+    )
 
 
 def validate_username(username: str) -> str:
@@ -146,8 +155,9 @@ class Accounts:
         # The file first: if we crash before the user exists, the next start makes a new one.
         await asyncio.to_thread(write_file_atomic, password_file, f"{password}\n".encode(), 0o600)
         await self.add_user(INITIAL_ADMIN, password, Role.ADMIN)
-        _LOGGER.warning("Created user '%s'; its initial password is in %s", INITIAL_ADMIN,
-                        password_file)
+        _LOGGER.warning(
+            "Created user '%s'; its initial password is in %s", INITIAL_ADMIN, password_file
+        )
         return password
 
     async def add_user(self, username: str, password: str, role: Role) -> User:
@@ -178,7 +188,9 @@ class Accounts:
 
     async def list_users(self) -> list[User]:
         """Every account, by name."""
-        return [_user(r) for r in await self._store.fetch_all("SELECT * FROM users ORDER BY username")]
+        return [
+            _user(r) for r in await self._store.fetch_all("SELECT * FROM users ORDER BY username")
+        ]
 
     async def set_password(self, username: str, password: str) -> User:
         """Change a password and revoke every token issued to that user."""
@@ -199,7 +211,8 @@ class Accounts:
         if user.role is Role.ADMIN and role is not Role.ADMIN:
             await self._require_another_admin(user)
         await self._store.execute(
-            "UPDATE users SET role = ?, token_version = token_version + 1, updated = ? WHERE id = ?",
+            "UPDATE users SET role = ?, token_version = token_version + 1, updated = ?"
+            " WHERE id = ?",
             (role, now_iso(), user.id),
         )
         self._forget(user.id)
@@ -265,12 +278,16 @@ class Accounts:
             raise Unauthorized("Token has been revoked")
         return user
 
-    async def create_api_key(self, owner: Identity, name: str, role: Role | None = None) -> tuple[ApiKey, str]:
+    async def create_api_key(
+        self, owner: Identity, name: str, role: Role | None = None
+    ) -> tuple[ApiKey, str]:
         """A new key acting for `owner` with at most the owner's role; the secret is shown once."""
         role = role or owner.role
         if not owner.role.covers(role):
-            raise ValidationError(f"An API key cannot have more rights than its owner ({owner.role})",
-                                  {"field": "role"})
+            raise ValidationError(
+                f"An API key cannot have more rights than its owner ({owner.role})",
+                {"field": "role"},
+            )
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         await self._store.execute(
@@ -289,9 +306,11 @@ class Accounts:
 
     async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
         """Keys of one user, or of everyone."""
-        sql = ("SELECT k.*, u.username, u.role AS owner_role FROM api_keys k JOIN users u ON u.id = k.user_id")
+        sql = _KEY_SELECT
         rows = await self._store.fetch_all(
-            f"{sql} WHERE k.user_id = ? ORDER BY k.created" if user_id else f"{sql} ORDER BY k.created",
+            f"{sql} WHERE k.user_id = ? ORDER BY k.created"
+            if user_id
+            else f"{sql} ORDER BY k.created",
             (user_id,) if user_id else (),
         )
         return [self._key(r) for r in rows]
@@ -306,8 +325,16 @@ class Accounts:
 
     @staticmethod
     def _key(row: Any) -> ApiKey:
-        return ApiKey(row["id"], row["name"], row["user_id"], row["username"], Role(row["role"]),
-                      row["created"], row["last_used"], Role(row["owner_role"]))
+        return ApiKey(
+            row["id"],
+            row["name"],
+            row["user_id"],
+            row["username"],
+            Role(row["role"]),
+            row["created"],
+            row["last_used"],
+            Role(row["owner_role"]),
+        )
 
     async def _load_key(self, key_id: str) -> tuple[ApiKey, str] | None:
         now = monotonic()
@@ -315,7 +342,7 @@ class Accounts:
         if cached is not None and cached[0] > now:
             return cached[1]
         row = await self._store.fetch_one(
-            "SELECT k.*, u.username, u.role AS owner_role FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?",
+            f"{_KEY_SELECT} WHERE k.id = ?",
             (key_id,),
         )
         found = (self._key(row), row["secret_hash"]) if row is not None else None
@@ -323,7 +350,7 @@ class Accounts:
         return found
 
     async def _identify_key(self, credential: str) -> Identity:
-        key_id, _, secret = credential[len(API_KEY_PREFIX):].partition("_")
+        key_id, _, secret = credential[len(API_KEY_PREFIX) :].partition("_")
         found = await self._load_key(key_id) if key_id and secret else None
         if found is None or not hmac.compare_digest(found[1], _secret_digest(secret)):
             raise Unauthorized("Invalid API key")
@@ -331,6 +358,7 @@ class Accounts:
         now = monotonic()
         if now - self._key_used.get(key.id, 0.0) > LAST_USED_INTERVAL:
             self._key_used[key.id] = now
-            await self._store.execute("UPDATE api_keys SET last_used = ? WHERE id = ?",
-                                      (now_iso(), key.id))
+            await self._store.execute(
+                "UPDATE api_keys SET last_used = ? WHERE id = ?", (now_iso(), key.id)
+            )
         return Identity(key.user_id, key.username, key.effective_role, api_key_id=key.id)

@@ -86,10 +86,16 @@ def hash_password(password: str) -> str:
     """An scrypt hash with its parameters and salt; CPU-heavy, call from a thread."""
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
-    return "$".join((
-        "scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P),
-        base64.b64encode(salt).decode(), base64.b64encode(digest).decode(),
-    ))
+    return "$".join(
+        (
+            "scrypt",
+            str(SCRYPT_N),
+            str(SCRYPT_R),
+            str(SCRYPT_P),
+            base64.b64encode(salt).decode(),
+            base64.b64encode(digest).decode(),
+        )
+    )
 
 
 def verify_password(password: str, encoded: str) -> bool:
@@ -99,8 +105,14 @@ def verify_password(password: str, encoded: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
-                                r=int(r), p=int(p), dklen=len(expected))
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
     except ValueError:
         return False
     return hmac.compare_digest(actual, expected)
@@ -144,8 +156,14 @@ class TokenClaims:
 class TokenIssuer:
     """Signs and checks the JWTs of one device."""
 
-    def __init__(self, secret: bytes, *, access_ttl: int = 3600, refresh_ttl: int = 7 * 86400,
-                 issuer: str = "homei") -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        access_ttl: int = 3600,
+        refresh_ttl: int = 7 * 86400,
+        issuer: str = "homei",
+    ) -> None:
         self._secret = secret
         self._verified: dict[str, tuple[int, TokenClaims]] = {}
         self.access_ttl = access_ttl
@@ -155,15 +173,27 @@ class TokenIssuer:
     def issue(self, user_id: str, username: str, role: str, token_version: int) -> TokenPair:
         """A fresh access token and refresh token for a user."""
         now = int(time.time())
-        base = {"sub": user_id, "name": username, "role": role, "ver": token_version,
-                "iat": now, "iss": self._issuer}
-        access = jwt.encode({**base, "typ": "access", "exp": now + self.access_ttl,
-                             "jti": secrets.token_hex(8)}, self._secret, algorithm="HS256")
-        refresh = jwt.encode({**base, "typ": "refresh", "exp": now + self.refresh_ttl,
-                              "jti": secrets.token_hex(8)}, self._secret, algorithm="HS256")
+        base = {
+            "sub": user_id,
+            "name": username,
+            "role": role,
+            "ver": token_version,
+            "iat": now,
+            "iss": self._issuer,
+        }
+        access = jwt.encode(
+            {**base, "typ": "access", "exp": now + self.access_ttl, "jti": secrets.token_hex(8)},
+            self._secret,
+            algorithm="HS256",
+        )
+        refresh = jwt.encode(
+            {**base, "typ": "refresh", "exp": now + self.refresh_ttl, "jti": secrets.token_hex(8)},
+            self._secret,
+            algorithm="HS256",
+        )
         return TokenPair(access, refresh, self.access_ttl, self.refresh_ttl)
 
-    def decode(self, token: str, token_type: str = "access") -> TokenClaims:
+    def decode(self, token: str, token_type: str = "access") -> TokenClaims:  # noqa: S107
         """Check a token's signature, expiry and type; 401 otherwise.
 
         A token whose signature was checked once is remembered until it expires, so a
@@ -183,7 +213,10 @@ class TokenIssuer:
     def _verify(self, token: str, token_type: str) -> tuple[int, TokenClaims]:
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, self._secret, algorithms=["HS256"], issuer=self._issuer,
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                issuer=self._issuer,
                 options={"require": ["exp", "sub", "ver", "typ"]},
             )
         except jwt.ExpiredSignatureError:
@@ -193,6 +226,8 @@ class TokenIssuer:
         if claims.get("typ") != token_type:
             raise Unauthorized(f"Expected an {token_type} token")
         try:
-            return int(claims["exp"]), TokenClaims(str(claims["sub"]), int(claims["ver"]), token_type)
+            return int(claims["exp"]), TokenClaims(
+                str(claims["sub"]), int(claims["ver"]), token_type
+            )
         except (TypeError, ValueError):
             raise Unauthorized("Invalid token") from None

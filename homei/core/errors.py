@@ -30,7 +30,9 @@ class HomeiError(Exception):
         return error_envelope(self.code, self.message, self.details)
 
 
-def error_envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_envelope(
+    code: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """`{"error": {"code", "message", "details"}, "timestamp"}`."""
     return {
         "error": {"code": code, "message": message, "details": details or {}},

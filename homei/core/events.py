@@ -108,11 +108,14 @@ class EventBus:
                 subscription.closed.set()
                 self._subscriptions.discard(subscription)
                 self.dropped_subscribers += 1
-                _LOGGER.warning("Dropped an event subscriber that fell %d events behind",
-                                self._queue_size)
+                _LOGGER.warning(
+                    "Dropped an event subscriber that fell %d events behind", self._queue_size
+                )
         return event
 
-    def subscribe(self, patterns: Iterable[str] = ("*",), queue_size: int | None = None) -> Subscription:
+    def subscribe(
+        self, patterns: Iterable[str] = ("*",), queue_size: int | None = None
+    ) -> Subscription:
         """Attach a consumer for the event types matching `patterns` (globs)."""
         subscription = Subscription(
             tuple(patterns) or ("*",), asyncio.Queue(maxsize=queue_size or self._queue_size)

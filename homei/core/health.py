@@ -85,19 +85,26 @@ class Health:
             async with asyncio.timeout(self._timeout):
                 report = await check()
         except TimeoutError:
-            report = DependencyReport(name, HealthState.UNHEALTHY,
-                                      f"No answer within {self._timeout:.0f}s")
+            report = DependencyReport(
+                name, HealthState.UNHEALTHY, f"No answer within {self._timeout:.0f}s"
+            )
         except Exception as err:  # a failing check is a report, not a crash
             report = DependencyReport(name, HealthState.UNHEALTHY, str(err) or type(err).__name__)
         latency = round((monotonic() - started) * 1000, 2)
-        return DependencyReport(report.name, report.status, report.message, critical, latency,
-                                report.details)
+        return DependencyReport(
+            report.name, report.status, report.message, critical, latency, report.details
+        )
 
     async def check(self) -> list[DependencyReport]:
         """Every dependency's report, checked concurrently."""
-        return list(await asyncio.gather(*(
-            self._run(name, check, critical) for name, (check, critical) in self._checks.items()
-        )))
+        return list(
+            await asyncio.gather(
+                *(
+                    self._run(name, check, critical)
+                    for name, (check, critical) in self._checks.items()
+                )
+            )
+        )
 
     @staticmethod
     def verdict(reports: list[DependencyReport]) -> HealthState:

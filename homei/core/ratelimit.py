@@ -41,7 +41,7 @@ class Verdict:
 
 
 class RateLimiter:
-    """Fixed windows per counter key; a request passes only if every quota it falls under has room."""
+    """Fixed windows per counter key; a request passes only if each of its quotas has room."""
 
     def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         self._window = window
@@ -72,8 +72,13 @@ class RateLimiter:
         if not states:
             return Verdict(True, 0, 0, math.ceil(now + self._window), 0)
         quota, counter = min(states, key=lambda s: s[0].limit - s[1][1])
-        return Verdict(True, quota.limit, int(quota.limit - counter[1]),
-                       math.ceil(counter[0] + self._window), 0)
+        return Verdict(
+            True,
+            quota.limit,
+            int(quota.limit - counter[1]),
+            math.ceil(counter[0] + self._window),
+            0,
+        )
 
     def _prune(self, now: float) -> None:
         expired = [key for key, (start, _) in self._counters.items() if start + self._window <= now]
@@ -85,8 +90,13 @@ class LoginThrottle:
     """After `free_attempts` failures from one address, each further attempt must wait
     twice as long as the one before (capped), until a success or a quiet period."""
 
-    def __init__(self, free_attempts: int = 5, max_delay: float = 300.0, forget_after: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        free_attempts: int = 5,
+        max_delay: float = 300.0,
+        forget_after: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._free = free_attempts
         self._max_delay = max_delay
         self._forget_after = forget_after

@@ -9,6 +9,7 @@ the middle of an upgrade leaves the database at the last whole step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -144,8 +145,12 @@ class Store:
         """The database as a dependency in `/health`: does it answer, and how big is it."""
         await self.ping()
         size = await asyncio.to_thread(_size_of, self.path)
-        return DependencyReport("database", HealthState.HEALTHY, "SQLite answers",
-                                details={"path": str(self.path), "size": size, "journal": "wal"})
+        return DependencyReport(
+            "database",
+            HealthState.HEALTHY,
+            "SQLite answers",
+            details={"path": str(self.path), "size": size, "journal": "wal"},
+        )
 
     async def integrity_check(self) -> list[str]:
         """SQLite's own integrity check; `['ok']` for a healthy file."""
@@ -156,8 +161,6 @@ class Store:
 def _size_of(path: Path) -> int:
     total = 0
     for suffix in ("", "-wal"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             total += os.stat(f"{path}{suffix}").st_size
-        except FileNotFoundError:
-            pass
     return total

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -157,7 +157,7 @@ _COLUMNS = (
 )
 
 
-def _row_to_record(row: Mapping[str, Any], logs: tuple[TaskLog, ...] = ()) -> TaskRecord:
+def _row_to_record(row: Any) -> TaskRecord:
     return TaskRecord(
         id=row["id"],
         type=row["type"],
@@ -173,7 +173,6 @@ def _row_to_record(row: Mapping[str, Any], logs: tuple[TaskLog, ...] = ()) -> Ta
         started=row["started"],
         completed=row["completed"],
         duration=row["duration"],
-        logs=logs,
     )
 
 
@@ -184,8 +183,9 @@ class TaskManager:
     so listing them never waits on the database.
     """
 
-    def __init__(self, store: Store, events: EventBus, *, retention: int = 1000,
-                 log_limit: int = 500) -> None:
+    def __init__(
+        self, store: Store, events: EventBus, *, retention: int = 1000, log_limit: int = 500
+    ) -> None:
         self._store = store
         self._events = events
         self._retention = retention
@@ -226,45 +226,84 @@ class TaskManager:
         count = await self._store.execute(
             "UPDATE tasks SET status = ?, error = ?, message = ?, completed = ?"
             " WHERE status IN (?, ?)",
-            (TaskStatus.FAILED, INTERRUPTED_BY_RESTART, INTERRUPTED_BY_RESTART, now_iso(),
-             TaskStatus.PENDING, TaskStatus.RUNNING),
+            (
+                TaskStatus.FAILED,
+                INTERRUPTED_BY_RESTART,
+                INTERRUPTED_BY_RESTART,
+                now_iso(),
+                TaskStatus.PENDING,
+                TaskStatus.RUNNING,
+            ),
         )
         if count:
             _LOGGER.warning("Marked %d task(s) interrupted by a restart as failed", count)
-        rows = await self._store.fetch_all(
-            f"SELECT {_COLUMNS} FROM tasks ORDER BY created, rowid")
+        rows = await self._store.fetch_all(f"SELECT {_COLUMNS} FROM tasks ORDER BY created, rowid")
         self._records = {row["id"]: _row_to_record(row) for row in rows}
         return count
 
-    async def create(self, kind_name: str, *, service: str | None = None,
-                     params: dict[str, Any] | None = None, created_by: str | None = None) -> TaskRecord:
+    async def create(
+        self,
+        kind_name: str,
+        *,
+        service: str | None = None,
+        params: dict[str, Any] | None = None,
+        created_by: str | None = None,
+    ) -> TaskRecord:
         """Start a registered kind of task for a client."""
         kind = self.kind(kind_name)
-        return await self.start(kind.name, kind.runner, service=service, params=params,
-                                created_by=created_by)
+        return await self.start(
+            kind.name, kind.runner, service=service, params=params, created_by=created_by
+        )
 
-    async def start(self, task_type: str, runner: TaskRunner, *, service: str | None = None,
-                    params: dict[str, Any] | None = None, created_by: str | None = None,
-                    message: str = "Queued") -> TaskRecord:
+    async def start(
+        self,
+        task_type: str,
+        runner: TaskRunner,
+        *,
+        service: str | None = None,
+        params: dict[str, Any] | None = None,
+        created_by: str | None = None,
+        message: str = "Queued",
+    ) -> TaskRecord:
         """Record a task and run `runner` in the background; returns the pending record."""
         record = TaskRecord(
-            id=f"task-{secrets.token_hex(8)}", type=task_type, service=service,
-            status=TaskStatus.PENDING, progress=0, message=message, params=dict(params or {}),
-            result=None, error=None, created_by=created_by, created=now_iso(), started=None,
-            completed=None, duration=None,
+            id=f"task-{secrets.token_hex(8)}",
+            type=task_type,
+            service=service,
+            status=TaskStatus.PENDING,
+            progress=0,
+            message=message,
+            params=dict(params or {}),
+            result=None,
+            error=None,
+            created_by=created_by,
+            created=now_iso(),
+            started=None,
+            completed=None,
+            duration=None,
         )
         await self._store.execute(
             f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, 0, ?, ?, NULL, NULL, ?, ?,"
             " NULL, NULL, NULL)",
-            (record.id, task_type, service, record.status, message,
-             msgspec.json.encode(record.params).decode(), created_by, record.created),
+            (
+                record.id,
+                task_type,
+                service,
+                record.status,
+                message,
+                msgspec.json.encode(record.params).decode(),
+                created_by,
+                record.created,
+            ),
         )
         self._records[record.id] = record
-        self._events.publish("task:created", {"taskId": record.id, "type": task_type,
-                                               "service": service})
+        self._events.publish(
+            "task:created", {"taskId": record.id, "type": task_type, "service": service}
+        )
         context = TaskContext(record.id, service, record.params, self)
-        self._running[record.id] = asyncio.create_task(self._run(context, runner),
-                                                       name=f"homei-{record.id}")
+        self._running[record.id] = asyncio.create_task(
+            self._run(context, runner), name=f"homei-{record.id}"
+        )
         await self._prune()
         return record
 
@@ -284,43 +323,72 @@ class TaskManager:
         task_id = context.task_id
         started_at = monotonic()
         try:
-            await self._update(task_id, status=TaskStatus.RUNNING, started=now_iso(),
-                               message="Running")
+            await self._update(
+                task_id, status=TaskStatus.RUNNING, started=now_iso(), message="Running"
+            )
             self._events.publish("task:started", {"taskId": task_id})
             result = await runner(context)
         except asyncio.CancelledError:
             if self._stopping:
-                await self._finish(task_id, TaskStatus.FAILED, started_at,
-                                   message=INTERRUPTED_BY_RESTART, error=INTERRUPTED_BY_RESTART)
-                self._events.publish("task:failed", {"taskId": task_id,
-                                                     "error": INTERRUPTED_BY_RESTART})
+                await self._finish(
+                    task_id,
+                    TaskStatus.FAILED,
+                    started_at,
+                    message=INTERRUPTED_BY_RESTART,
+                    error=INTERRUPTED_BY_RESTART,
+                )
+                self._events.publish(
+                    "task:failed", {"taskId": task_id, "error": INTERRUPTED_BY_RESTART}
+                )
             else:
-                await self._finish(task_id, TaskStatus.CANCELLED, started_at,
-                                   message="Cancelled", error="Cancelled")
+                await self._finish(
+                    task_id,
+                    TaskStatus.CANCELLED,
+                    started_at,
+                    message="Cancelled",
+                    error="Cancelled",
+                )
                 self._events.publish("task:cancelled", {"taskId": task_id})
             raise
         except Exception as err:  # a task's failure is its result, not the daemon's
-            _LOGGER.warning("Task %s failed: %s", task_id, err,
-                            exc_info=not hasattr(err, "code"))
+            _LOGGER.warning("Task %s failed: %s", task_id, err, exc_info=not hasattr(err, "code"))
             message = str(err) or type(err).__name__
-            await self._finish(task_id, TaskStatus.FAILED, started_at, message=message,
-                               error=message)
+            await self._finish(
+                task_id, TaskStatus.FAILED, started_at, message=message, error=message
+            )
             self._events.publish("task:failed", {"taskId": task_id, "error": message})
         else:
-            await self._finish(task_id, TaskStatus.COMPLETED, started_at,
-                               message=context._message or "Completed", result=result or {},
-                               progress=100)
+            await self._finish(
+                task_id,
+                TaskStatus.COMPLETED,
+                started_at,
+                message=context._message or "Completed",
+                result=result or {},
+                progress=100,
+            )
             self._events.publish("task:completed", {"taskId": task_id, "result": result or {}})
         finally:
             self._running.pop(task_id, None)
             self._log_seq.pop(task_id, None)
 
-    async def _finish(self, task_id: str, status: TaskStatus, started_at: float, *,
-                      message: str, error: str | None = None,
-                      result: dict[str, Any] | None = None, progress: int | None = None) -> None:
+    async def _finish(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        started_at: float,
+        *,
+        message: str,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        progress: int | None = None,
+    ) -> None:
         changes: dict[str, Any] = {
-            "status": status, "message": message, "error": error, "result": result,
-            "completed": now_iso(), "duration": round(monotonic() - started_at, 3),
+            "status": status,
+            "message": message,
+            "error": error,
+            "result": result,
+            "completed": now_iso(),
+            "duration": round(monotonic() - started_at, 3),
         }
         if progress is not None:
             changes["progress"] = progress
@@ -329,8 +397,9 @@ class TaskManager:
 
     async def _record_progress(self, context: TaskContext, progress: int, message: str) -> None:
         await self._update(context.task_id, progress=progress, message=message)
-        self._events.publish("task:progress", {"taskId": context.task_id, "progress": progress,
-                                               "message": message})
+        self._events.publish(
+            "task:progress", {"taskId": context.task_id, "progress": progress, "message": message}
+        )
 
     async def _append_log(self, task_id: str, level: str, message: str) -> None:
         seq = self._log_seq.get(task_id, 0) + 1
@@ -338,7 +407,8 @@ class TaskManager:
         if seq > self._log_limit:
             return
         await self._store.execute(
-            "INSERT INTO task_logs (task_id, seq, timestamp, level, message) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO task_logs (task_id, seq, timestamp, level, message)"
+            " VALUES (?, ?, ?, ?, ?)",
             (task_id, seq, now_iso(), level, message[:4000]),
         )
 
@@ -368,27 +438,37 @@ class TaskManager:
         logs = tuple(TaskLog(r["timestamp"], r["level"], r["message"]) for r in log_rows)
         return dataclasses.replace(record, logs=logs)
 
-    def list(self, *, status: TaskStatus | None = None, service: str | None = None,
-             task_type: str | None = None, since: datetime | None = None,
-             limit: int = 50, offset: int = 0) -> tuple[list[TaskRecord], int]:
+    def list(
+        self,
+        *,
+        status: TaskStatus | None = None,
+        service: str | None = None,
+        task_type: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[TaskRecord], int]:
         """Tasks newest first, filtered; the page and the total that matched."""
         after = isoformat(since) if since is not None else None
         matched = [
-            r for r in reversed(self._records.values())
+            r
+            for r in reversed(self._records.values())
             if (status is None or r.status is status)
             and (service is None or r.service == service)
             and (task_type is None or r.type == task_type)
             and (after is None or r.created >= after)
         ]
-        return matched[offset:offset + limit], len(matched)
+        return matched[offset : offset + limit], len(matched)
 
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a pending or running task; 409 when it has already finished."""
         record = await self.get(task_id, with_logs=False)
         running = self._running.get(task_id)
         if record.status.is_finished or running is None:
-            raise Conflict(f"Task '{task_id}' has already finished ({record.status})",
-                           {"taskId": task_id, "status": str(record.status)})
+            raise Conflict(
+                f"Task '{task_id}' has already finished ({record.status})",
+                {"taskId": task_id, "status": str(record.status)},
+            )
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running

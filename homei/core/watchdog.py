@@ -119,8 +119,15 @@ class LoopMonitor:
 class Watchdog:
     """Pets systemd's watchdog while the loop is responsive and every check passes."""
 
-    def __init__(self, notifier: Notifier, interval: float | None, loop_monitor: LoopMonitor, *,
-                 max_lag: float = 2.0, check_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        interval: float | None,
+        loop_monitor: LoopMonitor,
+        *,
+        max_lag: float = 2.0,
+        check_timeout: float = 2.0,
+    ) -> None:
         self._notifier = notifier
         self._interval = interval
         self._loop_monitor = loop_monitor

@@ -24,15 +24,22 @@ class ApiMetrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self._requests = Counter(
-            "api_requests_total", "Total API requests", ("method", "endpoint", "status"),
+            "api_requests_total",
+            "Total API requests",
+            ("method", "endpoint", "status"),
             registry=self.registry,
         )
         self._duration = Histogram(
-            "api_response_duration_seconds", "API response duration", ("method", "endpoint"),
-            buckets=BUCKETS, registry=self.registry,
+            "api_response_duration_seconds",
+            "API response duration",
+            ("method", "endpoint"),
+            buckets=BUCKETS,
+            registry=self.registry,
         )
         build = Gauge(
-            "homei_build_info", "Homei version and runtime", ("version", "python", "machine"),
+            "homei_build_info",
+            "Homei version and runtime",
+            ("version", "python", "machine"),
             registry=self.registry,
         )
         build.labels(homei.__version__, platform.python_version(), platform.machine()).set(1)
@@ -44,8 +51,10 @@ class ApiMetrics:
         key = (method, endpoint, status)
         children = self._children.get(key)
         if children is None:
-            children = (self._requests.labels(method, endpoint, str(status)),
-                        self._duration.labels(method, endpoint))
+            children = (
+                self._requests.labels(method, endpoint, str(status)),
+                self._duration.labels(method, endpoint),
+            )
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)

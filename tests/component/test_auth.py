@@ -32,15 +32,17 @@ async def test_login_answer_has_fields_of_both_seeds(homei):
 
 
 async def test_token_alias_logs_in(homei):
-    response = await homei.client.post("/api/v1/auth/token", json={
-        "username": "admin", "password": homei.admin_password})
+    response = await homei.client.post(
+        "/api/v1/auth/token", json={"username": "admin", "password": homei.admin_password}
+    )
     assert response.status == 200
     assert (await response.json())["access_token"]
 
 
 async def test_wrong_password_is_401(homei):
-    response = await homei.client.post("/api/v1/auth/login",
-                                       json={"username": "admin", "password": "wrong-password"})
+    response = await homei.client.post(
+        "/api/v1/auth/login", json={"username": "admin", "password": "wrong-password"}
+    )
     assert response.status == 401
     assert (await response.json())["error"]["code"] == "UNAUTHORIZED"
 
@@ -57,24 +59,31 @@ async def test_me_and_missing_or_bad_tokens(homei):
 
 
 async def test_token_signed_with_another_secret_is_refused(homei):
-    forged = jwt.encode({"sub": "user-1", "ver": 1, "typ": "access", "iss": "homei",
-                         "exp": 9999999999}, b"x" * 64, algorithm="HS256")
-    response = await homei.client.get("/api/v1/auth/me",
-                                      headers={"Authorization": f"Bearer {forged}"})
+    forged = jwt.encode(
+        {"sub": "user-1", "ver": 1, "typ": "access", "iss": "homei", "exp": 9999999999},
+        b"x" * 64,
+        algorithm="HS256",
+    )
+    response = await homei.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"}
+    )
     assert response.status == 401
 
 
 async def test_refresh_issues_a_new_pair_and_refuses_access_tokens(homei):
     body = await homei.login()
-    response = await homei.client.post("/api/v1/auth/refresh",
-                                       json={"refresh_token": body["refresh_token"]})
+    response = await homei.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]}
+    )
     assert response.status == 200
     renewed = await response.json()
-    response = await homei.client.get("/api/v1/auth/me", headers={
-        "Authorization": f"Bearer {renewed['access_token']}"})
+    response = await homei.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {renewed['access_token']}"}
+    )
     assert response.status == 200
-    response = await homei.client.post("/api/v1/auth/refresh",
-                                       json={"refresh_token": body["access_token"]})
+    response = await homei.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": body["access_token"]}
+    )
     assert response.status == 401
 
 
@@ -98,8 +107,11 @@ async def test_roles_map_to_permissions(homei):
 
 async def test_password_change_revokes_that_users_tokens(homei):
     old = await homei.add_user("pat", "operator", "first-password")
-    response = await homei.client.post("/api/v1/auth/password", headers=old, json={
-        "current_password": "first-password", "new_password": "second-password"})
+    response = await homei.client.post(
+        "/api/v1/auth/password",
+        headers=old,
+        json={"current_password": "first-password", "new_password": "second-password"},
+    )
     assert response.status == 200
     assert (await homei.client.get("/api/v1/auth/me", headers=old)).status == 401
     new = await homei.auth("pat", "second-password")
@@ -108,27 +120,33 @@ async def test_password_change_revokes_that_users_tokens(homei):
 
 async def test_password_change_needs_the_current_password(homei):
     headers = await homei.add_user("sam", "viewer", "first-password")
-    response = await homei.client.post("/api/v1/auth/password", headers=headers, json={
-        "current_password": "not-it", "new_password": "second-password"})
+    response = await homei.client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": "not-it", "new_password": "second-password"},
+    )
     assert response.status == 401
     assert (await homei.client.get("/api/v1/auth/me", headers=headers)).status == 200
 
 
 async def test_admin_password_reset_revokes_tokens(homei):
     user = await homei.add_user("kim", "viewer", "first-password")
-    response = await homei.client.patch("/api/v1/users/kim", headers=await homei.auth(),
-                                        json={"password": "reset-password"})
+    response = await homei.client.patch(
+        "/api/v1/users/kim", headers=await homei.auth(), json={"password": "reset-password"}
+    )
     assert response.status == 200
     assert (await homei.client.get("/api/v1/auth/me", headers=user)).status == 401
 
 
 async def test_api_keys_are_listed_capped_and_revocable(homei):
     operator = await homei.add_user("ops", "operator")
-    response = await homei.client.post("/api/v1/auth/keys", headers=operator,
-                                       json={"name": "too-much", "role": "admin"})
+    response = await homei.client.post(
+        "/api/v1/auth/keys", headers=operator, json={"name": "too-much", "role": "admin"}
+    )
     assert response.status == 400
-    response = await homei.client.post("/api/v1/auth/keys", headers=operator,
-                                       json={"name": "prometheus", "role": "metrics"})
+    response = await homei.client.post(
+        "/api/v1/auth/keys", headers=operator, json={"name": "prometheus", "role": "metrics"}
+    )
     assert response.status == 201
     created = await response.json()
     key = {"Authorization": f"Bearer {created['key']}"}
@@ -145,19 +163,22 @@ async def test_api_keys_are_listed_capped_and_revocable(homei):
 
 
 async def test_api_key_with_a_wrong_secret_is_refused(homei):
-    response = await homei.client.post("/api/v1/auth/keys", headers=await homei.auth(),
-                                       json={"name": "script"})
+    response = await homei.client.post(
+        "/api/v1/auth/keys", headers=await homei.auth(), json={"name": "script"}
+    )
     created = await response.json()
     forged = created["key"][:-4] + "AAAA"
-    response = await homei.client.get("/api/v1/auth/me",
-                                      headers={"Authorization": f"Bearer {forged}"})
+    response = await homei.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"}
+    )
     assert response.status == 401
 
 
 async def test_the_last_admin_cannot_be_removed_or_demoted(homei):
     admin = await homei.auth()
-    response = await homei.client.patch("/api/v1/users/admin", headers=admin,
-                                        json={"role": "viewer"})
+    response = await homei.client.patch(
+        "/api/v1/users/admin", headers=admin, json={"role": "viewer"}
+    )
     assert response.status == 409
     await homei.add_user("second", "admin")
     response = await homei.client.delete("/api/v1/users/admin", headers=admin)
@@ -169,20 +190,25 @@ async def test_the_last_admin_cannot_be_removed_or_demoted(homei):
 
 async def test_duplicate_user_is_409(homei):
     await homei.add_user("dup", "viewer")
-    response = await homei.client.post("/api/v1/users", headers=await homei.auth(),
-                                       json={"username": "dup", "password": "long-enough"})
+    response = await homei.client.post(
+        "/api/v1/users",
+        headers=await homei.auth(),
+        json={"username": "dup", "password": "long-enough"},
+    )
     assert response.status == 409
 
 
 async def test_failed_logins_from_one_address_are_slowed_down(make_homei):
     homei = await make_homei("[auth]\nlogin_free_attempts = 3\n[rate_limits]\nenabled = false\n")
     for _ in range(3):
-        response = await homei.client.post("/api/v1/auth/login",
-                                           json={"username": "admin", "password": "guess-1234"})
+        response = await homei.client.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": "guess-1234"}
+        )
         assert response.status == 401
     # Even the right password must wait now: the address has used its free attempts.
-    response = await homei.client.post("/api/v1/auth/login",
-                                       json={"username": "admin", "password": homei.admin_password})
+    response = await homei.client.post(
+        "/api/v1/auth/login", json={"username": "admin", "password": homei.admin_password}
+    )
     assert response.status == 429
     assert int(response.headers["Retry-After"]) >= 1
     assert (await response.json())["error"]["code"] == "RATE_LIMITED"

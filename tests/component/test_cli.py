@@ -14,10 +14,19 @@ from tests.conftest import clean_environ, homei_command
 from tests.daemon_process import start_homei
 
 
-def homei_cli(tmp_path, *args: str, stdin: str = "", **environ: str) -> subprocess.CompletedProcess[str]:
+def homei_cli(
+    tmp_path, *args: str, stdin: str = "", **environ: str
+) -> subprocess.CompletedProcess[str]:
     env = clean_environ(XDG_CONFIG_HOME=str(tmp_path / "config"), **environ)
-    return subprocess.run([*homei_command(), *args], input=stdin, env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [*homei_command(), *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -30,25 +39,42 @@ def daemon(tmp_path):
 def test_offline_user_management(tmp_path):
     data = ["--data-dir", str(tmp_path / "data"), "--config", str(tmp_path / "none.toml")]
     (tmp_path / "none.toml").write_text("")
-    result = homei_cli(tmp_path, "user", "add", "olga", "--role", "operator", "--password-stdin",
-                       *data, stdin="first-password\n")
+    result = homei_cli(
+        tmp_path,
+        "user",
+        "add",
+        "olga",
+        "--role",
+        "operator",
+        "--password-stdin",
+        *data,
+        stdin="first-password\n",
+    )
     assert result.returncode == 0, result.stderr
     result = homei_cli(tmp_path, "user", "list", "--json", *data)
     users = {u["username"]: u["role"] for u in json.loads(result.stdout)["users"]}
     assert users == {"olga": "operator"}
-    result = homei_cli(tmp_path, "user", "add", "olga", "--password-stdin", *data,
-                       stdin="other-password\n")
+    result = homei_cli(
+        tmp_path, "user", "add", "olga", "--password-stdin", *data, stdin="other-password\n"
+    )
     assert result.returncode == 1 and "CONFLICT" in result.stderr
     result = homei_cli(tmp_path, "user", "add", "x", "--password-stdin", *data, stdin="short\n")
     assert result.returncode == 1 and "at least 8" in result.stderr
-    result = homei_cli(tmp_path, "user", "passwd", "nobody", "--password-stdin", *data,
-                       stdin="whatever-password\n")
+    result = homei_cli(
+        tmp_path, "user", "passwd", "nobody", "--password-stdin", *data, stdin="whatever-password\n"
+    )
     assert result.returncode == 1 and "USER_NOT_FOUND" in result.stderr
 
 
 def test_login_status_and_tasks(tmp_path, daemon):
-    result = homei_cli(tmp_path, "login", "--url", daemon.url, "--password-stdin",
-                       stdin=daemon.admin_password + "\n")
+    result = homei_cli(
+        tmp_path,
+        "login",
+        "--url",
+        daemon.url,
+        "--password-stdin",
+        stdin=daemon.admin_password + "\n",
+    )
     assert result.returncode == 0, result.stderr
     credentials = tmp_path / "config" / "homei" / "credentials.json"
     assert stat.S_IMODE(os.stat(credentials).st_mode) == 0o600
@@ -67,17 +93,25 @@ def test_login_status_and_tasks(tmp_path, daemon):
 
 
 def test_wrong_password_login_fails_cleanly(tmp_path, daemon):
-    result = homei_cli(tmp_path, "login", "--url", daemon.url, "--password-stdin",
-                       stdin="not-the-password\n")
+    result = homei_cli(
+        tmp_path, "login", "--url", daemon.url, "--password-stdin", stdin="not-the-password\n"
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == "homei: UNAUTHORIZED: Invalid username or password"
 
 
 def test_api_keys_from_the_cli(tmp_path, daemon):
-    homei_cli(tmp_path, "login", "--url", daemon.url, "--password-stdin",
-              stdin=daemon.admin_password + "\n")
-    created = json.loads(homei_cli(tmp_path, "apikey", "create", "scraper", "--role", "metrics",
-                                   "--json").stdout)
+    homei_cli(
+        tmp_path,
+        "login",
+        "--url",
+        daemon.url,
+        "--password-stdin",
+        stdin=daemon.admin_password + "\n",
+    )
+    created = json.loads(
+        homei_cli(tmp_path, "apikey", "create", "scraper", "--role", "metrics", "--json").stdout
+    )
     status, text = daemon.request("GET", "/metrics", token=created["key"])
     assert status == 200 and "api_requests_total" in text
     listed = json.loads(homei_cli(tmp_path, "apikey", "list", "--json").stdout)
@@ -89,24 +123,40 @@ def test_api_keys_from_the_cli(tmp_path, daemon):
 def test_offline_password_change_revokes_tokens_of_the_running_daemon(tmp_path, daemon):
     token = daemon.login()
     assert daemon.request("GET", "/api/v1/auth/me", token=token)[0] == 200
-    result = homei_cli(tmp_path, "user", "passwd", "admin", "--password-stdin", "--data-dir",
-                       str(daemon.data_dir), "--config", str(tmp_path / "none.toml"),
-                       stdin="a-new-password\n")
+    result = homei_cli(
+        tmp_path,
+        "user",
+        "passwd",
+        "admin",
+        "--password-stdin",
+        "--data-dir",
+        str(daemon.data_dir),
+        "--config",
+        str(tmp_path / "none.toml"),
+        stdin="a-new-password\n",
+    )
     assert result.returncode == 0, result.stderr
     deadline = time.monotonic() + 10
     while daemon.request("GET", "/api/v1/auth/me", token=token)[0] != 401:
         assert time.monotonic() < deadline, "old token still accepted"
         time.sleep(0.1)
-    status, _ = daemon.request("POST", "/api/v1/auth/login",
-                               {"username": "admin", "password": "a-new-password"})
+    status, _ = daemon.request(
+        "POST", "/api/v1/auth/login", {"username": "admin", "password": "a-new-password"}
+    )
     assert status == 200
 
 
 def test_expired_access_token_is_refreshed(tmp_path):
     homei = start_homei(tmp_path, HOMEI_AUTH__ACCESS_TOKEN_TTL="1")
     try:
-        result = homei_cli(tmp_path, "login", "--url", homei.url, "--password-stdin",
-                           stdin=homei.admin_password + "\n")
+        result = homei_cli(
+            tmp_path,
+            "login",
+            "--url",
+            homei.url,
+            "--password-stdin",
+            stdin=homei.admin_password + "\n",
+        )
         assert result.returncode == 0, result.stderr
         credentials = tmp_path / "config" / "homei" / "credentials.json"
         first = json.loads(credentials.read_text())["access_token"]

@@ -70,8 +70,11 @@ def test_sigterm_finishes_inflight_requests_and_sends_stopping(tmp_path):
     database = sqlite3.connect(homei.data_dir / "homei.db", isolation_level=None, timeout=30)
     database.execute("BEGIN IMMEDIATE")
     answer: dict[str, object] = {}
-    request = threading.Thread(target=lambda: answer.update(result=homei.request(
-        "POST", "/api/v1/tasks", {"type": "database_check"}, token=token)))
+    request = threading.Thread(
+        target=lambda: answer.update(
+            result=homei.request("POST", "/api/v1/tasks", {"type": "database_check"}, token=token)
+        )
+    )
     request.start()
     time.sleep(0.3)  # the request reaches its INSERT and waits for the lock
     started = time.monotonic()
@@ -85,11 +88,14 @@ def test_sigterm_finishes_inflight_requests_and_sends_stopping(tmp_path):
     assert homei.process.wait(15) == 0
     assert time.monotonic() - started < 10
     # Nothing listens any more, and the task it started is recorded as interrupted.
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", homei.port), timeout=2)
     homei.notify.close()
-    row = sqlite3.connect(homei.data_dir / "homei.db").execute(
-        "SELECT status FROM tasks WHERE id = ?", (body["id"],)).fetchone()
+    row = (
+        sqlite3.connect(homei.data_dir / "homei.db")
+        .execute("SELECT status FROM tasks WHERE id = ?", (body["id"],))
+        .fetchone()
+    )
     assert row[0] in ("completed", "failed")
 
 
@@ -97,7 +103,11 @@ def run_serve(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProce
     env = clean_environ(**environ)
     return subprocess.run(
         [*homei_command(), "serve", "--data-dir", str(tmp_path / "data"), *args],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -107,7 +117,10 @@ def run_serve(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProce
         ("[api\nlisten = 1", "homei.toml: "),
         ("[api]\nlisten = 8080\n", "homei.toml: api.listen: expected `str`, got `int`"),
         ("[api]\nlisen = '127.0.0.1:1'\n", "homei.toml: "),
-        ("[rate_limits]\nanonymous = 0\n", "homei.toml: rate_limits.anonymous: expected `int` >= 1"),
+        (
+            "[rate_limits]\nanonymous = 0\n",
+            "homei.toml: rate_limits.anonymous: expected `int` >= 1",
+        ),
         ("[api]\nlisten = 'nowhere'\n", "homei.toml: api.listen: expected HOST:PORT"),
         ("log_level = 'loud'\n", "homei.toml: log_level: "),
     ],
@@ -128,11 +141,13 @@ def test_bad_environment_names_it(tmp_path):
     result = run_serve(tmp_path, "--config", str(tmp_path / "missing.toml"))
     assert result.returncode == 2 and "settings file not found" in result.stderr
     (tmp_path / "ok.toml").write_text("")
-    result = run_serve(tmp_path, "--config", str(tmp_path / "ok.toml"),
-                       HOMEI_RATE_LIMITS__ADMIN="lots")
+    result = run_serve(
+        tmp_path, "--config", str(tmp_path / "ok.toml"), HOMEI_RATE_LIMITS__ADMIN="lots"
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "homei: environment (HOMEI_*): rate_limits.admin: expected `int`, got `str`")
+        "homei: environment (HOMEI_*): rate_limits.admin: expected `int`, got `str`"
+    )
 
 
 def test_busy_port_is_a_clear_error(tmp_path):
@@ -141,8 +156,9 @@ def test_busy_port_is_a_clear_error(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         (tmp_path / "ok.toml").write_text("")
-        result = run_serve(tmp_path, "--config", str(tmp_path / "ok.toml"), "--listen",
-                           f"127.0.0.1:{port}")
+        result = run_serve(
+            tmp_path, "--config", str(tmp_path / "ok.toml"), "--listen", f"127.0.0.1:{port}"
+        )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr

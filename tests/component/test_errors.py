@@ -35,8 +35,11 @@ async def test_wrong_method_is_405_with_allow(homei):
 
 async def test_body_over_limit_is_413(make_homei):
     homei = await make_homei("[api]\nmax_body_size = 1024\n[rate_limits]\nenabled = false\n")
-    response = await homei.client.post("/api/v1/auth/login", data=b"{" + b" " * 4096 + b"}",
-                                       headers={"Content-Type": "application/json"})
+    response = await homei.client.post(
+        "/api/v1/auth/login",
+        data=b"{" + b" " * 4096 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status == 413
     assert_envelope(await response.json(), "PAYLOAD_TOO_LARGE")
 
@@ -48,15 +51,17 @@ async def test_body_over_limit_without_length_is_413(make_homei):
         for _ in range(8):
             yield b" " * 512
 
-    response = await homei.client.post("/api/v1/auth/login", data=chunks(),
-                                       headers={"Content-Type": "application/json"})
+    response = await homei.client.post(
+        "/api/v1/auth/login", data=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status == 413
     assert_envelope(await response.json(), "PAYLOAD_TOO_LARGE")
 
 
 async def test_malformed_json_is_validation_error(homei):
-    response = await homei.client.post("/api/v1/auth/login", data=b'{"username": ',
-                                       headers={"Content-Type": "application/json"})
+    response = await homei.client.post(
+        "/api/v1/auth/login", data=b'{"username": ', headers={"Content-Type": "application/json"}
+    )
     assert response.status == 400
     error = assert_envelope(await response.json(), "VALIDATION_ERROR")
     assert "Malformed JSON" in error["message"]

@@ -36,8 +36,9 @@ async def test_header_token_and_task_events(homei):
     headers = await homei.auth()
     async with homei.client.ws_connect("/ws/events?types=task:*", headers=headers) as ws:
         assert (await receive_json(ws))["type"] == "connected"
-        response = await homei.client.post("/api/v1/tasks", headers=headers,
-                                           json={"type": "database_check"})
+        response = await homei.client.post(
+            "/api/v1/tasks", headers=headers, json={"type": "database_check"}
+        )
         task_id = (await response.json())["id"]
         types = []
         while "task:completed" not in types:
@@ -73,7 +74,8 @@ async def test_a_client_that_never_reads_cannot_slow_the_daemon(make_homei):
     writer.write(
         f"GET /ws/events?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     await writer.drain()
     assert b"101" in await reader.readline()
     bus = homei.components.events

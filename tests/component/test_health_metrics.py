@@ -26,8 +26,9 @@ async def test_detailed_reports_the_database(homei):
     database = body["dependencies"]["database"]
     assert database["status"] == "healthy" and database["critical"] is True
     assert database["details"]["size"] > 0
-    body = await (await homei.client.get("/api/v1/health/dependencies",
-                                         headers=await homei.auth())).json()
+    body = await (
+        await homei.client.get("/api/v1/health/dependencies", headers=await homei.auth())
+    ).json()
     assert body["database"]["status"] == "healthy"
 
 
@@ -65,8 +66,10 @@ async def test_metrics_use_route_templates_and_need_permission(homei):
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     text = await response.text()
-    assert 'api_requests_total{endpoint="/api/v1/tasks/{task_id}",method="GET",status="404"}' \
-        in text.replace('task_id:task-[0-9a-f]+', 'task_id')
+    assert (
+        'api_requests_total{endpoint="/api/v1/tasks/{task_id}",method="GET",status="404"}'
+        in text.replace("task_id:task-[0-9a-f]+", "task_id")
+    )
     assert "task-0123456789abcdef" not in text
     assert "api_response_duration_seconds_bucket" in text
     assert "process_resident_memory_bytes" in text

@@ -11,8 +11,9 @@ from homei.app import build
 from homei.core.tasks import INTERRUPTED_BY_RESTART, TaskContext
 
 
-async def wait_for_status(homei, task_id: str, statuses: set[str], headers,
-                          timeout: float = 30.0) -> dict[str, Any]:
+async def wait_for_status(
+    homei, task_id: str, statuses: set[str], headers, timeout: float = 30.0
+) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         while True:
             response = await homei.client.get(f"/api/v1/tasks/{task_id}", headers=headers)
@@ -24,8 +25,9 @@ async def wait_for_status(homei, task_id: str, statuses: set[str], headers,
 
 async def test_create_runs_and_records_a_task(homei):
     headers = await homei.auth()
-    response = await homei.client.post("/api/v1/tasks", headers=headers,
-                                       json={"type": "database_check", "config": {"x": 1}})
+    response = await homei.client.post(
+        "/api/v1/tasks", headers=headers, json={"type": "database_check", "config": {"x": 1}}
+    )
     assert response.status == 202
     created = await response.json()
     assert created["id"].startswith("task-") and created["status"] == "pending"
@@ -39,8 +41,9 @@ async def test_create_runs_and_records_a_task(homei):
 
 
 async def test_unknown_type_is_400_naming_the_known_ones(homei):
-    response = await homei.client.post("/api/v1/tasks", headers=await homei.auth(),
-                                       json={"type": "make_coffee"})
+    response = await homei.client.post(
+        "/api/v1/tasks", headers=await homei.auth(), json={"type": "make_coffee"}
+    )
     assert response.status == 400
     error = (await response.json())["error"]
     assert error["code"] == "VALIDATION_ERROR"
@@ -48,8 +51,9 @@ async def test_unknown_type_is_400_naming_the_known_ones(homei):
 
 
 async def test_unknown_task_is_404(homei):
-    response = await homei.client.get("/api/v1/tasks/task-0000000000000000",
-                                      headers=await homei.auth())
+    response = await homei.client.get(
+        "/api/v1/tasks/task-0000000000000000", headers=await homei.auth()
+    )
     assert response.status == 404
     assert (await response.json())["error"]["code"] == "TASK_NOT_FOUND"
 
@@ -66,13 +70,15 @@ async def test_list_filters_and_paginates(homei):
         await manager.wait(record.id)
     body = await (await homei.client.get("/api/v1/tasks?service=alpha", headers=headers)).json()
     assert body["total"] == 2 and {t["service"] for t in body["tasks"]} == {"alpha"}
-    body = await (await homei.client.get("/api/v1/tasks?limit=1&offset=1&type=demo",
-                                         headers=headers)).json()
+    body = await (
+        await homei.client.get("/api/v1/tasks?limit=1&offset=1&type=demo", headers=headers)
+    ).json()
     assert body["total"] == 3 and len(body["tasks"]) == 1
     body = await (await homei.client.get("/api/v1/tasks?status=failed", headers=headers)).json()
     assert body["total"] == 0
-    body = await (await homei.client.get("/api/v1/tasks?since=2999-01-01T00:00:00Z",
-                                         headers=headers)).json()
+    body = await (
+        await homei.client.get("/api/v1/tasks?since=2999-01-01T00:00:00Z", headers=headers)
+    ).json()
     assert body["total"] == 0
     response = await homei.client.get("/api/v1/tasks?since=yesterday", headers=headers)
     assert response.status == 400

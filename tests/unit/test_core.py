@@ -37,9 +37,13 @@ async def test_a_failing_migration_leaves_the_last_whole_step(tmp_path):
 
 
 async def test_transaction_is_all_or_nothing(tmp_path):
-    store = await Store.open(tmp_path / "t.db", [Migration("t", 1, "CREATE TABLE t (x INTEGER UNIQUE)")])
+    store = await Store.open(
+        tmp_path / "t.db", [Migration("t", 1, "CREATE TABLE t (x INTEGER UNIQUE)")]
+    )
     with pytest.raises(sqlite3.IntegrityError):
-        await store.transaction([("INSERT INTO t VALUES (1)", ()), ("INSERT INTO t VALUES (1)", ())])
+        await store.transaction(
+            [("INSERT INTO t VALUES (1)", ()), ("INSERT INTO t VALUES (1)", ())]
+        )
     assert (await store.fetch_one("SELECT COUNT(*) FROM t"))[0] == 0
     await store.close()
 
@@ -70,8 +74,11 @@ def test_tokens_expire_and_keep_their_type():
     assert (claims.user_id, claims.token_version) == ("user-1", 3)
     with pytest.raises(Unauthorized):
         issuer.decode(pair.refresh_token, "access")
-    expired = jwt.encode({"sub": "u", "ver": 1, "typ": "access", "iss": "homei",
-                          "exp": int(time.time()) - 5}, b"k" * 64, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "u", "ver": 1, "typ": "access", "iss": "homei", "exp": int(time.time()) - 5},
+        b"k" * 64,
+        algorithm="HS256",
+    )
     with pytest.raises(Unauthorized, match="expired"):
         issuer.decode(expired)
     with pytest.raises(Unauthorized):
@@ -115,8 +122,9 @@ async def test_watchdog_withholds_the_pet_while_a_check_fails(tmp_path):
         deadline = loop.time() + seconds
         while loop.time() < deadline:
             try:
-                message = await asyncio.wait_for(loop.sock_recv(receiver, 4096),
-                                                 deadline - loop.time())
+                message = await asyncio.wait_for(
+                    loop.sock_recv(receiver, 4096), deadline - loop.time()
+                )
             except TimeoutError:
                 break
             count += message.count(b"WATCHDOG=1")

@@ -38,14 +38,28 @@ def test_layers_in_order(tmp_path):
     toml = "log_level = 'debug'\n[api]\nlisten = '127.0.0.1:1000'\n[rate_limits]\nadmin = 5\n"
     settings = load(tmp_path, toml)
     assert (settings.api.listen, settings.log_level, settings.rate_limits.admin) == (
-        "127.0.0.1:1000", "debug", 5)
-    settings = load(tmp_path, toml, HOMEI_LISTEN="127.0.0.1:2000", HOMEI_DATA_DIR=str(tmp_path),
-                    HOMEI_RATE_LIMITS__ADMIN="7")
+        "127.0.0.1:1000",
+        "debug",
+        5,
+    )
+    settings = load(
+        tmp_path,
+        toml,
+        HOMEI_LISTEN="127.0.0.1:2000",
+        HOMEI_DATA_DIR=str(tmp_path),
+        HOMEI_RATE_LIMITS__ADMIN="7",
+    )
     assert (settings.api.listen, settings.data_dir, settings.rate_limits.admin) == (
-        "127.0.0.1:2000", tmp_path, 7)
-    flagged = load_settings(config=tmp_path / "homei.toml", listen="127.0.0.1:3000",
-                            data_dir=tmp_path / "x",
-                            environ={"HOMEI_MODE": "development", "HOMEI_LISTEN": "127.0.0.1:2000"})
+        "127.0.0.1:2000",
+        tmp_path,
+        7,
+    )
+    flagged = load_settings(
+        config=tmp_path / "homei.toml",
+        listen="127.0.0.1:3000",
+        data_dir=tmp_path / "x",
+        environ={"HOMEI_MODE": "development", "HOMEI_LISTEN": "127.0.0.1:2000"},
+    )
     assert flagged.api.listen == "127.0.0.1:3000" and flagged.data_dir == tmp_path / "x"
     assert (flagged.host, flagged.port) == ("127.0.0.1", 3000)
 

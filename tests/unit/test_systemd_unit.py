@@ -28,8 +28,9 @@ def test_systemd_analyze_verify_passes(tmp_path: Path):
     # The unit names the device's path; point it at this checkout's entry point.
     unit = tmp_path / "homei.service"
     unit.write_text(UNIT.read_text().replace("/usr/bin/homei", str(VENV_BIN / "homei")))
-    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
+    )
     problems = [line for line in result.stderr.splitlines() if "homei.service" in line]
     assert result.returncode == 0 and not problems, result.stderr
 
@@ -47,8 +48,12 @@ def test_unit_is_notify_with_watchdog_and_restart():
 
 def test_unit_is_sandboxed():
     service = read_unit()["Service"]
-    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict",
-                       "ProtectHome": "yes", "PrivateTmp": "yes"}.items():
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+    }.items():
         assert service[key] == value, key
     assert service["ReadWritePaths"] == "/var/lib/homei"
     assert service["StateDirectory"] == "homei"
