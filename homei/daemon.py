@@ -14,6 +14,7 @@ from aiohttp import web
 
 import homei
 from homei.app import build
+from homei.core.auth import preload
 from homei.core.watchdog import Notifier
 from homei.settings import Settings
 
@@ -90,6 +91,7 @@ async def serve(settings: Settings) -> None:
     if await asyncio.to_thread(settings.initial_password_file.exists):
         _LOGGER.info("The initial admin password is in %s", settings.initial_password_file)
     notifier.ready(f"Serving {url}")
+    await asyncio.to_thread(preload)
 
     await stop.wait()
     _LOGGER.info("Stopping")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jwt  # noqa: F401 - imported up front, as the daemon preloads it after READY
+import psutil  # noqa: F401
 import pytest
 from aiohttp.test_utils import TestClient
 from blockbuster import BlockBuster, blockbuster_ctx

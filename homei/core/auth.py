@@ -17,9 +17,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-import jwt
 
 from homei.core.atomic import write_file_atomic
 from homei.core.errors import Unauthorized
@@ -30,6 +29,18 @@ SCRYPT_P = 1
 SECRET_BYTES = 64
 MIN_PASSWORD_LENGTH = 8
 VERIFIED_CACHE_SIZE = 4096
+
+
+def _jwt() -> ModuleType:
+    """PyJWT, imported on first use: start-up need not wait for it (see `preload`)."""
+    import jwt
+
+    return jwt
+
+
+def preload() -> None:
+    """Import what the first login needs; run in a thread once the daemon serves."""
+    _jwt()
 
 
 class Permission(StrEnum):
@@ -181,6 +192,7 @@ class TokenIssuer:
             "iat": now,
             "iss": self._issuer,
         }
+        jwt = _jwt()
         access = jwt.encode(
             {**base, "typ": "access", "exp": now + self.access_ttl, "jti": secrets.token_hex(8)},
             self._secret,
@@ -211,6 +223,7 @@ class TokenIssuer:
         return claims[1]
 
     def _verify(self, token: str, token_type: str) -> tuple[int, TokenClaims]:
+        jwt = _jwt()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

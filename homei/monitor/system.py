@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 
 def _read_system(data_dir: Path) -> dict[str, Any]:
+    import psutil  # imported on first use, in this worker thread
+
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(data_dir))
     boot = psutil.boot_time()
