@@ -69,6 +69,7 @@ FALLBACK_MAX_REQUESTS = 1_000_000
 #: Metric key -> (comparison, ratio limit) for homei/bare.
 TARGETS: Mapping[str, tuple[str, float]] = {
     "ready_s": ("<=", 1.5),
+    "idle_rss_mib": ("<=", 1.5),
     "requests_per_s": (">=", 0.5),
 }
 
