@@ -35,12 +35,19 @@ from homei.core.ratelimit import LoginThrottle, RateLimiter
 from homei.core.store import Store
 from homei.core.tasks import TaskContext, TaskKind, TaskManager
 from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
+from homei.dbus import logind
+from homei.dbus.bus import SystemBus
 from homei.monitor.api_metrics import ApiMetrics
 from homei.settings import Settings
+from homei.update import history as update_schema
+from homei.update.bundles import BundleStore
+from homei.update.gate import GateSettings, HealthGate
+from homei.update.history import UpdateHistory
+from homei.update.manager import UpdateManager
 
 _LOGGER = logging.getLogger(__name__)
 
-MIGRATIONS = (*accounts_schema.MIGRATIONS, *tasks_schema.MIGRATIONS)
+MIGRATIONS = (*accounts_schema.MIGRATIONS, *tasks_schema.MIGRATIONS, *update_schema.MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,9 @@ class Components:
     loop_monitor: LoopMonitor
     watchdog: Watchdog
     websockets: WebSocketHub
+    system_bus: SystemBus
+    updates: UpdateManager
+    gate: HealthGate
 
 
 def _database_check_kind(store: Store) -> TaskKind:
@@ -116,6 +126,35 @@ async def _assemble(
     metrics.gauge("homei_event_loop_lag_seconds", "Event loop lag", lambda: loop_monitor.lag)
     metrics.gauge("homei_tasks_running", "Tasks running now", lambda: tasks.running_count)
     metrics.gauge("homei_websockets_open", "Open WebSockets", lambda: websockets.count)
+    system_bus = SystemBus(settings.update.dbus_address or None)
+    updates = UpdateManager(
+        system_bus,
+        UpdateHistory(store),
+        BundleStore(settings.updates_dir, settings.update.max_bundle_size),
+        tasks,
+        events,
+        install_timeout=settings.update.install_timeout,
+    )
+    health.register("rauc", updates.report, critical=False)
+
+    async def reboot() -> None:
+        if not settings.update.reboot_on_failure:
+            _LOGGER.warning("Not rebooting: update.reboot_on_failure is off")
+            return
+        bus = system_bus.bus
+        if bus is None:
+            raise RuntimeError("no system bus to ask logind for a reboot")
+        await logind.reboot(bus)
+
+    gate = HealthGate(
+        updates,
+        events,
+        f"{settings.loopback_url}/health/ready",
+        reboot,
+        GateSettings(
+            settings.update.gate_window, settings.update.gate_interval, settings.update.gate_passes
+        ),
+    )
     components = Components(
         settings,
         store,
@@ -127,6 +166,9 @@ async def _assemble(
         loop_monitor,
         watchdog,
         websockets,
+        system_bus,
+        updates,
+        gate,
     )
 
     await tasks.load()
@@ -160,6 +202,9 @@ async def _assemble(
         loop_monitor.start()
         watchdog.start()
         access_log.start()
+        await updates.start()
+        await system_bus.start()
+        gate.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -168,7 +213,9 @@ async def _assemble(
         events.close()
 
     async def on_cleanup(_: web.Application) -> None:
+        await gate.stop()
         await tasks.shutdown()
+        await system_bus.stop()
         await watchdog.stop()
         await loop_monitor.stop()
         await access_log.stop()

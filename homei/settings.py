@@ -84,6 +84,17 @@ class TaskSettings(_Section):
     retention: Positive = 1000
 
 
+class UpdateSettings(_Section):
+    dbus_address: str = ""  # empty: the system bus ($DBUS_SYSTEM_BUS_ADDRESS or its default)
+    updates_dir: str = ""  # empty: <data_dir>/updates
+    max_bundle_size: Positive = 8 * 1024**3
+    install_timeout: Seconds = 3600.0
+    gate_window: Seconds = 120.0
+    gate_interval: Seconds = 5.0
+    gate_passes: Positive = 3
+    reboot_on_failure: bool = True
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -94,6 +105,7 @@ class Settings(_Section):
     events: EventSettings = msgspec.field(default_factory=EventSettings)
     watchdog: WatchdogSettings = msgspec.field(default_factory=WatchdogSettings)
     tasks: TaskSettings = msgspec.field(default_factory=TaskSettings)
+    update: UpdateSettings = msgspec.field(default_factory=UpdateSettings)
 
     @property
     def host(self) -> str:
@@ -114,6 +126,19 @@ class Settings(_Section):
     def secrets_dir(self) -> Path:
         """Keys that never leave the device."""
         return self.data_dir / "secrets"
+
+    @property
+    def updates_dir(self) -> Path:
+        """Where bundles are uploaded to and installed from."""
+        return (
+            Path(self.update.updates_dir) if self.update.updates_dir else self.data_dir / "updates"
+        )
+
+    @property
+    def loopback_url(self) -> str:
+        """This daemon's own API as reached from the device itself."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def initial_password_file(self) -> Path:

@@ -24,6 +24,8 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 # Generous limits, so only the tests about rate limits meet them.
 OPEN_LIMITS = """
+[update]
+dbus_address = "unix:path=/nonexistent/homei-test-bus"
 [rate_limits]
 anonymous = 100000
 authenticated = 100000

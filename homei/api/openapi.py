@@ -34,7 +34,7 @@ _STATUS_TEXT = {
 
 def _error_statuses(declared: Endpoint) -> list[int]:
     statuses = {429, 500, *declared.errors}
-    if declared.body is not None:
+    if declared.body is not None or declared.upload is not None:
         statuses |= {400, 413}
     if declared.query is not None:
         statuses.add(400)
@@ -102,8 +102,13 @@ def build_document(endpoints: Iterable[Endpoint], *, title: str = "Homei API") -
             operation["parameters"] = parameters
         if item.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": not item.body_optional,
                 "content": {JSON: {"schema": ref_of[item.body]}},
+            }
+        elif item.upload is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {item.upload: {"schema": {"type": "string", "format": "binary"}}},
             }
         success: dict[str, Any] = {"description": _STATUS_TEXT.get(item.status, "OK")}
         if item.response is not None:

@@ -43,6 +43,8 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     in_schema: bool = True
     token_in_query: bool = False
+    body_optional: bool = False
+    upload: str | None = None
     description: str = ""
 
     @property
@@ -217,7 +219,10 @@ def _adapt(declaration: Endpoint, method: Handler) -> Handler:
         if declaration.query is not None and "query" in wants:
             kwargs["query"] = read_query(request, declaration.query)
         if declaration.body is not None and "body" in wants:
-            kwargs["body"] = await read_body(request, declaration.body)
+            if declaration.body_optional and not request.body_exists:
+                kwargs["body"] = msgspec.json.decode(b"{}", type=declaration.body)
+            else:
+                kwargs["body"] = await read_body(request, declaration.body)
         result = await method(request, **kwargs)
         if isinstance(result, web.StreamResponse):
             return result

@@ -11,7 +11,8 @@ async def test_health_has_version_uptime_and_service_counts(homei):
     response = await homei.client.get("/health")
     assert response.status == 200
     body = await response.json()
-    assert body["status"] == "healthy" and body["version"] == package.__version__
+    # No RAUC on this bus: a non-critical dependency down makes the device degraded.
+    assert body["status"] == "degraded" and body["version"] == package.__version__
     assert body["uptime"] >= 0 and body["timestamp"].endswith("Z")
     assert body["services"] == {"total": 0, "healthy": 0, "unhealthy": 0, "stopped": 0}
 
@@ -25,6 +26,9 @@ async def test_detailed_reports_the_database(homei):
     body = await (await homei.client.get("/health/detailed")).json()
     database = body["dependencies"]["database"]
     assert database["status"] == "healthy" and database["critical"] is True
+    rauc = body["dependencies"]["rauc"]
+    assert rauc["status"] == "unhealthy" and rauc["critical"] is False
+    assert "updates are unavailable" in rauc["message"]
     assert database["details"]["size"] > 0
     body = await (
         await homei.client.get("/api/v1/health/dependencies", headers=await homei.auth())
@@ -55,7 +59,7 @@ async def test_system_info_from_psutil(homei):
 
 async def test_status(homei):
     body = await (await homei.client.get("/api/v1/status", headers=await homei.auth())).json()
-    assert body["status"] == "healthy" and body["ready"] is True and body["mode"] == "development"
+    assert body["status"] == "degraded" and body["ready"] is True and body["mode"] == "development"
 
 
 async def test_metrics_use_route_templates_and_need_permission(homei):

@@ -1,0 +1,340 @@
+"""`/api/v1/update/*`: OS updates through RAUC."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from aiohttp import web
+
+import homei
+from homei.api.middleware import identity_of
+from homei.api.routing import endpoint
+from homei.core.auth import Permission
+from homei.dbus.rauc import SlotStatus
+from homei.update.bundles import StoredBundle
+from homei.update.history import HistoryEntry
+from homei.update.manager import UpdateManager
+
+SlotName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+BUNDLE_NAME_PARAM = {"type": "string", "pattern": r"^[A-Za-z0-9._-]+\.raucb$"}
+
+
+class Installed(msgspec.Struct):
+    timestamp: str | None
+    count: int | None
+
+
+class SlotOut(msgspec.Struct):
+    name: str
+    slot_class: str = msgspec.field(name="class")
+    device: str
+    type: str
+    bootname: str | None
+    state: str
+    boot_status: str | None
+    sha256: str | None
+    size: int | None
+    bundle_version: str | None
+    installed: Installed
+
+
+class ProgressOut(msgspec.Struct):
+    percentage: int
+    message: str
+    depth: int
+
+
+class HistoryOut(msgspec.Struct):
+    id: int
+    taskId: str | None
+    bundle: str
+    compatible: str | None
+    from_version: str | None
+    to_version: str | None
+    from_slot: str | None
+    to_slot: str | None
+    result: str
+    message: str
+    started: str
+    completed: str | None
+    verified: str | None
+
+
+class HistoryList(msgspec.Struct):
+    history: list[HistoryOut]
+
+
+class UpdateStatusOut(msgspec.Struct):
+    """Seed 001's status (compatible, booted, slots) plus RAUC's operation and Homei's history."""
+
+    compatible: str
+    variant: str
+    booted: str | None
+    bootSlot: str
+    primary: str | None
+    operation: str
+    progress: ProgressOut
+    lastError: str
+    version: str
+    slots: list[SlotOut]
+    history: list[HistoryOut]
+
+
+class InstallRequest(msgspec.Struct):
+    bundle_path: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=4096,
+            description=(
+                "A bundle inside the updates directory: a name from /update/bundles or a path"
+            ),
+        ),
+    ]
+
+
+class InstallStarted(msgspec.Struct):
+    status: str
+    message: str
+    taskId: str
+    bundle: str
+
+
+class MarkRequest(msgspec.Struct):
+    slot: SlotName = "booted"
+
+
+class MarkResult(msgspec.Struct):
+    status: str
+    message: str
+    slot: str
+    state: str
+
+
+class BundleOut(msgspec.Struct):
+    name: str
+    path: str
+    size: int
+    modified: str
+    sha256: str | None
+
+
+class BundleList(msgspec.Struct):
+    bundles: list[BundleOut]
+    directory: str
+
+
+class UploadQuery(msgspec.Struct):
+    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+
+
+def _slot(slot: SlotStatus) -> SlotOut:
+    return SlotOut(
+        slot.name,
+        slot.slot_class,
+        slot.device,
+        slot.type,
+        slot.bootname,
+        slot.state,
+        slot.boot_status,
+        slot.sha256,
+        slot.size,
+        slot.bundle_version,
+        Installed(slot.installed_timestamp, slot.installed_count),
+    )
+
+
+def _history(entry: HistoryEntry) -> HistoryOut:
+    return HistoryOut(
+        entry.id,
+        entry.task_id,
+        entry.bundle,
+        entry.compatible,
+        entry.from_version,
+        entry.to_version,
+        entry.from_slot,
+        entry.to_slot,
+        str(entry.result),
+        entry.message,
+        entry.started,
+        entry.completed,
+        entry.verified,
+    )
+
+
+def _bundle(bundle: StoredBundle) -> BundleOut:
+    return BundleOut(bundle.name, str(bundle.path), bundle.size, bundle.modified, bundle.sha256)
+
+
+class UpdateApi:
+    """Status, bundle intake, installs and slot marks."""
+
+    def __init__(self, updates: UpdateManager) -> None:
+        self._updates = updates
+
+    @endpoint(
+        "GET",
+        "/api/v1/update/status",
+        summary="Update status",
+        tag="update",
+        permission=Permission.READ,
+        group="updates",
+        response=UpdateStatusOut,
+        errors=(503,),
+    )
+    async def status(self, request: web.Request) -> UpdateStatusOut:
+        """Compatible, booted and primary slot, every slot, RAUC's operation and progress, and
+        Homei's update history. 503 `UPDATE_ERROR` while RAUC is unreachable."""
+        status = await self._updates.status()
+        progress = status.progress
+        return UpdateStatusOut(
+            status.compatible,
+            status.variant,
+            status.booted,
+            status.boot_slot,
+            status.primary,
+            status.operation,
+            ProgressOut(progress.percentage, progress.message, progress.depth),
+            status.last_error,
+            homei.__version__,
+            [_slot(s) for s in status.slots],
+            [_history(h) for h in status.history],
+        )
+
+    @endpoint(
+        "GET",
+        "/api/v1/update/history",
+        summary="Update history",
+        tag="update",
+        permission=Permission.READ,
+        group="updates",
+        response=HistoryList,
+    )
+    async def history(self, request: web.Request) -> HistoryList:
+        """Every install: bundle, versions, slots, result and why."""
+        return HistoryList([_history(h) for h in await self._updates.history.list()])
+
+    @endpoint(
+        "GET",
+        "/api/v1/update/bundles",
+        summary="Uploaded bundles",
+        tag="update",
+        permission=Permission.READ,
+        group="updates",
+        response=BundleList,
+    )
+    async def list_bundles(self, request: web.Request) -> BundleList:
+        """The bundles in the updates directory, newest first."""
+        bundles = await self._updates.bundles.list()
+        return BundleList([_bundle(b) for b in bundles], str(self._updates.bundles.directory))
+
+    @endpoint(
+        "POST",
+        "/api/v1/update/bundles",
+        summary="Upload a bundle",
+        tag="update",
+        permission=Permission.ADMIN,
+        group="updates",
+        query=UploadQuery,
+        upload="application/octet-stream",
+        response=BundleOut,
+        status=201,
+        errors=(507,),
+    )
+    async def upload_bundle(self, request: web.Request, query: UploadQuery) -> BundleOut:
+        """Streams the request body to the data partition (never held in memory), under the
+        size limit and after a free-space check; answers with its SHA-256."""
+        bundle = await self._updates.bundles.receive(
+            request.content.iter_chunked(1024 * 1024), query.filename, request.content_length
+        )
+        return _bundle(bundle)
+
+    @endpoint(
+        "DELETE",
+        "/api/v1/update/bundles/{name}",
+        summary="Delete a bundle",
+        tag="update",
+        permission=Permission.ADMIN,
+        group="updates",
+        response=BundleList,
+        path_params={"name": BUNDLE_NAME_PARAM},
+    )
+    async def delete_bundle(self, request: web.Request) -> BundleList:
+        """Removes one uploaded bundle; answers with those left."""
+        await self._updates.bundles.delete(request.match_info["name"])
+        return await self.list_bundles(request)
+
+    @endpoint(
+        "POST",
+        "/api/v1/update/install",
+        summary="Install a bundle",
+        tag="update",
+        permission=Permission.ADMIN,
+        group="updates",
+        body=InstallRequest,
+        response=InstallStarted,
+        status=202,
+        errors=(409, 503),
+    )
+    async def install(self, request: web.Request, body: InstallRequest) -> InstallStarted:
+        """Starts a task that installs the bundle into the other slot; progress comes as
+        `task:progress` and `update:progress` events. 409 while another install runs."""
+        record = await self._updates.install(
+            body.bundle_path, created_by=identity_of(request).username
+        )
+        return InstallStarted(
+            "installing", "Update installation started", record.id, record.params["bundle"]
+        )
+
+    async def _mark(self, state: str, body: MarkRequest) -> MarkResult:
+        slot, message = await self._updates.mark(state, body.slot)
+        return MarkResult("success", message, slot, state)
+
+    @endpoint(
+        "POST",
+        "/api/v1/update/mark-good",
+        summary="Mark a slot good",
+        tag="update",
+        permission=Permission.ADMIN,
+        group="updates",
+        body=MarkRequest,
+        body_optional=True,
+        response=MarkResult,
+        errors=(503,),
+    )
+    async def mark_good(self, request: web.Request, body: MarkRequest) -> MarkResult:
+        """RAUC's `Mark good` for `booted` (default), `other` or a slot name."""
+        return await self._mark("good", body)
+
+    @endpoint(
+        "POST",
+        "/api/v1/update/mark-bad",
+        summary="Mark a slot bad",
+        tag="update",
+        permission=Permission.ADMIN,
+        group="updates",
+        body=MarkRequest,
+        body_optional=True,
+        response=MarkResult,
+        errors=(503,),
+    )
+    async def mark_bad(self, request: web.Request, body: MarkRequest) -> MarkResult:
+        """RAUC's `Mark bad`: the bootloader will not choose that slot."""
+        return await self._mark("bad", body)
+
+    @endpoint(
+        "POST",
+        "/api/v1/update/mark-active",
+        summary="Mark a slot active",
+        tag="update",
+        permission=Permission.ADMIN,
+        group="updates",
+        body=MarkRequest,
+        body_optional=True,
+        response=MarkResult,
+        errors=(503,),
+    )
+    async def mark_active(self, request: web.Request, body: MarkRequest) -> MarkResult:
+        """RAUC's `Mark active`: boot that slot next."""
+        return await self._mark("active", body)

@@ -1,0 +1,1 @@
+"""Typed proxies for the D-Bus services Homei drives: RAUC, systemd, logind."""

@@ -1,0 +1,1 @@
+"""OS updates: bundle intake, installation through RAUC, and the boot health gate."""

@@ -1,0 +1,169 @@
+"""Bundles on the data partition: streamed in under limits, and only ever read from the
+updates directory."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import hashlib
+import os
+import re
+import secrets
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from homei.core.atomic import fsync_dir
+from homei.core.clock import from_epoch
+from homei.core.errors import HomeiError, NotFound, PayloadTooLarge, ValidationError
+
+BUNDLE_SUFFIX = ".raucb"
+FREE_SPACE_MARGIN = 64 * 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class InsufficientStorage(HomeiError):
+    code = "UPDATE_ERROR"
+    status = 507
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBundle:
+    name: str
+    path: Path
+    size: int
+    modified: str
+    sha256: str | None = None
+
+
+def safe_name(name: str | None) -> str:
+    """A bundle file name with nothing but letters, digits, `.`, `_` and `-`."""
+    stem = _UNSAFE.sub("-", Path(name or "").name).strip(".-")
+    if not stem:
+        stem = f"upload-{secrets.token_hex(4)}"
+    return stem if stem.endswith(BUNDLE_SUFFIX) else f"{stem}{BUNDLE_SUFFIX}"
+
+
+class BundleStore:
+    """The updates directory: where uploads land and installs read from."""
+
+    def __init__(self, directory: Path, max_size: int) -> None:
+        self.directory = directory
+        self.max_size = max_size
+
+    async def prepare(self) -> None:
+        """Create the directory and clear uploads a crash left half-written."""
+        await asyncio.to_thread(self._prepare)
+
+    def _prepare(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for leftover in self.directory.glob(".upload-*"):
+            leftover.unlink(missing_ok=True)
+
+    async def resolve(self, given: str) -> Path:
+        """The bundle `given` names, checked off the event loop (see `_resolve`)."""
+        return await asyncio.to_thread(self._resolve, given)
+
+    def _resolve(self, given: str) -> Path:
+        """The bundle `given` names (a path or a bare name), which must resolve inside the
+        updates directory with no link or `..` on the way; 400 otherwise."""
+        root = self.directory.resolve()
+        candidate = Path(given)
+        if not candidate.is_absolute():
+            candidate = self.directory / candidate
+        normalized = Path(os.path.normpath(candidate))
+        resolved = candidate.resolve()
+        inside = resolved.is_relative_to(root) and resolved != root
+        if not inside or normalized != resolved or ".." in candidate.parts:
+            raise ValidationError(
+                "The bundle must be a file inside the updates directory (no links, no '..')",
+                {"field": "bundle_path", "updatesDir": str(self.directory)},
+            )
+        if not resolved.is_file():
+            raise NotFound(f"No bundle at {resolved}", {"bundle_path": given})
+        return resolved
+
+    async def receive(
+        self, chunks: AsyncIterator[bytes], name: str | None, declared_size: int | None
+    ) -> StoredBundle:
+        """Stream an upload to disk: size limit and free space checked first, SHA-256
+        computed on the way, fsynced and renamed into place only when complete."""
+        if declared_size is not None and declared_size > self.max_size:
+            raise PayloadTooLarge(
+                f"Bundle exceeds the limit of {self.max_size} bytes", {"limit": self.max_size}
+            )
+        await self.prepare()
+        free = (await asyncio.to_thread(shutil.disk_usage, self.directory)).free
+        needed = (declared_size or 0) + FREE_SPACE_MARGIN
+        if needed > free:
+            raise InsufficientStorage(
+                f"Not enough free space for the bundle ({free} bytes free, {needed} needed)",
+                {"free": free, "needed": needed},
+            )
+        final = self.directory / safe_name(name)
+        partial = self.directory / f".upload-{secrets.token_hex(6)}.part"
+        digest = hashlib.sha256()
+        size = 0
+        handle = await asyncio.to_thread(open, partial, "wb")
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_size:
+                    raise PayloadTooLarge(
+                        f"Bundle exceeds the limit of {self.max_size} bytes",
+                        {"limit": self.max_size},
+                    )
+                await asyncio.to_thread(_write_chunk, handle, digest, chunk)
+            if declared_size is not None and size != declared_size:
+                raise ValidationError(
+                    "The upload ended before its declared length",
+                    {"received": size, "declared": declared_size},
+                )
+            await asyncio.to_thread(_finish, handle)
+        except BaseException:
+            await asyncio.to_thread(_discard, handle, partial)
+            raise
+        modified = await asyncio.to_thread(_publish, partial, final)
+        return StoredBundle(final.name, final, size, from_epoch(modified), digest.hexdigest())
+
+    async def list(self) -> builtins.list[StoredBundle]:
+        """The bundles present, newest first."""
+        return await asyncio.to_thread(self._list)
+
+    def _list(self) -> builtins.list[StoredBundle]:
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in self.directory.glob(f"*{BUNDLE_SUFFIX}"):
+            if path.is_file() and not path.is_symlink():
+                stat = path.stat()
+                found.append(StoredBundle(path.name, path, stat.st_size, from_epoch(stat.st_mtime)))
+        return sorted(found, key=lambda b: b.modified, reverse=True)
+
+    async def delete(self, name: str) -> None:
+        """Remove one bundle by name."""
+        path = await self.resolve(name)
+        await asyncio.to_thread(path.unlink)
+
+
+def _write_chunk(handle: object, digest: hashlib._Hash, chunk: bytes) -> None:
+    handle.write(chunk)  # type: ignore[attr-defined]
+    digest.update(chunk)
+
+
+def _finish(handle: object) -> None:
+    handle.flush()  # type: ignore[attr-defined]
+    os.fsync(handle.fileno())  # type: ignore[attr-defined]
+    handle.close()  # type: ignore[attr-defined]
+
+
+def _discard(handle: object, partial: Path) -> None:
+    handle.close()  # type: ignore[attr-defined]
+    partial.unlink(missing_ok=True)
+
+
+def _publish(partial: Path, final: Path) -> float:
+    os.replace(partial, final)
+    fsync_dir(final.parent)
+    return final.stat().st_mtime

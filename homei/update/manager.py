@@ -1,0 +1,273 @@
+"""OS updates through RAUC: status, installs as tracked tasks, and marking slots."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from dbus_fast.aio import MessageBus
+
+import homei
+from homei.core.errors import Conflict, HomeiError
+from homei.core.events import EventBus
+from homei.core.health import DependencyReport, HealthState
+from homei.core.tasks import TaskContext, TaskManager, TaskRecord
+from homei.dbus.bus import DBusCallError, SystemBus
+from homei.dbus.rauc import InstallFailed, Progress, RaucInstaller, RaucUnavailable, SlotStatus
+from homei.update.bundles import BundleStore
+from homei.update.history import HistoryEntry, UpdateHistory, UpdateResult
+
+_LOGGER = logging.getLogger(__name__)
+
+TASK_TYPE = "update_install"
+
+
+class UpdateError(HomeiError):
+    code = "UPDATE_ERROR"
+    status = 503
+
+
+class UpdateRefused(HomeiError):
+    code = "UPDATE_ERROR"
+    status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStatus:
+    """Everything `/update/status` reports."""
+
+    compatible: str
+    variant: str
+    booted: str | None
+    boot_slot: str
+    primary: str | None
+    operation: str
+    progress: Progress
+    last_error: str
+    slots: list[SlotStatus]
+    history: list[HistoryEntry]
+
+
+def _booted(slots: list[SlotStatus], boot_slot: str) -> SlotStatus | None:
+    for slot in slots:
+        if slot.state == "booted" or (slot.bootname and slot.bootname == boot_slot):
+            return slot
+    return None
+
+
+def _other(slots: list[SlotStatus], booted: SlotStatus | None) -> SlotStatus | None:
+    for slot in slots:
+        if (
+            slot.bootname
+            and booted is not None
+            and slot.slot_class == booted.slot_class
+            and slot.name != booted.name
+        ):
+            return slot
+    return None
+
+
+class UpdateManager:
+    """Drives RAUC over D-Bus, keeps the update history, and reports on both."""
+
+    def __init__(
+        self,
+        system_bus: SystemBus,
+        history: UpdateHistory,
+        bundles: BundleStore,
+        tasks: TaskManager,
+        events: EventBus,
+        *,
+        install_timeout: float = 3600.0,
+    ) -> None:
+        self._system_bus = system_bus
+        self.history = history
+        self.bundles = bundles
+        self._tasks = tasks
+        self._events = events
+        self._install_timeout = install_timeout
+        self._rauc: RaucInstaller | None = None
+        self._install_lock = asyncio.Lock()
+        self._progress_writes = set()
+        system_bus.on_connect(self._connected)
+
+    async def _connected(self, bus: MessageBus) -> None:
+        rauc = RaucInstaller(bus)
+        rauc.on_progress(self._progressed)
+        await rauc.start()
+        self._rauc = rauc
+
+    async def start(self) -> None:
+        """Prepare the updates directory and close out installs a stop cut off."""
+        await self.bundles.prepare()
+        if await self.history.interrupted():
+            _LOGGER.warning("An install was cut off by a stop of Homei; RAUC's own state decides")
+
+    @property
+    def rauc(self) -> RaucInstaller:
+        """The installer, when RAUC is reachable; 503 `UPDATE_ERROR` otherwise."""
+        rauc = self._rauc
+        if self._system_bus.bus is None:
+            raise UpdateError(
+                "No system bus: updates are unavailable",
+                {"reason": self._system_bus.last_error or "not connected"},
+            )
+        if rauc is None or not rauc.is_available:
+            raise UpdateError(
+                "RAUC is not running: updates are unavailable",
+                {"reason": "de.pengutronix.rauc is not on the system bus"},
+            )
+        return rauc
+
+    @property
+    def is_installing(self) -> bool:
+        """True while an install runs."""
+        return self._install_lock.locked()
+
+    async def report(self) -> DependencyReport:
+        """RAUC as a dependency in `/health`."""
+        try:
+            rauc = self.rauc
+        except UpdateError as err:
+            return DependencyReport("rauc", HealthState.UNHEALTHY, err.message, critical=False)
+        return DependencyReport(
+            "rauc",
+            HealthState.HEALTHY,
+            f"RAUC is {rauc.operation}",
+            critical=False,
+            details={"compatible": rauc.compatible, "bootSlot": rauc.boot_slot},
+        )
+
+    async def status(self) -> UpdateStatus:
+        """Slots, the booted and primary slot, the current operation and the history."""
+        rauc = self.rauc
+        slots = await self._call(rauc.slot_status())
+        booted = _booted(slots, rauc.boot_slot)
+        return UpdateStatus(
+            rauc.compatible,
+            rauc.variant,
+            booted.name if booted else None,
+            rauc.boot_slot,
+            await rauc.primary(),
+            rauc.operation,
+            rauc.progress,
+            rauc.last_error,
+            slots,
+            await self.history.list(),
+        )
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except RaucUnavailable as err:
+            raise UpdateError(str(err)) from None
+        except DBusCallError as err:
+            raise UpdateError(
+                f"RAUC refused: {err.text or err.name}", {"dbusError": err.name}
+            ) from None
+
+    async def mark(self, state: str, slot: str) -> tuple[str, str]:
+        """RAUC's `Mark`: `good`, `bad` or `active` for `booted`, `other` or a slot name."""
+        try:
+            return await self.rauc.mark(state, slot)
+        except DBusCallError as err:
+            raise UpdateRefused(
+                f"RAUC refused to mark {slot} {state}: {err.text or err.name}",
+                {"state": state, "slot": slot},
+            ) from None
+        except RaucUnavailable as err:
+            raise UpdateError(str(err)) from None
+
+    async def install(self, given: str, *, created_by: str | None = None) -> TaskRecord:
+        """Start installing a bundle from the updates directory; a task reports the rest."""
+        path = await self.bundles.resolve(given)
+        rauc = self.rauc
+        if self.is_installing or rauc.operation != "idle":
+            raise Conflict("An update is already being installed", {"operation": rauc.operation})
+        await self._install_lock.acquire()
+        try:
+            return await self._tasks.start(
+                TASK_TYPE,
+                lambda context: self._run_install(context, rauc, str(path)),
+                params={"bundle": str(path)},
+                created_by=created_by,
+                message="Waiting for RAUC",
+            )
+        except BaseException:
+            self._install_lock.release()
+            raise
+
+    async def _run_install(
+        self, context: TaskContext, rauc: RaucInstaller, path: str
+    ) -> dict[str, Any]:
+        self._context = context
+        entry = None
+        try:
+            slots = await rauc.slot_status()
+            booted = _booted(slots, rauc.boot_slot)
+            entry = await self.history.begin(
+                context.task_id,
+                path,
+                booted.bootname if booted else rauc.boot_slot,
+                booted.bundle_version if booted and booted.bundle_version else homei.__version__,
+            )
+            await context.log(f"Installing {path}")
+            self._events.publish("update:started", {"taskId": context.task_id, "bundle": path})
+            try:
+                compatible, version = await rauc.info(path)
+                await self.history.update(entry, compatible=compatible, to_version=version)
+                await context.log(f"Bundle {version} for {compatible}")
+                await rauc.install_bundle(path, timeout=self._install_timeout)
+            except (InstallFailed, DBusCallError, RaucUnavailable) as err:
+                reason = err.text if isinstance(err, DBusCallError) and err.text else str(err)
+                await self.history.finish(entry, UpdateResult.FAILED, reason)
+                self._events.publish(
+                    "update:failed", {"taskId": context.task_id, "bundle": path, "error": reason}
+                )
+                raise UpdateRefused(reason) from None
+            slots = await rauc.slot_status()
+            target = await rauc.primary() or self._target_bootname(slots, rauc.boot_slot)
+            await self.history.finish(
+                entry,
+                UpdateResult.INSTALLED,
+                f"Installed; boots from {target} next",
+                to_slot=target,
+            )
+            result = {
+                "bundle": path,
+                "version": version,
+                "compatible": compatible,
+                "slot": target,
+                "message": "Installed; reboot to use it",
+            }
+            await context.progress(100, "Installed; reboot to use it")
+            self._events.publish("update:completed", {"taskId": context.task_id, **result})
+            return result
+        finally:
+            self._context = None
+            self._install_lock.release()
+
+    @staticmethod
+    def _target_bootname(slots: list[SlotStatus], boot_slot: str) -> str | None:
+        other = _other(slots, _booted(slots, boot_slot))
+        return other.bootname if other else None
+
+    _context: TaskContext | None = None
+    _progress_writes: set[asyncio.Future[None]] = set()
+
+    def _progressed(self, progress: Progress) -> None:
+        self._events.publish(
+            "update:progress",
+            {
+                "percentage": progress.percentage,
+                "message": progress.message,
+                "depth": progress.depth,
+            },
+        )
+        context = self._context
+        if context is not None:
+            task = asyncio.ensure_future(context.progress(progress.percentage, progress.message))
+            self._progress_writes.add(task)
+            task.add_done_callback(self._progress_writes.discard)
