@@ -23,6 +23,7 @@ from homei.api.openapi import build_document
 from homei.api.routing import MAX_BODY_SIZE, register
 from homei.api.system import SystemApi
 from homei.api.tasks import TasksApi
+from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
 from homei.api.websockets import WebSocketHub
 from homei.core import accounts as accounts_schema
@@ -183,6 +184,7 @@ async def _assemble(
         client_max_size=settings.api.max_body_size,
     )
     app[MAX_BODY_SIZE] = settings.api.max_body_size
+    tasks_api = TasksApi(tasks)
     throttle = LoginThrottle(settings.auth.login_free_attempts, settings.auth.login_max_delay)
     endpoints = register(
         app,
@@ -190,13 +192,14 @@ async def _assemble(
             HealthApi(health),
             AuthApi(accounts, throttle),
             UsersApi(accounts),
-            TasksApi(tasks),
+            tasks_api,
             SystemApi(settings.data_dir, settings.mode, health, tasks, events),
             EventsApi(events, websockets, settings.events.heartbeat),
             MetricsApi(metrics),
+            UpdateApi(updates),
         ],
     )
-    register(app, [DocsApi(build_document(endpoints))])
+    register(app, [DocsApi(build_document(endpoints, refine=[tasks_api.document_kinds]))])
 
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()

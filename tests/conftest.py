@@ -23,15 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 
 # Generous limits, so only the tests about rate limits meet them.
-OPEN_LIMITS = """
-[update]
-dbus_address = "unix:path=/nonexistent/homei-test-bus"
+RATE_LIMITS_OPEN = """
 [rate_limits]
 anonymous = 100000
 authenticated = 100000
 admin = 100000
 health = 100000
+updates = 100000
 """
+# No RAUC for the tests that do not need one.
+OPEN_LIMITS = (
+    RATE_LIMITS_OPEN
+    + """
+[update]
+dbus_address = "unix:path=/nonexistent/homei-test-bus"
+"""
+)
 
 
 @pytest.fixture(autouse=True)

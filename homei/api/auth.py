@@ -11,13 +11,14 @@ from homei.api.middleware import client_address, identity_of
 from homei.api.models import StatusMessage
 from homei.api.routing import endpoint
 from homei.core.accounts import Accounts, ApiKey, User
-from homei.core.auth import Permission, Role, TokenPair
-from homei.core.errors import RateLimited, Unauthorized
+from homei.core.auth import MIN_PASSWORD_LENGTH, Permission, Role, TokenPair
+from homei.core.errors import RateLimited, Unauthorized, ValidationError
 from homei.core.ratelimit import LoginThrottle
 
 RoleName = Literal["admin", "operator", "viewer", "metrics"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+NewPassword = Annotated[str, msgspec.Meta(min_length=MIN_PASSWORD_LENGTH, max_length=1024)]
 
 
 class LoginRequest(msgspec.Struct):
@@ -55,7 +56,7 @@ class TokenResponse(msgspec.Struct):
 
 class PasswordChange(msgspec.Struct):
     current_password: Secret
-    new_password: Secret
+    new_password: NewPassword
 
 
 class ApiKeyCreate(msgspec.Struct):
@@ -213,7 +214,14 @@ class AuthApi:
         identity = identity_of(request)
         if identity.api_key_id is not None:
             raise Unauthorized("An API key cannot change a password; log in instead")
-        await self._accounts.authenticate(identity.username, body.current_password)
+        try:
+            await self._accounts.authenticate(identity.username, body.current_password)
+        except Unauthorized:
+            # Not 401: the session is fine, only the password typed was wrong.
+            raise ValidationError(
+                "The current password is wrong",
+                {"fields": [{"path": "body.current_password", "message": "wrong password"}]},
+            ) from None
         await self._accounts.set_password(identity.username, body.new_password)
         return StatusMessage("updated", "Password changed; log in again")
 

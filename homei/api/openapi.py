@@ -4,7 +4,7 @@ so it cannot drift from the code that serves it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -67,8 +67,17 @@ def _query_parameters(model: type[msgspec.Struct], schemas: dict[str, Any]) -> l
     return parameters
 
 
-def build_document(endpoints: Iterable[Endpoint], *, title: str = "Homei API") -> dict[str, Any]:
-    """The OpenAPI 3.1 document for `endpoints`."""
+SchemaRefinement = Callable[[dict[str, Any]], None]
+
+
+def build_document(
+    endpoints: Iterable[Endpoint],
+    *,
+    title: str = "Homei API",
+    refine: Iterable[SchemaRefinement] = (),
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for `endpoints`; each of `refine` may tighten the component
+    schemas with what is only known at run time (the registered task kinds, say)."""
     declared = [e for e in endpoints if e.in_schema]
     models: list[Any] = [ErrorEnvelope]
     for item in declared:
@@ -125,6 +134,8 @@ def build_document(endpoints: Iterable[Endpoint], *, title: str = "Homei API") -
         path = _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", item.path)
         paths.setdefault(path, {})[item.method.lower()] = operation
 
+    for refinement in refine:
+        refinement(schemas)
     for model in query_models:
         if model not in (i.body for i in declared) and model not in (i.response for i in declared):
             schemas.pop(model.__name__, None)

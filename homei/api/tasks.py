@@ -110,6 +110,10 @@ class TasksApi:
     def __init__(self, tasks: TaskManager) -> None:
         self._tasks = tasks
 
+    def document_kinds(self, schemas: dict[str, Any]) -> None:
+        """Publish the registered task kinds as the values `TaskCreate.type` accepts."""
+        schemas["TaskCreate"]["properties"]["type"]["enum"] = sorted(self._tasks.kinds)
+
     @endpoint(
         "GET",
         "/api/v1/tasks",

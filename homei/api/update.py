@@ -275,7 +275,7 @@ class UpdateApi:
         body=InstallRequest,
         response=InstallStarted,
         status=202,
-        errors=(409, 503),
+        errors=(404, 409, 503),
     )
     async def install(self, request: web.Request, body: InstallRequest) -> InstallStarted:
         """Starts a task that installs the bundle into the other slot; progress comes as

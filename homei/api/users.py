@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from homei.api.auth import RoleName, Secret, UserOut, user_out
+from homei.api.auth import NewPassword, RoleName, UserOut, user_out
 from homei.api.middleware import identity_of
 from homei.api.models import StatusMessage
 from homei.api.routing import endpoint
@@ -21,13 +21,13 @@ USERNAME_PARAM = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,6
 
 class UserCreate(msgspec.Struct):
     username: Username
-    password: Secret
+    password: NewPassword
     role: RoleName = "viewer"
 
 
 class UserUpdate(msgspec.Struct):
     role: RoleName | None = None
-    password: Secret | None = None
+    password: NewPassword | None = None
 
 
 class UserList(msgspec.Struct):

@@ -143,7 +143,10 @@ class SystemBus:
                 except Exception:  # one proxy failing must not take the others down
                     _LOGGER.exception("Setting up a D-Bus proxy failed")
             tried.set()
-            await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
+            try:
+                await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
+            except Exception as err:  # the bus dying is why we are here; say how, then redial
+                _LOGGER.debug("System bus connection ended: %r", err)
             self._bus = None
             _LOGGER.warning("Lost the system bus; reconnecting")
 

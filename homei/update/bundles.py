@@ -20,6 +20,7 @@ from homei.core.errors import HomeiError, NotFound, PayloadTooLarge, ValidationE
 
 BUNDLE_SUFFIX = ".raucb"
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
+MAX_NAME = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -39,7 +40,7 @@ class StoredBundle:
 
 def safe_name(name: str | None) -> str:
     """A bundle file name with nothing but letters, digits, `.`, `_` and `-`."""
-    stem = _UNSAFE.sub("-", Path(name or "").name).strip(".-")
+    stem = _UNSAFE.sub("-", Path(name or "").name).strip(".-")[:MAX_NAME]
     if not stem:
         stem = f"upload-{secrets.token_hex(4)}"
     return stem if stem.endswith(BUNDLE_SUFFIX) else f"{stem}{BUNDLE_SUFFIX}"
@@ -63,7 +64,12 @@ class BundleStore:
 
     async def resolve(self, given: str) -> Path:
         """The bundle `given` names, checked off the event loop (see `_resolve`)."""
-        return await asyncio.to_thread(self._resolve, given)
+        try:
+            return await asyncio.to_thread(self._resolve, given)
+        except (OSError, ValueError) as err:  # NUL bytes, names too long, unreadable folders
+            raise ValidationError(
+                f"Not a usable bundle path: {err}", {"field": "bundle_path"}
+            ) from None
 
     def _resolve(self, given: str) -> Path:
         """The bundle `given` names (a path or a bare name), which must resolve inside the
@@ -115,6 +121,8 @@ class BundleStore:
                         {"limit": self.max_size},
                     )
                 await asyncio.to_thread(_write_chunk, handle, digest, chunk)
+            if size == 0:
+                raise ValidationError("The upload is empty", {"field": "body"})
             if declared_size is not None and size != declared_size:
                 raise ValidationError(
                     "The upload ended before its declared length",

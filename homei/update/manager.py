@@ -122,6 +122,13 @@ class UpdateManager:
         return rauc
 
     @property
+    def is_available(self) -> bool:
+        """True while RAUC answers on the bus."""
+        return (
+            self._system_bus.bus is not None and self._rauc is not None and self._rauc.is_available
+        )
+
+    @property
     def is_installing(self) -> bool:
         """True while an install runs."""
         return self._install_lock.locked()
@@ -215,10 +222,16 @@ class UpdateManager:
             )
             await context.log(f"Installing {path}")
             self._events.publish("update:started", {"taskId": context.task_id, "bundle": path})
+            compatible, version = "", ""
             try:
-                compatible, version = await rauc.info(path)
-                await self.history.update(entry, compatible=compatible, to_version=version)
-                await context.log(f"Bundle {version} for {compatible}")
+                try:
+                    compatible, version = await rauc.info(path)
+                    await self.history.update(entry, compatible=compatible, to_version=version)
+                    await context.log(f"Bundle {version} for {compatible}")
+                except DBusCallError as err:
+                    # RAUC's Info says little ("rauc info error"); the install that follows
+                    # fails with RAUC's real reason in LastError.
+                    await context.log(f"Inspecting the bundle failed: {err.text or err.name}")
                 await rauc.install_bundle(path, timeout=self._install_timeout)
             except (InstallFailed, DBusCallError, RaucUnavailable) as err:
                 reason = err.text if isinstance(err, DBusCallError) and err.text else str(err)
@@ -228,7 +241,8 @@ class UpdateManager:
                 )
                 raise UpdateRefused(reason) from None
             slots = await rauc.slot_status()
-            target = await rauc.primary() or self._target_bootname(slots, rauc.boot_slot)
+            primary = await rauc.primary()
+            target = self._bootname(slots, primary) or self._target_bootname(slots, rauc.boot_slot)
             await self.history.finish(
                 entry,
                 UpdateResult.INSTALLED,
@@ -248,6 +262,10 @@ class UpdateManager:
         finally:
             self._context = None
             self._install_lock.release()
+
+    @staticmethod
+    def _bootname(slots: list[SlotStatus], slot_name: str | None) -> str | None:
+        return next((s.bootname for s in slots if s.name == slot_name), None)
 
     @staticmethod
     def _target_bootname(slots: list[SlotStatus], boot_slot: str) -> str | None:

@@ -125,7 +125,9 @@ async def test_password_change_needs_the_current_password(homei):
         headers=headers,
         json={"current_password": "not-it", "new_password": "second-password"},
     )
-    assert response.status == 401
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["details"]["fields"][0]["path"] == "body.current_password"
     assert (await homei.client.get("/api/v1/auth/me", headers=headers)).status == 200
 
 

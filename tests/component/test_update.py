@@ -1,0 +1,289 @@
+"""OS updates against the real RAUC service on a private D-Bus, with real signed bundles."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from homei.update.gate import GateSettings, GateVerdict, HealthGate
+from tests.conftest import RATE_LIMITS_OPEN
+from tests.rauc_env import RaucDevice, rauc_available
+
+pytestmark = pytest.mark.skipif(not rauc_available(), reason="RAUC is not installed")
+
+
+@pytest.fixture
+async def device(tmp_path: Path):
+    rauc = RaucDevice(tmp_path / "device")
+    await asyncio.to_thread(rauc.up)
+    yield rauc
+    await asyncio.to_thread(rauc.down)
+
+
+@pytest.fixture
+async def homei(device: RaucDevice, make_homei, tmp_path: Path):
+    # `device` first: it must outlive the daemon that talks to it.
+    toml = RATE_LIMITS_OPEN + (
+        f'[update]\ndbus_address = "{device.bus_address}"\nupdates_dir = "{tmp_path / "updates"}"\n'
+    )
+    homei = await make_homei(toml)
+    await wait_until(lambda: homei.components.updates.is_available)
+    return homei
+
+
+async def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def upload(homei, bundle_path: Path, headers, name: str | None = None) -> dict[str, Any]:
+    async def chunks():
+        with bundle_path.open("rb") as handle:
+            while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
+                yield chunk
+
+    query = f"?filename={name or bundle_path.name}"
+    response = await homei.client.post(
+        f"/api/v1/update/bundles{query}",
+        data=chunks(),
+        headers={
+            **headers,
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(bundle_path.stat().st_size),
+        },
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def install(homei, name: str, headers) -> dict[str, Any]:
+    response = await homei.client.post(
+        "/api/v1/update/install", headers=headers, json={"bundle_path": name}
+    )
+    assert response.status == 202, await response.text()
+    started = await response.json()
+    final = await homei.components.tasks.wait(started["taskId"])
+    return {"started": started, "task": final}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_status_shows_the_booted_slot(homei, device):
+    response = await homei.client.get("/api/v1/update/status", headers=await homei.auth())
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["compatible"] == "homei-dev"
+    assert body["bootSlot"] == "A" and body["operation"] == "idle"
+    slots = {slot["bootname"]: slot for slot in body["slots"]}
+    assert set(slots) == {"A", "B"}
+    assert slots["A"]["state"] == "booted" and slots["B"]["state"] == "inactive"
+    assert body["booted"] == slots["A"]["name"]
+    assert slots["A"]["class"] == "rootfs"
+
+
+async def test_a_good_bundle_installs_into_the_other_slot(homei, device):
+    headers = await homei.auth()
+    bundle = await asyncio.to_thread(device.make_bundle, "2.0.0")
+    progress = homei.components.events.subscribe(["update:*"])
+    stored = await upload(homei, bundle.path, headers)
+    assert stored["sha256"] == sha256(bundle.path) and stored["size"] == bundle.path.stat().st_size
+    result = await install(homei, stored["name"], headers)
+    task = result["task"]
+    assert task.status == "completed", task.error
+    assert task.result["version"] == "2.0.0" and task.result["slot"] == "B"
+    assert task.progress == 100
+    # RAUC wrote the image into slot B and told the bootloader to boot B next.
+    image = bundle.image.read_bytes()
+    assert device.slot_image("B").read_bytes()[: len(image)] == image
+    state = await asyncio.to_thread(device.bootloader_state)
+    assert state["primary"] == "B"
+    seen = set()
+    while "update:completed" not in seen:
+        seen.add((await asyncio.wait_for(progress.get(), 10)).type)
+    assert {"update:started", "update:progress"} <= seen
+    body = await (await homei.client.get("/api/v1/update/status", headers=headers)).json()
+    entry = body["history"][0]
+    assert entry["result"] == "installed" and entry["to_version"] == "2.0.0"
+    assert entry["from_slot"] == "A" and entry["to_slot"] == "B"
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"compatible": "someone-else"}, "Compatible mismatch"),
+        ({"signer": "other"}, "unable to get local issuer certificate"),
+        ({"corrupt": True}, "signature verification failed"),
+        ({"truncated": True}, "ignature size"),
+        ({"unsigned": True}, "Signature size is 0"),
+    ],
+)
+async def test_rejected_bundles_leave_the_slots_alone(homei, device, options, reason):
+    headers = await homei.auth()
+    before = (sha256(device.slot_image("B")), await asyncio.to_thread(device.bootloader_state))
+    bundle = await asyncio.to_thread(device.make_bundle, "6.6.6", **options)
+    stored = await upload(homei, bundle.path, headers)
+    task = (await install(homei, stored["name"], headers))["task"]
+    assert task.status == "failed"
+    assert reason in task.error, task.error
+    after = (sha256(device.slot_image("B")), await asyncio.to_thread(device.bootloader_state))
+    assert after == before
+    history = (await homei.components.updates.history.list())[0]
+    assert history.result == "failed" and history.message == task.error
+
+
+@pytest.mark.parametrize(
+    "given", ["../escape.raucb", "/etc/passwd", "link.raucb", "nested/../../x.raucb"]
+)
+async def test_paths_outside_the_updates_directory_are_refused(homei, tmp_path, given):
+    updates = homei.settings.updates_dir
+    (tmp_path / "escape.raucb").write_bytes(b"x")
+    (updates / "link.raucb").symlink_to(tmp_path / "escape.raucb")
+    response = await homei.client.post(
+        "/api/v1/update/install", headers=await homei.auth(), json={"bundle_path": given}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_a_second_install_while_one_runs_is_409(homei, device):
+    headers = await homei.auth()
+    bundle = await asyncio.to_thread(device.make_bundle, "3.0.0")
+    stored = await upload(homei, bundle.path, headers)
+    first = await homei.client.post(
+        "/api/v1/update/install", headers=headers, json={"bundle_path": stored["name"]}
+    )
+    assert first.status == 202
+    second = await homei.client.post(
+        "/api/v1/update/install", headers=headers, json={"bundle_path": stored["name"]}
+    )
+    assert second.status == 409
+    await homei.components.tasks.wait((await first.json())["taskId"])
+
+
+async def test_rauc_gone_is_503_and_comes_back(homei, device):
+    headers = await homei.auth()
+    await asyncio.to_thread(device.kill_service)
+    updates = homei.components.updates
+    await wait_until(lambda: not updates.is_available)
+    response = await homei.client.get("/api/v1/update/status", headers=headers)
+    assert response.status == 503
+    assert (await response.json())["error"]["code"] == "UPDATE_ERROR"
+    deps = await (await homei.client.get("/api/v1/health/dependencies", headers=headers)).json()
+    assert deps["rauc"]["status"] == "unhealthy"
+    await asyncio.to_thread(device.restart_service)
+    await wait_until(lambda: updates.is_available)
+    response = await homei.client.get("/api/v1/update/status", headers=headers)
+    assert response.status == 200
+
+
+async def test_mark_routes(homei, device):
+    headers = await homei.auth()
+    response = await homei.client.post("/api/v1/update/mark-good", headers=headers)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["state"] == "good" and body["slot"].startswith("rootfs")
+    response = await homei.client.post(
+        "/api/v1/update/mark-active", headers=headers, json={"slot": "other"}
+    )
+    assert response.status == 200
+    assert (await asyncio.to_thread(device.bootloader_state))["primary"] == "B"
+    response = await homei.client.post(
+        "/api/v1/update/mark-good", headers=headers, json={"slot": "nonexistent"}
+    )
+    assert response.status == 400
+    viewer = await homei.add_user("viv", "viewer")
+    assert (await homei.client.post("/api/v1/update/mark-good", headers=viewer)).status == 403
+
+
+async def installed_and_rebooted(homei, device, boot_slot: str) -> None:
+    headers = await homei.auth()
+    bundle = await asyncio.to_thread(device.make_bundle, "4.0.0")
+    stored = await upload(homei, bundle.path, headers)
+    task = (await install(homei, stored["name"], headers))["task"]
+    assert task.status == "completed", task.error
+    # Play the reboot: RAUC comes back booted from the slot the bootloader chose.
+    await asyncio.to_thread(device.restart_service, boot_slot)
+    updates = homei.components.updates
+    await wait_until(lambda: updates.is_available and updates.rauc.boot_slot == boot_slot)
+
+
+class Reboots:
+    """Records reboot requests: logind cannot run here (no systemd as PID 1)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def __call__(self) -> None:
+        self.count += 1
+
+
+def gate_for(homei, probe_url: str, reboots: Reboots, window: float = 5.0) -> HealthGate:
+    return HealthGate(
+        homei.components.updates,
+        homei.components.events,
+        probe_url,
+        reboots,
+        GateSettings(window=window, interval=0.1, passes=3, rauc_wait=10),
+    )
+
+
+async def test_gate_marks_a_healthy_boot_good(homei, device):
+    await installed_and_rebooted(homei, device, "B")
+    reboots = Reboots()
+    url = str(homei.client.make_url("/health/ready"))
+    verdict = await gate_for(homei, url, reboots).run()
+    assert verdict is GateVerdict.GOOD and reboots.count == 0
+    state = await asyncio.to_thread(device.bootloader_state)
+    assert state["states"]["B"] == "good"
+    entry = (await homei.components.updates.history.list())[0]
+    assert entry.result == "good" and entry.verified
+
+
+async def test_gate_marks_a_failing_boot_bad_and_reboots(homei, device):
+    await installed_and_rebooted(homei, device, "B")
+    reboots = Reboots()
+    url = str(homei.client.make_url("/health/not-a-probe"))
+    verdict = await gate_for(homei, url, reboots, window=1.0).run()
+    assert verdict is GateVerdict.BAD and reboots.count == 1
+    state = await asyncio.to_thread(device.bootloader_state)
+    assert state["states"]["B"] == "bad"
+    entry = (await homei.components.updates.history.list())[0]
+    assert entry.result == "bad" and "failed the health gate" in entry.message
+    # The "reboot": the bootloader skips the bad slot and boots A again.
+    await asyncio.to_thread(device.restart_service)
+    updates = homei.components.updates
+    await wait_until(lambda: updates.is_available and updates.rauc.boot_slot == "A")
+
+
+async def test_gate_records_a_rollback_by_the_bootloader(homei, device):
+    await installed_and_rebooted(homei, device, "A")
+    verdict = await gate_for(homei, "http://127.0.0.1:9/", Reboots()).run()
+    assert verdict is GateVerdict.ROLLED_BACK
+    entry = (await homei.components.updates.history.list())[0]
+    assert entry.result == "rolled_back" and "fell back" in entry.message
+
+
+async def test_nothing_to_judge_without_a_fresh_install(homei):
+    assert await gate_for(homei, "http://127.0.0.1:9/", Reboots()).run() is None
+
+
+async def test_upload_over_the_limit_leaves_nothing(device, make_homei, tmp_path):
+    toml = RATE_LIMITS_OPEN + (
+        f'[update]\ndbus_address = "{device.bus_address}"\nmax_bundle_size = 1024\n'
+        f'updates_dir = "{tmp_path / "small-updates"}"\n'
+    )
+    homei = await make_homei(toml, name="small")
+    headers = {**await homei.auth(), "Content-Type": "application/octet-stream"}
+    response = await homei.client.post(
+        "/api/v1/update/bundles?filename=big.raucb", data=b"x" * 4096, headers=headers
+    )
+    assert response.status == 413
+    assert os.listdir(tmp_path / "small-updates") == []
