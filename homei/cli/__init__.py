@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import users
+from homei.cli import update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     tasks = commands.add_parser("tasks", help="background work", parents=[remote])
     tasks.add_argument("id", nargs="?", help="show one task")
     users.add_parser(commands, parents=[local, output])
+    update.add_parser(commands, parents=[remote])
     return parser
 
 
@@ -168,7 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "logout":
             credentials_path().unlink(missing_ok=True)
             return 0
-        handler = {"login": _login, "status": _status, "apikey": _apikey, "tasks": _tasks}
+        handler = {
+            "login": _login,
+            "status": _status,
+            "apikey": _apikey,
+            "tasks": _tasks,
+            "update": update.run,
+        }
         return asyncio.run(handler[args.command](args))
     except SettingsError as err:
         return fail(str(err), 2)

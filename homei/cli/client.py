@@ -64,6 +64,7 @@ class ApiClient:
         url: str | None = None,
         credentials: Credentials | None = None,
         token: str | None = None,
+        timeout: float | None = 60.0,
     ) -> None:
         self.credentials = credentials if credentials is not None else Credentials.load()
         self.url = (
@@ -74,9 +75,12 @@ class ApiClient:
         ).rstrip("/")
         self._token = token or os.environ.get("HOMEI_TOKEN")
         self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout
 
     async def __aenter__(self) -> ApiClient:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=10)
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -90,7 +94,9 @@ class ApiClient:
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """JSON from the API; raises `ApiError` with the envelope of an error answer."""
         status, body = await self._send(method, path, **kwargs)
-        can_refresh = self._token is None and self.credentials is not None
+        # A streamed body cannot be sent twice: callers check the token before uploading.
+        replayable = not hasattr(kwargs.get("data"), "__aiter__")
+        can_refresh = self._token is None and self.credentials is not None and replayable
         if status == 401 and can_refresh and await self._refresh():
             status, body = await self._send(method, path, **kwargs)
         if status >= 400:
@@ -105,8 +111,9 @@ class ApiClient:
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         assert self._session is not None
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
         async with self._session.request(
-            method, f"{self.url}{path}", headers=self._headers(), **kwargs
+            method, f"{self.url}{path}", headers=headers, **kwargs
         ) as response:
             if response.content_type == "application/json":
                 return response.status, await response.json()

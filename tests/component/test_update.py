@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,33 @@ async def test_upload_over_the_limit_leaves_nothing(device, make_homei, tmp_path
     )
     assert response.status == 413
     assert os.listdir(tmp_path / "small-updates") == []
+
+
+async def test_cli_installs_with_progress_and_shows_status(homei, device, tmp_path):
+    from tests.component.test_cli import homei_cli
+
+    bundle = await asyncio.to_thread(device.make_bundle, "5.0.0")
+    token = await homei.token()
+    url = str(homei.client.make_url("")).rstrip("/")
+    environ = {"HOMEI_URL": url, "HOMEI_TOKEN": token}
+    result = await asyncio.to_thread(
+        homei_cli, tmp_path, "update", "install", str(bundle.path), "--json", **environ
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["task"]["status"] == "completed"
+    assert body["task"]["result"]["slot"] == "B"
+    result = await asyncio.to_thread(homei_cli, tmp_path, "update", "status", **environ)
+    assert result.returncode == 0, result.stderr
+    assert "booted from A" in result.stdout and "5.0.0" in result.stdout
+    result = await asyncio.to_thread(
+        homei_cli, tmp_path, "update", "mark-bad", "other", "--json", **environ
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["state"] == "bad"
+    bad = await asyncio.to_thread(device.make_bundle, "5.0.1", compatible="elsewhere")
+    result = await asyncio.to_thread(
+        homei_cli, tmp_path, "update", "install", str(bad.path), **environ
+    )
+    assert result.returncode == 1
+    assert "Compatible mismatch" in result.stderr
