@@ -367,6 +367,12 @@ class TaskManager:
                 progress=100,
             )
             self._events.publish("task:completed", {"taskId": task_id, "result": result or {}})
+            _LOGGER.info(
+                "Task %s (%s) completed in %.1fs",
+                task_id,
+                self._records[task_id].type if task_id in self._records else "?",
+                monotonic() - started_at,
+            )
         finally:
             self._running.pop(task_id, None)
             self._log_seq.pop(task_id, None)

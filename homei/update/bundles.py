@@ -99,7 +99,7 @@ class BundleStore:
             raise PayloadTooLarge(
                 f"Bundle exceeds the limit of {self.max_size} bytes", {"limit": self.max_size}
             )
-        await self.prepare()
+        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True, mode=0o700)
         free = (await asyncio.to_thread(shutil.disk_usage, self.directory)).free
         needed = (declared_size or 0) + FREE_SPACE_MARGIN
         if needed > free:

@@ -318,3 +318,23 @@ async def test_cli_installs_with_progress_and_shows_status(homei, device, tmp_pa
     )
     assert result.returncode == 1
     assert "Compatible mismatch" in result.stderr
+
+
+async def test_an_upload_cut_off_midway_leaves_nothing(homei):
+    token = await homei.token()
+    reader, writer = await asyncio.open_connection(homei.client.host, homei.client.port)
+    writer.write(
+        b"POST /api/v1/update/bundles?filename=cut.raucb HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n".encode()
+        + b"Content-Length: 10000000\r\n\r\n"
+        + b"x" * 3_000_000
+    )
+    await writer.drain()
+    updates = homei.settings.updates_dir
+    await wait_until(lambda: any(p.name.startswith(".upload-") for p in updates.iterdir()))
+    writer.close()  # the client goes away with 7 MB still unsent
+    await wait_until(lambda: list(updates.iterdir()) == [])
+    listed = await (
+        await homei.client.get("/api/v1/update/bundles", headers=await homei.auth())
+    ).json()
+    assert listed["bundles"] == []
