@@ -322,7 +322,7 @@ async def test_cli_installs_with_progress_and_shows_status(homei, device, tmp_pa
 
 async def test_an_upload_cut_off_midway_leaves_nothing(homei):
     token = await homei.token()
-    reader, writer = await asyncio.open_connection(homei.client.host, homei.client.port)
+    _, writer = await asyncio.open_connection(homei.client.host, homei.client.port)
     writer.write(
         b"POST /api/v1/update/bundles?filename=cut.raucb HTTP/1.1\r\nHost: x\r\n"
         + f"Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n".encode()
