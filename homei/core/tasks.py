@@ -11,10 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -22,158 +19,33 @@ import msgspec
 from homei.core.clock import isoformat, monotonic, now_iso
 from homei.core.errors import Conflict, TaskNotFound, ValidationError
 from homei.core.events import EventBus
-from homei.core.store import Migration, Store
+from homei.core.store import Store
+from homei.core.task_records import (
+    COLUMNS,
+    INTERRUPTED_BY_RESTART,
+    MIGRATIONS,
+    TaskContext,
+    TaskKind,
+    TaskLog,
+    TaskRecord,
+    TaskRunner,
+    TaskStatus,
+    row_to_record,
+)
+
+__all__ = [
+    "INTERRUPTED_BY_RESTART",
+    "MIGRATIONS",
+    "TaskContext",
+    "TaskKind",
+    "TaskLog",
+    "TaskManager",
+    "TaskRecord",
+    "TaskRunner",
+    "TaskStatus",
+]
 
 _LOGGER = logging.getLogger(__name__)
-
-MIGRATIONS = (
-    Migration(
-        "tasks",
-        1,
-        """
-        CREATE TABLE tasks (
-            id TEXT PRIMARY KEY,
-            type TEXT NOT NULL,
-            service TEXT,
-            status TEXT NOT NULL,
-            progress INTEGER NOT NULL DEFAULT 0,
-            message TEXT NOT NULL DEFAULT '',
-            params TEXT NOT NULL DEFAULT '{}',
-            result TEXT,
-            error TEXT,
-            created_by TEXT,
-            created TEXT NOT NULL,
-            started TEXT,
-            completed TEXT,
-            duration REAL
-        );
-        CREATE INDEX tasks_created ON tasks (created);
-        CREATE INDEX tasks_status ON tasks (status);
-        CREATE TABLE task_logs (
-            task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
-            seq INTEGER NOT NULL,
-            timestamp TEXT NOT NULL,
-            level TEXT NOT NULL,
-            message TEXT NOT NULL,
-            PRIMARY KEY (task_id, seq)
-        );
-        """,
-    ),
-)
-
-PROGRESS_WRITE_INTERVAL = 0.25
-INTERRUPTED_BY_RESTART = "Interrupted: Homei stopped while this task was running"
-
-
-class TaskStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_finished(self) -> bool:
-        """True for the states a task never leaves."""
-        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskLog:
-    timestamp: str
-    level: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
-    """A task as stored; `logs` is filled only by `TaskManager.get`."""
-
-    id: str
-    type: str
-    service: str | None
-    status: TaskStatus
-    progress: int
-    message: str
-    params: dict[str, Any]
-    result: dict[str, Any] | None
-    error: str | None
-    created_by: str | None
-    created: str
-    started: str | None
-    completed: str | None
-    duration: float | None
-    logs: tuple[TaskLog, ...] = ()
-
-
-TaskRunner = Callable[["TaskContext"], Awaitable[dict[str, Any] | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskKind:
-    """A kind of task clients may create through the API, and who may create it."""
-
-    name: str
-    runner: TaskRunner
-    permission: str
-    description: str
-
-
-@dataclass(eq=False)
-class TaskContext:
-    """What a running task uses to report on itself."""
-
-    task_id: str
-    service: str | None
-    params: dict[str, Any]
-    _manager: TaskManager
-    _progress: int = 0
-    _message: str = ""
-    _last_write: float = field(default=0.0)
-
-    async def progress(self, percent: float, message: str | None = None) -> None:
-        """Report progress (0-100); stored and published, throttled to stay cheap."""
-        value = max(0, min(100, int(percent)))
-        changed_message = message is not None and message != self._message
-        if value == self._progress and not changed_message:
-            return
-        self._progress = value
-        if message is not None:
-            self._message = message
-        now = monotonic()
-        if not changed_message and value < 100 and now - self._last_write < PROGRESS_WRITE_INTERVAL:
-            return
-        self._last_write = now
-        await self._manager._record_progress(self, value, self._message)
-
-    async def log(self, message: str, level: str = "info") -> None:
-        """Append a line to the task's log."""
-        await self._manager._append_log(self.task_id, level, message)
-
-
-_COLUMNS = (
-    "id, type, service, status, progress, message, params, result, error, created_by,"
-    " created, started, completed, duration"
-)
-
-
-def _row_to_record(row: Any) -> TaskRecord:
-    return TaskRecord(
-        id=row["id"],
-        type=row["type"],
-        service=row["service"],
-        status=TaskStatus(row["status"]),
-        progress=row["progress"],
-        message=row["message"],
-        params=msgspec.json.decode(row["params"]),
-        result=msgspec.json.decode(row["result"]) if row["result"] else None,
-        error=row["error"],
-        created_by=row["created_by"],
-        created=row["created"],
-        started=row["started"],
-        completed=row["completed"],
-        duration=row["duration"],
-    )
 
 
 class TaskManager:
@@ -237,8 +109,8 @@ class TaskManager:
         )
         if count:
             _LOGGER.warning("Marked %d task(s) interrupted by a restart as failed", count)
-        rows = await self._store.fetch_all(f"SELECT {_COLUMNS} FROM tasks ORDER BY created, rowid")
-        self._records = {row["id"]: _row_to_record(row) for row in rows}
+        rows = await self._store.fetch_all(f"SELECT {COLUMNS} FROM tasks ORDER BY created, rowid")
+        self._records = {row["id"]: row_to_record(row) for row in rows}
         return count
 
     async def create(
@@ -283,7 +155,7 @@ class TaskManager:
             duration=None,
         )
         await self._store.execute(
-            f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, 0, ?, ?, NULL, NULL, ?, ?,"
+            f"INSERT INTO tasks ({COLUMNS}) VALUES (?, ?, ?, ?, 0, ?, ?, NULL, NULL, ?, ?,"
             " NULL, NULL, NULL)",
             (
                 record.id,
@@ -401,13 +273,15 @@ class TaskManager:
         # Shielded: the final state is written even when the task itself was cancelled.
         await asyncio.shield(self._update(task_id, **changes))
 
-    async def _record_progress(self, context: TaskContext, progress: int, message: str) -> None:
-        await self._update(context.task_id, progress=progress, message=message)
+    async def record_progress(self, task_id: str, progress: int, message: str) -> None:
+        """Store and publish a running task's progress."""
+        await self._update(task_id, progress=progress, message=message)
         self._events.publish(
-            "task:progress", {"taskId": context.task_id, "progress": progress, "message": message}
+            "task:progress", {"taskId": task_id, "progress": progress, "message": message}
         )
 
-    async def _append_log(self, task_id: str, level: str, message: str) -> None:
+    async def append_log(self, task_id: str, level: str, message: str) -> None:
+        """Append a line to a task's log (bounded per task)."""
         seq = self._log_seq.get(task_id, 0) + 1
         self._log_seq[task_id] = seq
         if seq > self._log_limit:
