@@ -14,6 +14,7 @@ from aiohttp import web
 
 from homei.api.accesslog import AccessLog
 from homei.api.auth import AuthApi
+from homei.api.containers import ContainersApi
 from homei.api.docs import DocsApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
@@ -38,6 +39,8 @@ from homei.core.tasks import TaskContext, TaskKind, TaskManager
 from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
 from homei.dbus import logind
 from homei.dbus.bus import SystemBus
+from homei.docker.containers import Containers
+from homei.docker.engine import DockerEngine
 from homei.monitor.api_metrics import ApiMetrics
 from homei.settings import Settings
 from homei.update import history as update_schema
@@ -68,6 +71,8 @@ class Components:
     system_bus: SystemBus
     updates: UpdateManager
     gate: HealthGate
+    docker: DockerEngine
+    containers: Containers
 
 
 def _database_check_kind(store: Store) -> TaskKind:
@@ -137,6 +142,9 @@ async def _assemble(
         install_timeout=settings.update.install_timeout,
     )
     health.register("rauc", updates.report, critical=False)
+    docker = DockerEngine(settings.docker.url or None)
+    containers = Containers(docker, events)
+    health.register("docker", docker.report, critical=settings.docker.required)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -170,6 +178,8 @@ async def _assemble(
         system_bus,
         updates,
         gate,
+        docker,
+        containers,
     )
 
     await tasks.load()
@@ -182,6 +192,8 @@ async def _assemble(
     app = web.Application(
         middlewares=[make_error_middleware(metrics, access_log), make_access_middleware(policy)],
         client_max_size=settings.api.max_body_size,
+        # A bigger socket read buffer (64 KiB by default) pauses a streamed upload less often.
+        handler_args={"read_bufsize": 1024 * 1024},
     )
     app[MAX_BODY_SIZE] = settings.api.max_body_size
     tasks_api = TasksApi(tasks)
@@ -197,6 +209,7 @@ async def _assemble(
             EventsApi(events, websockets, settings.events.heartbeat),
             MetricsApi(metrics),
             UpdateApi(updates),
+            ContainersApi(containers, websockets),
         ],
     )
     register(app, [DocsApi(build_document(endpoints, refine=[tasks_api.document_kinds]))])
@@ -206,8 +219,9 @@ async def _assemble(
         watchdog.start()
         access_log.start()
         await updates.start()
-        await system_bus.start()
+        await system_bus.start(first_attempt=0)
         gate.start()
+        containers.start_watching()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -217,7 +231,9 @@ async def _assemble(
 
     async def on_cleanup(_: web.Application) -> None:
         await gate.stop()
+        await containers.stop_watching()
         await tasks.shutdown()
+        await docker.close()
         await system_bus.stop()
         await watchdog.stop()
         await loop_monitor.stop()

@@ -95,6 +95,11 @@ class UpdateSettings(_Section):
     reboot_on_failure: bool = True
 
 
+class DockerSettings(_Section):
+    url: str = ""  # empty: $DOCKER_HOST, else unix:///var/run/docker.sock
+    required: bool = True  # a device whose Docker does not answer is unhealthy (and not ready)
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -106,6 +111,7 @@ class Settings(_Section):
     watchdog: WatchdogSettings = msgspec.field(default_factory=WatchdogSettings)
     tasks: TaskSettings = msgspec.field(default_factory=TaskSettings)
     update: UpdateSettings = msgspec.field(default_factory=UpdateSettings)
+    docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
 
     @property
     def host(self) -> str:

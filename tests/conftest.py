@@ -32,8 +32,14 @@ health = 100000
 updates = 100000
 """
 # No RAUC for the tests that do not need one.
+NO_DOCKER = """
+[docker]
+url = "unix:///nonexistent/homei-test-docker.sock"
+required = false
+"""
 OPEN_LIMITS = (
     RATE_LIMITS_OPEN
+    + NO_DOCKER
     + """
 [update]
 dbus_address = "unix:path=/nonexistent/homei-test-bus"

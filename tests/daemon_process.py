@@ -133,8 +133,15 @@ def start_homei(tmp_path: Path, *args: str, wait: bool = True, **environ: str) -
     port = free_port()
     notify = NotifySocket(tmp_path / "notify.sock")
     log_path = tmp_path / "homei.log"
+    # No Docker unless a test brings one: then the daemon must not wait on the machine's.
+    defaults = {
+        "HOMEI_DOCKER__URL": "unix:///nonexistent/homei-test-docker.sock",
+        "HOMEI_DOCKER__REQUIRED": "false",
+    }
     env = clean_environ(
-        NOTIFY_SOCKET=str(notify.path), HOMEI_CONFIG=str(tmp_path / "none.toml"), **environ
+        NOTIFY_SOCKET=str(notify.path),
+        HOMEI_CONFIG=str(tmp_path / "none.toml"),
+        **{**defaults, **environ},
     )
     (tmp_path / "none.toml").write_text("")
     with log_path.open("wb") as log:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
+if TYPE_CHECKING:
+    from dbus_fast.aio import MessageBus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -29,6 +30,12 @@ class DBusCallError(Exception):
 
 async def connect(address: str | None = None) -> MessageBus:
     """Connect to the system bus (or to `address`, e.g. a development device's private bus)."""
+    # Imported here, in a thread: dbus-fast costs start-up time, and the bus is dialled
+    # in the background.
+    await asyncio.to_thread(importlib.import_module, "dbus_fast.aio")
+    from dbus_fast import BusType
+    from dbus_fast.aio import MessageBus
+
     bus = MessageBus(bus_address=address or None, bus_type=BusType.SYSTEM)
     return await bus.connect()
 
@@ -43,6 +50,8 @@ async def call(
     body: Sequence[Any] = (),
 ) -> list[Any]:
     """Call a method; its reply's body, or `DBusCallError` with the error's name and text."""
+    from dbus_fast import Message, MessageType
+
     reply = await bus.call(
         Message(
             destination=destination,
@@ -88,7 +97,7 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-Connected = Callable[[MessageBus], Awaitable[None]]
+Connected = Callable[["MessageBus"], Awaitable[None]]
 
 
 class SystemBus:
@@ -119,9 +128,10 @@ class SystemBus:
         """Try to connect now (for at most `first_attempt` s), and keep trying in the background."""
         tried = asyncio.Event()
         self._task = asyncio.create_task(self._run(tried), name="homei-system-bus")
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(first_attempt):
-                await tried.wait()
+        if first_attempt > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(first_attempt):
+                    await tried.wait()
 
     async def _run(self, tried: asyncio.Event) -> None:
         delay = self._retry

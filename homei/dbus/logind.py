@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dbus_fast.aio import MessageBus
+from typing import TYPE_CHECKING
 
 from homei.dbus.bus import call
+
+if TYPE_CHECKING:
+    from dbus_fast.aio import MessageBus
 
 SERVICE = "org.freedesktop.login1"
 PATH = "/org/freedesktop/login1"

@@ -13,10 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from dbus_fast import Message, MessageType, Variant
-from dbus_fast.aio import MessageBus
+from typing import TYPE_CHECKING, Any
 
 from homei.dbus.bus import (
     DBUS_NAME,
@@ -27,6 +24,10 @@ from homei.dbus.bus import (
     name_owner,
     unwrap,
 )
+
+if TYPE_CHECKING:
+    from dbus_fast import Message, Variant
+    from dbus_fast.aio import MessageBus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -195,6 +196,8 @@ class RaucInstaller:
         self._require()
         loop = asyncio.get_running_loop()
         self._completed = loop.create_future()
+        from dbus_fast import Variant
+
         args: dict[str, Variant] = {}
         if ignore_compatible:
             args["ignore-compatible"] = Variant("b", True)
@@ -299,6 +302,8 @@ class RaucInstaller:
         _LOGGER.warning("RAUC left the system bus")
 
     def _on_message(self, message: Message) -> None:
+        from dbus_fast import MessageType
+
         if message.message_type != MessageType.SIGNAL:
             return
         if message.member == "NameOwnerChanged" and message.interface == DBUS_NAME:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
+import errno
 import hashlib
 import os
 import re
 import secrets
 import shutil
+from collections import deque
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,8 @@ from homei.core.errors import HomeiError, NotFound, PayloadTooLarge, ValidationE
 
 BUNDLE_SUFFIX = ".raucb"
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
+PENDING_CHUNKS = 8
+WRITEBACK_BYTES = 32 * 1024 * 1024
 MAX_NAME = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -109,9 +115,8 @@ class BundleStore:
             )
         final = self.directory / safe_name(name)
         partial = self.directory / f".upload-{secrets.token_hex(6)}.part"
-        digest = hashlib.sha256()
+        sink = await _PartialFile.create(partial)
         size = 0
-        handle = await asyncio.to_thread(open, partial, "wb")
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -120,7 +125,7 @@ class BundleStore:
                         f"Bundle exceeds the limit of {self.max_size} bytes",
                         {"limit": self.max_size},
                     )
-                await asyncio.to_thread(_write_chunk, handle, digest, chunk)
+                await sink.write(chunk)
             if size == 0:
                 raise ValidationError("The upload is empty", {"field": "body"})
             if declared_size is not None and size != declared_size:
@@ -128,12 +133,16 @@ class BundleStore:
                     "The upload ended before its declared length",
                     {"received": size, "declared": declared_size},
                 )
-            await asyncio.to_thread(_finish, handle)
-        except BaseException:
-            await asyncio.to_thread(_discard, handle, partial)
+            await sink.finish()
+        except BaseException as err:
+            await sink.discard()
+            if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+                raise InsufficientStorage(
+                    "The data partition filled up during the upload", {"received": size}
+                ) from None
             raise
         modified = await asyncio.to_thread(_publish, partial, final)
-        return StoredBundle(final.name, final, size, from_epoch(modified), digest.hexdigest())
+        return StoredBundle(final.name, final, size, from_epoch(modified), sink.sha256)
 
     async def list(self) -> builtins.list[StoredBundle]:
         """The bundles present, newest first."""
@@ -155,20 +164,75 @@ class BundleStore:
         await asyncio.to_thread(path.unlink)
 
 
-def _write_chunk(handle: object, digest: hashlib._Hash, chunk: bytes) -> None:
-    handle.write(chunk)  # type: ignore[attr-defined]
-    digest.update(chunk)
+class _PartialFile:
+    """An upload on its way to disk. Chunks are written and hashed in order on one worker
+    thread while the event loop keeps receiving the next ones (at most `PENDING_CHUNKS` in
+    flight), and writeback starts every `WRITEBACK_BYTES`, so the final fsync is short and
+    the page cache never holds the whole bundle."""
 
+    def __init__(self, path: Path, fd: int, executor: ThreadPoolExecutor) -> None:
+        self._path = path
+        self._fd = fd
+        self._executor = executor
+        self._pending: deque[asyncio.Future[None]] = deque()
+        self._digest = hashlib.sha256()
+        self._written = 0
+        self._flushed = 0
 
-def _finish(handle: object) -> None:
-    handle.flush()  # type: ignore[attr-defined]
-    os.fsync(handle.fileno())  # type: ignore[attr-defined]
-    handle.close()  # type: ignore[attr-defined]
+    @classmethod
+    async def create(cls, path: Path) -> _PartialFile:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="homei-upload")
+        loop = asyncio.get_running_loop()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        fd = await loop.run_in_executor(executor, os.open, path, flags, 0o600)
+        return cls(path, fd, executor)
 
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
 
-def _discard(handle: object, partial: Path) -> None:
-    handle.close()  # type: ignore[attr-defined]
-    partial.unlink(missing_ok=True)
+    async def write(self, chunk: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        self._pending.append(loop.run_in_executor(self._executor, self._write, chunk))
+        if len(self._pending) > PENDING_CHUNKS:
+            await self._pending.popleft()
+
+    def _write(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._digest.update(chunk)
+        self._written += len(chunk)
+        if self._written - self._flushed >= WRITEBACK_BYTES:
+            # Starts writeback of what is written so far without waiting for it.
+            os.posix_fadvise(
+                self._fd, self._flushed, self._written - self._flushed, os.POSIX_FADV_DONTNEED
+            )
+            self._flushed = self._written
+
+    async def _drain(self) -> None:
+        while self._pending:
+            await self._pending.popleft()
+
+    async def finish(self) -> None:
+        """Wait for every chunk, then make the file durable."""
+        await self._drain()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, os.fsync, self._fd)
+        await self._close()
+
+    async def discard(self) -> None:
+        """Drop the partial file, whatever state the writes are in."""
+        with contextlib.suppress(Exception):
+            await self._drain()
+        await self._close()
+        await asyncio.to_thread(self._path.unlink, missing_ok=True)
+
+    async def _close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            await asyncio.get_running_loop().run_in_executor(self._executor, os.close, fd)
+        self._executor.shutdown(wait=False)
 
 
 def _publish(partial: Path, final: Path) -> float:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-from dbus_fast.aio import MessageBus
+from typing import TYPE_CHECKING, Any
 
 import homei
 from homei.core.errors import Conflict, HomeiError
@@ -18,6 +16,9 @@ from homei.dbus.bus import DBusCallError, SystemBus
 from homei.dbus.rauc import InstallFailed, Progress, RaucInstaller, RaucUnavailable, SlotStatus
 from homei.update.bundles import BundleStore
 from homei.update.history import HistoryEntry, UpdateHistory, UpdateResult
+
+if TYPE_CHECKING:
+    from dbus_fast.aio import MessageBus
 
 _LOGGER = logging.getLogger(__name__)
 

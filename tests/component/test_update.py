@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from homei.update.gate import GateSettings, GateVerdict, HealthGate
-from tests.conftest import RATE_LIMITS_OPEN
+from tests.conftest import NO_DOCKER, RATE_LIMITS_OPEN
 from tests.rauc_env import RaucDevice, rauc_available
 
 pytestmark = pytest.mark.skipif(not rauc_available(), reason="RAUC is not installed")
@@ -29,7 +29,7 @@ async def device(tmp_path: Path):
 @pytest.fixture
 async def homei(device: RaucDevice, make_homei, tmp_path: Path):
     # `device` first: it must outlive the daemon that talks to it.
-    toml = RATE_LIMITS_OPEN + (
+    toml = RATE_LIMITS_OPEN + NO_DOCKER + (
         f'[update]\ndbus_address = "{device.bus_address}"\nupdates_dir = "{tmp_path / "updates"}"\n'
     )
     homei = await make_homei(toml)
@@ -277,7 +277,7 @@ async def test_nothing_to_judge_without_a_fresh_install(homei):
 
 
 async def test_upload_over_the_limit_leaves_nothing(device, make_homei, tmp_path):
-    toml = RATE_LIMITS_OPEN + (
+    toml = RATE_LIMITS_OPEN + NO_DOCKER + (
         f'[update]\ndbus_address = "{device.bus_address}"\nmax_bundle_size = 1024\n'
         f'updates_dir = "{tmp_path / "small-updates"}"\n'
     )

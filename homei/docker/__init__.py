@@ -1,0 +1,1 @@
+"""The Docker Engine: the client Homei drives it through, and the containers it runs."""
