@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import msgspec
 
 from homei.core.clock import from_epoch
@@ -255,6 +256,8 @@ class Containers:
                 await self._forward()
             except DockerError as err:
                 _LOGGER.debug("Docker events unavailable: %s", err.message)
+            except (aiohttp.ClientError, OSError) as err:
+                _LOGGER.warning("Docker event stream ended (%s); reconnecting", err)
             except Exception:  # a malformed event must not end the forwarding for good
                 _LOGGER.exception("Docker event stream failed")
             await asyncio.sleep(delay)

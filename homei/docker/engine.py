@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 PING_TIMEOUT = 1.0
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+# aiodocker reports a socket it cannot reach as a DockerError with this pseudo-status.
+AIODOCKER_UNREACHABLE = 900
 
 
 class DockerError(HomeiError):
@@ -82,6 +84,10 @@ class DockerEngine:
             async with asyncio.timeout(timeout):
                 return await awaitable
         except ClientError as err:
+            if err.status == AIODOCKER_UNREACHABLE:
+                raise DockerUnavailable(
+                    "Docker is not running: containers are unavailable", {"reason": err.message}
+                ) from None
             if err.status == 404:
                 raise ContainerNotFound(f"{what}: {err.message}", {"docker": err.message}) from None
             raise DockerError(

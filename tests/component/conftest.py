@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.daemon_process import START_DEADLINE, HomeiProcess, start_homei
+from tests.docker_env import IMAGE, DockerEngine
 from tests.rauc_env import RaucDevice
 
 
@@ -43,16 +44,21 @@ def wait_until_ready(url: str, deadline: float = START_DEADLINE) -> None:
 @pytest.fixture(scope="module")
 def homei_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHomei]:
     """One `homei serve` per test module on a development device (its own RAUC on a private
-    bus, so every route works for real), rate limits and the failed-login delay off, stopped
-    (SIGTERM) at its end."""
+    bus and its own Docker engine, so every route works for real), rate limits and the
+    failed-login delay off, stopped (SIGTERM) at its end."""
     device = RaucDevice(tmp_path_factory.mktemp("device")).up()
+    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
     try:
+        docker.make_image()
+        docker.run("run", "-d", "--name", "resident", IMAGE, "sleep", "3600")
         process = start_homei(
             tmp_path_factory.mktemp("homei"),
             HOMEI_RATE_LIMITS__ENABLED="false",
             HOMEI_AUTH__LOGIN_FREE_ATTEMPTS="1000000",
             HOMEI_UPDATE__DBUS_ADDRESS=device.bus_address,
             HOMEI_UPDATE__REBOOT_ON_FAILURE="false",
+            HOMEI_DOCKER__URL=docker.host,
+            HOMEI_DOCKER__REQUIRED="true",
         )
         try:
             wait_until_ready(process.url)
@@ -61,6 +67,7 @@ def homei_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHome
         finally:
             process.stop()
     finally:
+        docker.down()
         device.down()
 
 

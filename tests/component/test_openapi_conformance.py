@@ -21,6 +21,7 @@ from tests.conftest import Homei
 # Operations whose server rejects (400) some requests the document calls valid, because the
 # rule depends on the device's state, which no schema can state. `positive_data_acceptance` is
 # skipped for them only; every other check still runs.
+ENDLESS_STREAMS = {"GET /api/v1/containers/{container_id}/logs"}
 SEMANTIC_VALIDATION = {
     # The current password must be the right one.
     "POST /api/v1/auth/password",
@@ -108,6 +109,11 @@ def test_every_operation_conforms(
     something to compare in a stateful run, which this is not.)
     """
     excluded = [positive_data_acceptance] if case.operation.label in SEMANTIC_VALIDATION else []
+    if case.operation.label in ENDLESS_STREAMS and isinstance(case.query, dict):
+        # `follow=true` streams a running container's logs until it stops, which a generated
+        # id that happens to prefix the resident container's never does; test_containers.py
+        # covers following. Every other parameter is still generated.
+        case.query["follow"] = "false"
     case.call_and_validate(
         session=http,
         timeout=30,

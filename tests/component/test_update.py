@@ -29,8 +29,13 @@ async def device(tmp_path: Path):
 @pytest.fixture
 async def homei(device: RaucDevice, make_homei, tmp_path: Path):
     # `device` first: it must outlive the daemon that talks to it.
-    toml = RATE_LIMITS_OPEN + NO_DOCKER + (
-        f'[update]\ndbus_address = "{device.bus_address}"\nupdates_dir = "{tmp_path / "updates"}"\n'
+    toml = (
+        RATE_LIMITS_OPEN
+        + NO_DOCKER
+        + (
+            f'[update]\ndbus_address = "{device.bus_address}"\n'
+            f'updates_dir = "{tmp_path / "updates"}"\n'
+        )
     )
     homei = await make_homei(toml)
     await wait_until(lambda: homei.components.updates.is_available)
@@ -277,9 +282,13 @@ async def test_nothing_to_judge_without_a_fresh_install(homei):
 
 
 async def test_upload_over_the_limit_leaves_nothing(device, make_homei, tmp_path):
-    toml = RATE_LIMITS_OPEN + NO_DOCKER + (
-        f'[update]\ndbus_address = "{device.bus_address}"\nmax_bundle_size = 1024\n'
-        f'updates_dir = "{tmp_path / "small-updates"}"\n'
+    toml = (
+        RATE_LIMITS_OPEN
+        + NO_DOCKER
+        + (
+            f'[update]\ndbus_address = "{device.bus_address}"\nmax_bundle_size = 1024\n'
+            f'updates_dir = "{tmp_path / "small-updates"}"\n'
+        )
     )
     homei = await make_homei(toml, name="small")
     headers = {**await homei.auth(), "Content-Type": "application/octet-stream"}
