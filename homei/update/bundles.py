@@ -174,6 +174,7 @@ class _PartialFile:
         self._path = path
         self._fd = fd
         self._executor = executor
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="homei-sha256")
         self._pending: deque[asyncio.Future[None]] = deque()
         self._digest = hashlib.sha256()
         self._written = 0
@@ -194,14 +195,14 @@ class _PartialFile:
     async def write(self, chunk: bytes) -> None:
         loop = asyncio.get_running_loop()
         self._pending.append(loop.run_in_executor(self._executor, self._write, chunk))
-        if len(self._pending) > PENDING_CHUNKS:
+        self._pending.append(loop.run_in_executor(self._hasher, self._digest.update, chunk))
+        while len(self._pending) > 2 * PENDING_CHUNKS:
             await self._pending.popleft()
 
     def _write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
         while view:
             view = view[os.write(self._fd, view) :]
-        self._digest.update(chunk)
         self._written += len(chunk)
         if self._written - self._flushed >= WRITEBACK_BYTES:
             # Starts writeback of what is written so far without waiting for it.
@@ -233,6 +234,7 @@ class _PartialFile:
             fd, self._fd = self._fd, -1
             await asyncio.get_running_loop().run_in_executor(self._executor, os.close, fd)
         self._executor.shutdown(wait=False)
+        self._hasher.shutdown(wait=False)
 
 
 def _publish(partial: Path, final: Path) -> float:
