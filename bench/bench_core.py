@@ -418,15 +418,9 @@ def measure_bare(workdir: Path, starts: int, duration: int, wrk: str | None) -> 
     return Measurements(statistics.median(times), times, rss, load)
 
 
-def measure_homei(
-    workdir: Path,
-    starts: int,
-    duration: int,
-    wrk: str | None,
-    homei: str,
-) -> Measurements:
-    data_dir = workdir / "homei-data"
-    server = Server(
+def homei_server(homei: str, data_dir: Path, load_path: str) -> Server:
+    """`homei serve` on its own data dir, rate limits off (the load would meet them)."""
+    return Server(
         name="homei",
         argv=lambda port: [
             homei,
@@ -437,8 +431,19 @@ def measure_homei(
             f"{HOST}:{port}",
         ],
         env={"HOMEI_MODE": "development", "HOMEI_RATE_LIMITS__ENABLED": "false"},
-        load_path="/api/v1/tasks",
+        load_path=load_path,
     )
+
+
+def measure_homei(
+    workdir: Path,
+    starts: int,
+    duration: int,
+    wrk: str | None,
+    homei: str,
+) -> Measurements:
+    data_dir = workdir / "homei-data"
+    server = homei_server(homei, data_dir, "/api/v1/tasks")
     first = time_starts(server, workdir, 1)[0]
     password_file = data_dir / "initial-admin-password"
     if not password_file.is_file():

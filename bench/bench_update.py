@@ -52,8 +52,8 @@ import aiohttp
 from bench_core import (
     HOST,
     BenchError,
-    Server,
     die_with_parent,
+    homei_server,
     http_request,
     login,
     on_sigterm,
@@ -324,22 +324,6 @@ def time_upload(
     )
 
 
-def homei_server(homei: str, data_dir: Path) -> Server:
-    return Server(
-        name="homei",
-        argv=lambda port: [
-            homei,
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--listen",
-            f"{HOST}:{port}",
-        ],
-        env={"HOMEI_MODE": "development", "HOMEI_RATE_LIMITS__ENABLED": "false"},
-        load_path=UPLOAD_PATH,
-    )
-
-
 def measure(workdir: Path, args: argparse.Namespace, curl: str) -> Results:
     size = args.size_mib * MIB
     timeout = max(MIN_STEP_TIMEOUT_S, args.size_mib / MIN_MIB_PER_S)
@@ -353,7 +337,7 @@ def measure(workdir: Path, args: argparse.Namespace, curl: str) -> Results:
         raise BenchError(f"{src} does not hold {size} bytes")
 
     results = Results()
-    with running(homei_server(args.homei, data_dir), workdir) as srv:
+    with running(homei_server(args.homei, data_dir, UPLOAD_PATH), workdir) as srv:
         password_file = data_dir / "initial-admin-password"
         if not password_file.is_file():
             raise BenchError(f"homei did not create {password_file}")

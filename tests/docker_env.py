@@ -29,12 +29,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.processes import is_alive, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKER_UP = REPO / "devdevice" / "docker-up"
@@ -175,7 +176,7 @@ class DockerEngine:
         if pid is None:
             raise DockerEnvError(f"no dockerd runs under {self.dir}")
         os.kill(pid, signal.SIGKILL)
-        self._wait(lambda: not _alive(pid), f"dockerd (pid {pid}) to die")
+        self._wait(lambda: not is_alive(pid), f"dockerd (pid {pid}) to die")
 
     def pid(self) -> int | None:
         """The pid of this engine's running dockerd, or None."""
@@ -183,7 +184,7 @@ class DockerEngine:
             pid = int((self.dir / "dockerd.pid").read_text())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if is_alive(pid) else None
 
     def ping(self) -> bool:
         """Whether the API answers `GET /_ping` right now."""
@@ -383,23 +384,14 @@ class DockerEngine:
         return ApiResponse(response.status, parsed, response_headers)
 
     def _wait(self, condition: Callable[[], bool], what: str) -> None:
-        give_up = time.monotonic() + self.timeout
-        while not condition():
-            if time.monotonic() > give_up:
-                raise DockerEnvError(f"waited {self.timeout}s for {what}\n{self.log_tail()}")
-            time.sleep(0.05)
+        wait_for(
+            condition,
+            self.timeout,
+            lambda: DockerEnvError(f"waited {self.timeout}s for {what}\n{self.log_tail()}"),
+        )
 
     def __enter__(self) -> DockerEngine:
         return self.up()
 
     def __exit__(self, *exc: object) -> None:
         self.down()
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"

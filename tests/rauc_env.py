@@ -23,11 +23,12 @@ import signal
 import struct
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from tests.processes import is_alive, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 RAUC_UP = REPO / "devdevice" / "rauc-up"
@@ -134,7 +135,7 @@ class RaucDevice:
         if pid is None:
             raise RaucEnvError("rauc service is not running")
         os.kill(pid, signal.SIGKILL)
-        self._wait(lambda: not _alive(pid), f"rauc service (pid {pid}) to die")
+        self._wait(lambda: not is_alive(pid), f"rauc service (pid {pid}) to die")
         self._wait(lambda: not self.name_has_owner(), f"{BUS_NAME} to leave the bus")
 
     def service_pid(self) -> int | None:
@@ -143,7 +144,7 @@ class RaucDevice:
             pid = int((self.dir / "rauc.pid").read_text())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if is_alive(pid) else None
 
     def name_has_owner(self) -> bool:
         """Whether de.pengutronix.rauc is on the bus now."""
@@ -331,23 +332,14 @@ class RaucDevice:
         return result
 
     def _wait(self, condition: Callable[[], bool], what: str) -> None:
-        give_up = time.monotonic() + self.timeout
-        while not condition():
-            if time.monotonic() > give_up:
-                raise RaucEnvError(f"waited {self.timeout}s for {what}\n{self.log_tail()}")
-            time.sleep(0.05)
+        wait_for(
+            condition,
+            self.timeout,
+            lambda: RaucEnvError(f"waited {self.timeout}s for {what}\n{self.log_tail()}"),
+        )
 
     def __enter__(self) -> RaucDevice:
         return self.up()
 
     def __exit__(self, *exc: object) -> None:
         self.down()
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
