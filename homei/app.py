@@ -18,6 +18,7 @@ from homei.api.containers import ContainersApi
 from homei.api.docs import DocsApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
+from homei.api.images import ImagesApi
 from homei.api.metrics import MetricsApi
 from homei.api.middleware import AccessPolicy, make_access_middleware, make_error_middleware
 from homei.api.openapi import build_document
@@ -41,6 +42,7 @@ from homei.dbus import logind
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.docker.images import Images
 from homei.monitor.api_metrics import ApiMetrics
 from homei.settings import Settings
 from homei.update import history as update_schema
@@ -144,6 +146,7 @@ async def _assemble(
     health.register("rauc", updates.report, critical=False)
     docker = DockerEngine(settings.docker.url or None)
     containers = Containers(docker, events)
+    images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
     async def reboot() -> None:
@@ -210,6 +213,7 @@ async def _assemble(
             MetricsApi(metrics),
             UpdateApi(updates),
             ContainersApi(containers, websockets),
+            ImagesApi(images),
         ],
     )
     register(app, [DocsApi(build_document(endpoints, refine=[tasks_api.document_kinds]))])

@@ -98,6 +98,7 @@ class UpdateSettings(_Section):
 class DockerSettings(_Section):
     url: str = ""  # empty: $DOCKER_HOST, else unix:///var/run/docker.sock
     required: bool = True  # a device whose Docker does not answer is unhealthy (and not ready)
+    max_image_size: Positive = 16 * 1024**3
 
 
 class Settings(_Section):

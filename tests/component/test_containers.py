@@ -205,3 +205,36 @@ async def test_docker_down_is_503_within_a_second_then_recovers(homei, engine):
 
 def test_image_harness_is_local(engine: DockerEngine, tmp_path: Path):
     assert engine.image_id(IMAGE)
+
+
+async def test_images_are_listed_and_loaded_without_a_registry(homei, engine, tmp_path):
+    headers = await homei.auth()
+    body = await get_json(homei, "/api/v1/images", headers)
+    assert IMAGE in {tag for image in body["images"] for tag in image["tags"]}
+    # A `docker save` tarball, as a device without a registry receives one.
+    await run(engine, "tag", IMAGE, "homei-test/offline:2")
+    tarball = await asyncio.to_thread(
+        engine.save_image, "homei-test/offline:2", tmp_path / "offline.tar"
+    )
+    await run(engine, "rmi", "homei-test/offline:2")
+
+    async def chunks():
+        with tarball.open("rb") as handle:
+            while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
+                yield chunk
+
+    response = await homei.client.post(
+        "/api/v1/images/load",
+        data=chunks(),
+        headers={**headers, "Content-Type": "application/x-tar"},
+    )
+    assert response.status == 201, await response.text()
+    assert (await response.json())["images"] == ["homei-test/offline:2"]
+    assert await asyncio.to_thread(engine.image_id, "homei-test/offline:2")
+    response = await homei.client.post(
+        "/api/v1/images/load",
+        data=b"not a tarball",
+        headers={**headers, "Content-Type": "application/x-tar"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "VALIDATION_ERROR"

@@ -25,6 +25,8 @@ ENDLESS_STREAMS = {"GET /api/v1/containers/{container_id}/logs"}
 SEMANTIC_VALIDATION = {
     # The current password must be the right one.
     "POST /api/v1/auth/password",
+    # An image upload must be a `docker save` tarball.
+    "POST /api/v1/images/load",
     # An upload must hold something (an empty body is no bundle).
     "POST /api/v1/update/bundles",
     # The bundle must be a file inside the updates directory.
