@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.processes import is_alive, wait_for
+from tests.processes import is_alive, run_command, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKER_UP = REPO / "devdevice" / "docker-up"
@@ -322,25 +322,16 @@ class DockerEngine:
         env: dict[str, str] | None = None,
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=timeout or self.timeout,
-                env=env,
-                input=input,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise DockerEnvError(
-                f"{what}: no answer within {err.timeout}s\n{self.log_tail()}"
-            ) from None
-        if check and result.returncode != 0:
-            output = result.stdout + result.stderr
-            logs = "" if "--- tail of" in output else self.log_tail()  # docker-up shows it
-            raise DockerEnvError(f"{what} failed ({result.returncode}):\n{output}\n{logs}")
-        return result
+        return run_command(
+            command,
+            what=what,
+            timeout=timeout or self.timeout,
+            error=DockerEnvError,
+            log_tail=self.log_tail,
+            check=check,
+            env=env,
+            input=input,
+        )
 
     def _ping(self, socket_path: Path) -> bool:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,3 +26,35 @@ def wait_for(
         if time.monotonic() > give_up:
             raise on_timeout()
         time.sleep(0.05)
+
+
+def run_command(
+    command: list[str],
+    *,
+    what: str,
+    timeout: float,
+    error: Callable[[str], Exception],
+    log_tail: Callable[[], str],
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a harness command; on a time-out or (with `check`) a failure, raise `error(text)`
+    with its output and the tail of the daemon's log (unless the output already has it)."""
+    try:
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            input=input,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise error(f"{what}: no answer within {err.timeout}s\n{log_tail()}") from None
+    if check and result.returncode != 0:
+        output = result.stdout + result.stderr
+        logs = "" if "--- tail of" in output else log_tail()  # the scripts print it themselves
+        raise error(f"{what} failed ({result.returncode}):\n{output}\n{logs}")
+    return result

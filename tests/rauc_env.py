@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.processes import is_alive, wait_for
+from tests.processes import is_alive, run_command, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 RAUC_UP = REPO / "devdevice" / "rauc-up"
@@ -312,24 +312,15 @@ class RaucDevice:
         timeout: float | None = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=timeout or self.timeout,
-                env=env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise RaucEnvError(
-                f"{what}: no answer within {err.timeout}s\n{self.log_tail()}"
-            ) from None
-        if check and result.returncode != 0:
-            output = result.stdout + result.stderr
-            logs = "" if "--- tail of" in output else self.log_tail()  # rauc-up shows them
-            raise RaucEnvError(f"{what} failed ({result.returncode}):\n{output}\n{logs}")
-        return result
+        return run_command(
+            command,
+            what=what,
+            timeout=timeout or self.timeout,
+            error=RaucEnvError,
+            log_tail=self.log_tail,
+            check=check,
+            env=env,
+        )
 
     def _wait(self, condition: Callable[[], bool], what: str) -> None:
         wait_for(

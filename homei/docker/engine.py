@@ -103,10 +103,13 @@ class DockerEngine:
                 f"Docker did not answer within {timeout:.0f}s", {"reason": "timeout"}
             ) from None
 
-    async def ping(self) -> dict[str, Any]:
-        """The engine's version, within `PING_TIMEOUT`; `DockerUnavailable` otherwise."""
+    async def _load(self) -> None:
         if self._client is None:
             await asyncio.to_thread(importlib.import_module, "aiodocker")
+
+    async def ping(self) -> dict[str, Any]:
+        """The engine's version, within `PING_TIMEOUT`; `DockerUnavailable` otherwise."""
+        await self._load()
         version: dict[str, Any] = await self.call(
             self.client.version(), what="Docker ping", timeout=PING_TIMEOUT
         )
@@ -119,8 +122,9 @@ class DockerEngine:
 
     async def report(self) -> DependencyReport:
         """Docker as a dependency in `/health`."""
+        # One call: `info` answers only when the engine does, and names its version too.
         try:
-            version = await self.ping()
+            await self._load()
             info = await self.call(
                 self.client._query_json("info"), what="Docker info", timeout=PING_TIMEOUT
             )
@@ -129,10 +133,10 @@ class DockerEngine:
         return DependencyReport(
             "docker",
             HealthState.HEALTHY,
-            f"Docker {version.get('Version', '?')} answers",
+            f"Docker {info.get('ServerVersion', '?')} answers",
             details={
-                "version": version.get("Version"),
-                "apiVersion": version.get("ApiVersion"),
+                "version": info.get("ServerVersion"),
+                "apiVersion": self.version.get("ApiVersion"),
                 "containers": info.get("Containers"),
                 "images": info.get("Images"),
                 "storageDriver": info.get("Driver"),
