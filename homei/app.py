@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,8 @@ from homei.api.metrics import MetricsApi
 from homei.api.middleware import AccessPolicy, make_access_middleware, make_error_middleware
 from homei.api.openapi import build_document
 from homei.api.routing import MAX_BODY_SIZE, register
+from homei.api.service_status import ServiceStatusApi
+from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
@@ -43,7 +46,18 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.docker.reconciler import Reconciler
+from homei.docker.runtime import DockerRuntime
 from homei.monitor.api_metrics import ApiMetrics
+from homei.services import store as services_schema
+from homei.services.control import ServiceControl
+from homei.services.health import HealthMonitor
+from homei.services.locks import ServiceLocks
+from homei.services.manager import ServiceManager
+from homei.services.policy import Policy
+from homei.services.samples import Sampler
+from homei.services.store import ServiceStore
+from homei.services.views import ServiceViews
 from homei.settings import Settings
 from homei.update import history as update_schema
 from homei.update.bundles import BundleStore
@@ -53,7 +67,15 @@ from homei.update.manager import UpdateManager
 
 _LOGGER = logging.getLogger(__name__)
 
-MIGRATIONS = (*accounts_schema.MIGRATIONS, *tasks_schema.MIGRATIONS, *update_schema.MIGRATIONS)
+# Container events after which a service is compared with its spec again.
+RECONCILE_ON = frozenset({"die", "stop", "destroy", "kill", "oom"})
+
+MIGRATIONS = (
+    *accounts_schema.MIGRATIONS,
+    *tasks_schema.MIGRATIONS,
+    *update_schema.MIGRATIONS,
+    *services_schema.MIGRATIONS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +97,10 @@ class Components:
     gate: HealthGate
     docker: DockerEngine
     containers: Containers
+    services: ServiceManager
+    reconciler: Reconciler
+    service_health: HealthMonitor
+    samples: Sampler
 
 
 def _database_check_kind(store: Store) -> TaskKind:
@@ -149,6 +175,50 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
+    # App services: declared in SQLite, kept equal in Docker by the reconciler.
+    service_store = ServiceStore(store)
+    locks = ServiceLocks()
+    service_policy = Policy(
+        settings.services_dir,
+        tuple(Path(root) for root in settings.services.bind_roots),
+        frozenset(settings.services.trusted),
+    )
+    runtime = DockerRuntime(docker, service_policy)
+    reconciler = Reconciler(runtime, service_store, locks, events)
+    control = ServiceControl(
+        service_store,
+        reconciler,
+        locks,
+        events,
+        dependency_timeout=settings.services.dependency_timeout,
+    )
+    services = ServiceManager(service_store, reconciler, control, locks, tasks, events)
+    service_health = HealthMonitor(
+        service_store,
+        runtime,
+        control,
+        events,
+        backoff=settings.services.restart_backoff,
+        max_backoff=settings.services.restart_backoff_max,
+    )
+    samples = Sampler(
+        store,
+        service_store,
+        runtime,
+        interval=settings.services.sample_interval,
+        retention=settings.services.sample_retention,
+    )
+    views = ServiceViews(runtime, containers, service_health)
+    containers.connect_listeners.append(reconciler.request)
+    containers.event_listeners.append(
+        lambda action, event: (
+            reconciler.request(event["service"])
+            if event["managed"] and event["service"] and action in RECONCILE_ON
+            else None
+        )
+    )
+    health.register("services", service_health.report)
+
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
             _LOGGER.warning("Not rebooting: update.reboot_on_failure is off")
@@ -183,9 +253,14 @@ async def _assemble(
         gate,
         docker,
         containers,
+        services,
+        reconciler,
+        service_health,
+        samples,
     )
 
     await tasks.load()
+    await service_store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
 
     policy = AccessPolicy(
@@ -211,9 +286,11 @@ async def _assemble(
             SystemApi(settings.data_dir, settings.mode, health, tasks, events),
             EventsApi(events, websockets, settings.events.heartbeat),
             MetricsApi(metrics),
-            UpdateApi(updates),
+            UpdateApi(updates, gate),
             ContainersApi(containers, websockets),
             ImagesApi(images),
+            ServicesApi(services, views),
+            ServiceStatusApi(services, views, service_health, samples, containers, websockets),
         ],
     )
     register(app, [DocsApi(build_document(endpoints, refine=[tasks_api.document_kinds]))])
@@ -226,6 +303,9 @@ async def _assemble(
         await system_bus.start(first_attempt=0)
         gate.start()
         containers.start_watching()
+        reconciler.start()
+        service_health.start()
+        samples.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -236,6 +316,9 @@ async def _assemble(
     async def on_cleanup(_: web.Application) -> None:
         await gate.stop()
         await containers.stop_watching()
+        await samples.stop()
+        await service_health.stop()
+        await reconciler.stop()
         await tasks.shutdown()
         await docker.close()
         await system_bus.stop()

@@ -101,6 +101,42 @@ class DockerSettings(_Section):
     max_image_size: Positive = 16 * 1024**3
 
 
+class ServiceSettings(_Section):
+    root: str = ""  # empty: <data_dir>/services, one folder per service
+    # Host folders (besides each service's own) that bind mounts may come from.
+    bind_roots: list[str] = msgspec.field(default_factory=list)
+    # Services an admin allows privileged mode, host namespaces, capabilities and devices.
+    trusted: list[str] = msgspec.field(default_factory=list)
+    dependency_timeout: Seconds = 60.0
+    sample_interval: Seconds = 30.0
+    sample_retention: Seconds = 7 * 86400.0
+    restart_backoff: Seconds = 10.0
+    restart_backoff_max: Seconds = 300.0
+
+
+class BackupSchedule(_Section):
+    """A backup made on its own: every `interval` seconds, or at the times `cron` names
+    (minute hour day-of-month month day-of-week), keeping the newest per `retention`."""
+
+    name: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")] = "scheduled"
+    type: Literal["full", "partial"] = "full"
+    services: list[str] = []
+    homei: bool = True
+    include_data: bool = True
+    interval: Seconds | None = None
+    cron: str = ""
+    keep_last: int = 7
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    password_file: str = ""  # a file holding the password that encrypts these backups
+
+
+class BackupSettings(_Section):
+    backups_dir: str = ""  # empty: <data_dir>/backups
+    max_backup_size: Positive = 64 * 1024**3  # an uploaded backup may be at most this big
+    schedules: list[BackupSchedule] = []
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -113,6 +149,8 @@ class Settings(_Section):
     tasks: TaskSettings = msgspec.field(default_factory=TaskSettings)
     update: UpdateSettings = msgspec.field(default_factory=UpdateSettings)
     docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
+    services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
 
     @property
     def host(self) -> str:
@@ -139,6 +177,18 @@ class Settings(_Section):
         """Where bundles are uploaded to and installed from."""
         return (
             Path(self.update.updates_dir) if self.update.updates_dir else self.data_dir / "updates"
+        )
+
+    @property
+    def services_dir(self) -> Path:
+        """One folder per service: its configuration and `./relative` bind mounts."""
+        return Path(self.services.root) if self.services.root else self.data_dir / "services"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where backups are written, uploaded to and restored from."""
+        return (
+            Path(self.backup.backups_dir) if self.backup.backups_dir else self.data_dir / "backups"
         )
 
     @property

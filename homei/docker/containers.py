@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -168,6 +168,9 @@ class Containers:
         self._engine = engine
         self._events = events
         self._watcher: asyncio.Task[None] | None = None
+        # Told of every container event (action, payload) and of each (re)connection.
+        self.event_listeners: builtins.list[Callable[[str, dict[str, Any]], None]] = []
+        self.connect_listeners: builtins.list[Callable[[], None]] = []
 
     async def list(
         self, *, managed: bool | None = None, status: str | None = None
@@ -197,15 +200,22 @@ class Containers:
         return detail((await self._container(ref))._container)
 
     async def logs(
-        self, ref: str, *, tail: int = 100, since: int | None = None, timestamps: bool = False
+        self,
+        ref: str,
+        *,
+        tail: int = 100,
+        since: int | None = None,
+        timestamps: bool = False,
+        streams: tuple[str, ...] = ("stdout", "stderr"),
     ) -> builtins.list[str]:
-        """The last `tail` lines (stdout and stderr), optionally since a Unix time."""
+        """The last `tail` lines (of the streams named), optionally since a Unix time."""
         container = await self._container(ref)
         params: dict[str, Any] = {"tail": str(tail), "timestamps": timestamps}
         if since is not None:
             params["since"] = since
         lines = await self._engine.call(
-            container.log(stdout=True, stderr=True, **params), what=f"Logs of '{ref}'"
+            container.log(stdout="stdout" in streams, stderr="stderr" in streams, **params),
+            what=f"Logs of '{ref}'",
         )
         return [line.rstrip("\n") for line in lines]
 
@@ -253,6 +263,8 @@ class Containers:
             try:
                 await self._engine.ping()
                 delay = 1.0
+                for listener in self.connect_listeners:
+                    listener()
                 await self._forward()
             except DockerError as err:
                 _LOGGER.debug("Docker events unavailable: %s", err.message)
@@ -276,17 +288,17 @@ class Containers:
                     continue
                 actor = event.get("Actor") or {}
                 attributes = actor.get("Attributes") or {}
-                self._events.publish(
-                    f"container.{action}",
-                    {
-                        "container_id": str(actor.get("ID", event.get("id", "")))[:12],
-                        "name": attributes.get("name"),
-                        "image": attributes.get("image"),
-                        "managed": attributes.get(MANAGED_LABEL) == "true",
-                        "service": attributes.get(SERVICE_LABEL),
-                        "exit_code": attributes.get("exitCode"),
-                    },
-                )
+                payload = {
+                    "container_id": str(actor.get("ID", event.get("id", "")))[:12],
+                    "name": attributes.get("name"),
+                    "image": attributes.get("image"),
+                    "managed": attributes.get(MANAGED_LABEL) == "true",
+                    "service": attributes.get(SERVICE_LABEL),
+                    "exit_code": attributes.get("exitCode"),
+                }
+                self._events.publish(f"container.{action}", payload)
+                for listener in self.event_listeners:
+                    listener(action, payload)
 
 
 def _decode(raw_line: bytes) -> dict[str, Any] | None:

@@ -1,0 +1,143 @@
+"""Request and response models of `/api/v1/services`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+
+class VolumeIn(msgspec.Struct):
+    source: str
+    target: str
+    read_only: bool | UnsetType = UNSET
+
+
+class ServiceConfigIn(msgspec.Struct):
+    """Seed 000's nested `config`."""
+
+    image: str | UnsetType = UNSET
+    ports: list[str] | UnsetType = UNSET
+    volumes: list[str | VolumeIn] | UnsetType = UNSET
+    environment: dict[str, str] | UnsetType = UNSET
+    networks: list[str] | UnsetType = UNSET
+    restart: str | UnsetType = UNSET
+    dependencies: list[str] | UnsetType = UNSET
+    healthcheck: dict[str, Any] | UnsetType = UNSET
+    command: list[str] | UnsetType = UNSET
+
+
+class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A service, flat (seed 001) or with a nested `config` (seed 000). Unknown fields are
+    refused; the full rules are checked when the service is declared."""
+
+    name: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+    image: str | UnsetType = UNSET
+    category: str | UnsetType | None = UNSET
+    version: str | UnsetType | None = UNSET
+    description: str | UnsetType | None = UNSET
+    enabled: bool | UnsetType = UNSET
+    critical: bool | UnsetType = UNSET
+    restart_policy: str | UnsetType = UNSET
+    restart: str | UnsetType = UNSET
+    command: list[str] | UnsetType | None = UNSET
+    environment: dict[str, str] | UnsetType = UNSET
+    ports: list[str] | UnsetType = UNSET
+    volumes: list[str | VolumeIn] | UnsetType = UNSET
+    networks: list[str] | UnsetType = UNSET
+    labels: dict[str, str] | UnsetType = UNSET
+    depends_on: list[str] | UnsetType = UNSET
+    dependencies: list[str] | UnsetType = UNSET
+    healthcheck: dict[str, Any] | UnsetType | None = UNSET
+    health: dict[str, Any] | UnsetType = UNSET
+    cpu_limit: float | UnsetType | None = UNSET
+    memory_limit: int | str | UnsetType | None = UNSET
+    stop_timeout: int | UnsetType = UNSET
+    backup_mode: str | UnsetType = UNSET
+    privileged: bool | UnsetType = UNSET
+    network_mode: str | UnsetType | None = UNSET
+    pid_mode: str | UnsetType | None = UNSET
+    cap_add: list[str] | UnsetType = UNSET
+    devices: list[str] | UnsetType = UNSET
+    config: ServiceConfigIn | UnsetType = UNSET
+
+
+class HealthOut(msgspec.Struct):
+    status: str
+    lastCheck: str | None
+    responseTime: float | None
+    error: str | None
+    failures: int
+    details: dict[str, Any]
+
+
+class ContainerRef(msgspec.Struct):
+    id: str
+    name: str
+    state: str
+    uptime: str | None
+    restartCount: int
+
+
+class ServiceOut(msgspec.Struct):
+    """Seed 001's fields and seed 000's, in one shape."""
+
+    id: str
+    name: str
+    image: str
+    category: str | None
+    version: str | None
+    description: str | None
+    status: str
+    health: HealthOut
+    enabled: bool
+    critical: bool
+    desired_state: str
+    restart_policy: str
+    environment: dict[str, str]
+    ports: list[str]
+    volumes: list[str]
+    networks: list[str]
+    depends_on: list[str]
+    dependencies: list[str]
+    labels: dict[str, str]
+    cpu_limit: float | None
+    memory_limit: int | str | None
+    backup_mode: str
+    restarts: int
+    config: dict[str, Any]
+    containers: list[ContainerRef]
+    created_at: str
+    updated_at: str
+    created: str
+    lastUpdated: str
+
+
+class ServiceList(msgspec.Struct):
+    services: list[ServiceOut]
+    total: int
+    page: int
+    limit: int
+
+
+class ServiceAccepted(msgspec.Struct):
+    id: str
+    name: str
+    status: str
+    message: str
+    taskId: str
+
+
+class ServiceResult(msgspec.Struct):
+    name: str
+    status: str
+    message: str
+    services: list[str] = msgspec.field(default_factory=list)
+
+
+class Validation(msgspec.Struct):
+    valid: bool
+    errors: list[str]
+    details: dict[str, Any]

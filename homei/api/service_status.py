@@ -1,0 +1,239 @@
+"""Watching services: status, health, logs (also followed live) and resource metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import aiohttp
+import msgspec
+from aiohttp import WSCloseCode, web
+
+from homei.api.routing import endpoint
+from homei.api.services import NAME_PARAM, NAME_REF
+from homei.api.websockets import WebSocketHub, close
+from homei.core.auth import Permission
+from homei.docker.containers import Containers
+from homei.docker.engine import DockerError
+from homei.services.health import HealthMonitor
+from homei.services.manager import ServiceManager
+from homei.services.samples import Sampler
+from homei.services.views import ServiceViews, container_of, status_of
+
+
+class LogQuery(msgspec.Struct):
+    tail: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 100
+    since: Annotated[int, msgspec.Meta(ge=0, description="Unix time")] | None = None
+    timestamps: bool = True
+    follow: bool = False
+
+
+class MetricsQuery(msgspec.Struct):
+    period: Literal["1h", "6h", "24h", "7d"] = "1h"
+    resolution: Literal["1m", "5m", "1h"] = "1m"
+
+
+class LogEntry(msgspec.Struct):
+    container: str
+    timestamp: str | None
+    message: str
+    stream: str
+
+
+class ServiceLogs(msgspec.Struct):
+    service: str
+    logs: list[LogEntry]
+
+
+class StatusOut(msgspec.Struct):
+    service: str
+    status: str
+    health: str
+    uptime: float | None
+    restarts: int
+    containers: list[dict[str, Any]]
+    lastEvent: dict[str, Any] | None
+
+
+class ServiceHealthRow(msgspec.Struct):
+    name: str
+    status: str
+    lastCheck: str | None
+    responseTime: float | None
+    error: str | None
+    failures: int
+    details: dict[str, Any]
+
+
+class ServicesHealth(msgspec.Struct):
+    status: str
+    services: list[ServiceHealthRow]
+
+
+class ServiceStatusApi:
+    def __init__(
+        self,
+        services: ServiceManager,
+        views: ServiceViews,
+        monitor: HealthMonitor,
+        sampler: Sampler,
+        containers: Containers,
+        hub: WebSocketHub,
+    ) -> None:
+        self._services = services
+        self._views = views
+        self._monitor = monitor
+        self._sampler = sampler
+        self._containers = containers
+        self._hub = hub
+
+    @endpoint(
+        "GET",
+        "/api/v1/health/services",
+        summary="Health of every service",
+        tag="health",
+        permission=Permission.READ,
+        group="health",
+        response=ServicesHealth,
+    )
+    async def health(self, request: web.Request) -> ServicesHealth:
+        """`degraded` while any service that should run is unhealthy or stopped."""
+        rows = self._monitor.summary()
+        should_run = {n for n, r in self._services.store.all().items() if r.should_run}
+        bad = [
+            r for r in rows if r["name"] in should_run and r["status"] in ("unhealthy", "stopped")
+        ]
+        return ServicesHealth(
+            "degraded" if bad else "healthy", [msgspec.convert(r, ServiceHealthRow) for r in rows]
+        )
+
+    @endpoint(
+        "GET",
+        f"/api/v1/services/{NAME_REF}/status",
+        summary="Service status",
+        tag="services",
+        permission=Permission.READ,
+        group="services",
+        response=StatusOut,
+        path_params=NAME_PARAM,
+        errors=(503,),
+    )
+    async def status(self, request: web.Request) -> StatusOut:
+        """State, health, uptime, restarts and the container's resource use."""
+        name = request.match_info["service_name"]
+        declared = self._services.declared(name)
+        inspected = (await self._views.inspected_all([name]))[name]
+        containers = container_of(inspected)
+        state = (inspected or {}).get("State") or {}
+        uptime = None
+        if state.get("Running"):
+            from homei.services.health import _age
+
+            uptime = round(_age(state.get("StartedAt")), 1)
+            stats = await self._containers.stats(name)
+            containers[0].update(
+                cpu=stats["cpu_percent"],
+                memory=stats["memory_usage"]["usage"],
+                restarts=containers[0]["restartCount"],
+            )
+        health = self._monitor.get(name)
+        return StatusOut(
+            name,
+            status_of(declared, inspected, self._services.busy.get(name)),
+            health.status,
+            uptime,
+            declared.restarts,
+            containers,
+            {
+                "type": state.get("Status"),
+                "timestamp": state.get("StartedAt")
+                if state.get("Running")
+                else state.get("FinishedAt"),
+            }
+            if state
+            else None,
+        )
+
+    @endpoint(
+        "GET",
+        f"/api/v1/services/{NAME_REF}/logs",
+        summary="Service logs",
+        tag="services",
+        permission=Permission.CONTROL,
+        group="services",
+        query=LogQuery,
+        response=ServiceLogs,
+        path_params=NAME_PARAM,
+        errors=(503,),
+    )
+    async def logs(self, request: web.Request, query: LogQuery) -> web.StreamResponse | ServiceLogs:
+        """Both streams, each line with its time; `follow=true` streams lines as they come
+        (`text/plain`), as does the WebSocket at `/ws/services/{name}/logs`."""
+        name = request.match_info["service_name"]
+        self._services.declared(name)
+        if not query.follow:
+            entries = await self._views.logs(
+                name, tail=query.tail, since=query.since, timestamps=query.timestamps
+            )
+            return ServiceLogs(name, [LogEntry(**e) for e in entries])
+        await self._containers.get(name)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+        )
+        await response.prepare(request)
+        async for line in self._containers.follow(
+            name, tail=query.tail, since=query.since, timestamps=query.timestamps
+        ):
+            await response.write(f"{line}\n".encode())
+        await response.write_eof()
+        return response
+
+    @endpoint(
+        "GET",
+        f"/api/v1/services/{NAME_REF}/metrics",
+        summary="Service metrics",
+        tag="services",
+        permission=Permission.READ,
+        group="services",
+        query=MetricsQuery,
+        path_params=NAME_PARAM,
+    )
+    async def metrics(self, request: web.Request, query: MetricsQuery) -> dict[str, Any]:
+        """CPU, memory, network and disk over `period`, averaged per `resolution`, from the
+        samples Homei takes of every running service."""
+        name = request.match_info["service_name"]
+        self._services.declared(name)
+        return await self._sampler.metrics(name, query.period, query.resolution)
+
+    @endpoint(
+        "GET",
+        f"/ws/services/{NAME_REF}/logs",
+        summary="Follow service logs (WebSocket)",
+        tag="services",
+        permission=Permission.CONTROL,
+        query=LogQuery,
+        in_schema=False,
+        token_in_query=True,
+    )
+    async def follow_logs(self, request: web.Request, query: LogQuery) -> web.WebSocketResponse:
+        """One text message per line, at the client's pace."""
+        name = request.match_info["service_name"]
+        self._services.declared(name)
+        await self._containers.get(name)
+        ws = web.WebSocketResponse(heartbeat=30.0)
+        await ws.prepare(request)
+        self._hub.add(ws)
+        try:
+            async for line in self._containers.follow(
+                name, tail=query.tail, since=query.since, timestamps=query.timestamps
+            ):
+                if ws.closed:
+                    break
+                await ws.send_str(line)
+            await close(ws, WSCloseCode.OK, b"container stopped")
+        except DockerError as err:
+            await close(ws, WSCloseCode.INTERNAL_ERROR, err.message.encode()[:120])
+        except (ConnectionResetError, aiohttp.ClientError) as err:
+            await close(ws, WSCloseCode.INTERNAL_ERROR, str(err).encode()[:120])
+        finally:
+            self._hub.discard(ws)
+        return ws

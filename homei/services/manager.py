@@ -1,0 +1,268 @@
+"""Declaring, changing and removing services: checked at once, carried out as tasks.
+
+A request is refused before anything is written when it cannot work: a bad field, a
+privilege the policy forbids, a missing dependency or a cycle, a name or a host port
+already taken, an image that is neither on the device nor pullable. What passes is
+declared and carried out by a task; a task that fails takes back what it created,
+so a failed install leaves nothing behind and a failed update leaves the old
+container running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+from typing import Any
+
+import msgspec
+
+from homei.core.errors import Conflict, HomeiError, NotFound
+from homei.core.events import EventBus
+from homei.core.tasks import TaskContext, TaskManager, TaskRecord
+from homei.docker.reconciler import Reconciler
+from homei.docker.runtime import ImageMissing, PortTaken
+from homei.services import graph
+from homei.services.control import ServiceControl
+from homei.services.locks import ServiceLocks
+from homei.services.spec import ServiceSpec, parse_port, parse_spec
+from homei.services.store import Declared, ServiceStore
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class ServiceNotFound(NotFound):
+    code = "SERVICE_NOT_FOUND"
+
+
+class ServiceExists(Conflict):
+    code = "SERVICE_ALREADY_EXISTS"
+
+
+class ServiceManager:
+    """The services API's one entry point into the service model."""
+
+    def __init__(
+        self,
+        store: ServiceStore,
+        reconciler: Reconciler,
+        control: ServiceControl,
+        locks: ServiceLocks,
+        tasks: TaskManager,
+        events: EventBus,
+    ) -> None:
+        self.store = store
+        self.control = control
+        self._reconciler = reconciler
+        self._runtime = reconciler.runtime
+        self._locks = locks
+        self._tasks = tasks
+        self._events = events
+        self.busy: dict[str, str] = {}  # service -> "installing" | "updating"
+
+    def declared(self, name: str) -> Declared:
+        row = self.store.get(name)
+        if row is None:
+            raise ServiceNotFound(f"Service '{name}' not found", {"service_name": name})
+        return row
+
+    # --- checks ------------------------------------------------------------------------
+    async def _admissible(self, spec: ServiceSpec, old: Declared | None) -> None:
+        """Everything that would make the spec fail, found before anything is written."""
+        await asyncio.to_thread(self._runtime.policy.enforce, spec)
+        known = self.store.graph()
+        missing = [dep for dep in spec.depends_on if dep not in known]
+        if missing:
+            raise graph.DependencyError(
+                f"'{spec.name}' depends on undeclared services: {', '.join(missing)}",
+                {"missing": missing, "service": spec.name},
+            )
+        known[spec.name] = list(spec.depends_on)
+        cycle = graph.find_cycle(known)
+        if cycle:
+            raise graph.DependencyError(f"Dependency cycle: {' -> '.join(cycle)}", {"cycle": cycle})
+        await self._runtime.engine.require()
+        if old is None:
+            existing = await self._runtime.inspect(spec.name)
+            if existing is not None:
+                raise ServiceExists(
+                    f"A container named '{spec.name}' already exists and is not managed by Homei",
+                    {"service_name": spec.name},
+                )
+        await self._ports_free(spec, old)
+        if not await self._runtime.image_present(spec.image):
+            await self._pullable(spec.image)
+
+    async def _ports_free(self, spec: ServiceSpec, old: Declared | None) -> None:
+        published = await self._runtime.published_ports()
+        mine = set(old.spec.ports) if old else set()
+        for index, port in enumerate(spec.ports):
+            ip, host, _, proto = parse_port(port)
+            if host is None or port in mine:
+                continue
+            owner = published.get((ip or "0.0.0.0", host)) or published.get(("", host))  # noqa: S104
+            if owner is None and ip:
+                owner = published.get(("0.0.0.0", host))  # noqa: S104
+            if owner is not None and owner != spec.name:
+                raise PortTaken(
+                    f"Host port {host} is already published by '{owner}'",
+                    {"fields": [{"path": f"ports[{index}]", "message": "port taken"}]},
+                )
+            if not await asyncio.to_thread(_can_bind, ip, host, proto):
+                raise PortTaken(
+                    f"Host port {host}/{proto} is in use on the device",
+                    {"fields": [{"path": f"ports[{index}]", "message": "port in use"}]},
+                )
+
+    async def _pullable(self, image: str) -> None:
+        try:
+            await self._runtime._json(
+                f"distribution/{image}/json", what=f"Registry lookup of '{image}'"
+            )
+        except Exception as err:
+            reason = getattr(err, "message", str(err))
+            raise ImageMissing(
+                f"Image '{image}' is not on the device and no registry has it"
+                " (load it with POST /api/v1/images/load)",
+                {"fields": [{"path": "image", "message": reason}]},
+            ) from None
+
+    async def validate(self, body: Any) -> dict[str, Any]:
+        """Every check an install or update would make, as a verdict instead of an error."""
+        try:
+            spec = parse_spec(body)
+            await self._admissible(spec, self.store.get(spec.name))
+        except HomeiError as err:
+            return {"valid": False, "errors": [err.message], "details": err.details}
+        return {"valid": True, "errors": [], "details": {}}
+
+    # --- install -----------------------------------------------------------------------
+    async def install(self, body: Any, created_by: str | None) -> tuple[ServiceSpec, TaskRecord]:
+        """Declare a service and start the task that brings it up."""
+        spec = parse_spec(body)
+        async with self._locks.get(spec.name):
+            if self.store.get(spec.name) is not None:
+                raise ServiceExists(
+                    f"Service '{spec.name}' already exists", {"service_name": spec.name}
+                )
+            await self._admissible(spec, None)
+            declared = await self.store.put(spec, "running")
+            self.busy[spec.name] = "installing"
+        task = await self._tasks.start(
+            "service_install",
+            lambda context: self._run_install(context, declared),
+            service=spec.name,
+            params={"image": spec.image},
+            created_by=created_by,
+        )
+        return spec, task
+
+    async def _run_install(self, context: TaskContext, declared: Declared) -> dict[str, Any]:
+        spec = declared.spec
+        try:
+            async with self._locks.get(spec.name):
+                await context.log(f"Installing {spec.name} from {spec.image}")
+                await self._runtime.ensure_image(spec.image, context.progress)
+                await context.progress(40, "Preparing networks, volumes and folders")
+                await asyncio.to_thread(
+                    self._runtime.policy.service_dir(spec.name).mkdir, parents=True, exist_ok=True
+                )
+                await context.progress(60, "Creating the container")
+                await self._reconciler.ensure(declared, run=False)
+            if spec.enabled:
+                await context.progress(75, "Starting dependencies and the service")
+                await self.control.start(spec.name)
+        except BaseException as err:
+            await context.log(f"Install failed, removing what it created: {err}", "error")
+            with contextlib.suppress(Exception):
+                await self._forget(spec.name, remove_data=False)
+            raise
+        finally:
+            self.busy.pop(spec.name, None)
+        self._events.publish(
+            "service:installed",
+            {"service": spec.name, "version": spec.version, "status": "installed"},
+        )
+        return {"success": True, "message": f"Service {spec.name} installed"}
+
+    # --- update ------------------------------------------------------------------------
+    async def update(
+        self, name: str, body: dict[str, Any], created_by: str | None
+    ) -> tuple[ServiceSpec, TaskRecord]:
+        """Change a service: the fields given replace the declared ones."""
+        old = self.declared(name)
+        merged = msgspec.to_builtins(old.spec)
+        changes = {k: v for k, v in body.items() if k != "config"}
+        if isinstance(body.get("config"), dict):
+            changes["config"] = body["config"]
+        from homei.services.spec import normalise
+
+        merged.update(normalise({**changes, "name": name}))
+        spec = parse_spec(merged, name=name)
+        async with self._locks.get(name):
+            await self._admissible(spec, old)
+            self.busy[name] = "updating"
+        task = await self._tasks.start(
+            "service_update",
+            lambda context: self._run_update(context, name, spec),
+            service=name,
+            params={"image": spec.image},
+            created_by=created_by,
+        )
+        return spec, task
+
+    async def _run_update(self, context: TaskContext, name: str, spec: ServiceSpec) -> Any:
+        try:
+            async with self._locks.get(name):
+                old = self.declared(name)
+                await self._runtime.ensure_image(spec.image, context.progress)
+                if spec.runtime_hash() != old.spec.runtime_hash():
+                    await context.progress(50, "Preparing the new container and swapping it in")
+                    run = spec.enabled and old.desired == "running"
+                    await self._reconciler.swap(old, spec, run=run)
+                declared = await self.store.put(spec)
+                await context.progress(90, "Applying the declared state")
+                await self._reconciler.ensure(declared, run=declared.should_run or None)
+        finally:
+            self.busy.pop(name, None)
+        self._events.publish("service:updated", {"service": name, "image": spec.image})
+        return {"success": True, "message": f"Service {name} updated"}
+
+    # --- delete ------------------------------------------------------------------------
+    async def delete(self, name: str, *, force: bool, remove_data: bool) -> None:
+        """Stop and remove a service; 409 while others depend on it, unless `force`."""
+        self.declared(name)
+        users = graph.dependents(self.store.graph(), name)
+        if users and not force:
+            raise graph.HasDependents(
+                f"Service '{name}' is needed by: {', '.join(users)}",
+                {"service_name": name, "dependents": users},
+            )
+        await self._forget(name, remove_data=remove_data)
+        self._events.publish("service:uninstalled", {"service": name, "removeData": remove_data})
+
+    async def _forget(self, name: str, *, remove_data: bool) -> None:
+        async with self._locks.get(name):
+            row = self.store.get(name)
+            await self._reconciler.remove(name)
+            if row is not None and remove_data:
+                for volume in row.spec.volumes:
+                    if volume.is_named:
+                        await self._runtime.remove_volume(volume.source)
+                folder = self._runtime.policy.service_dir(name)
+                await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
+            await self.store.remove(name)
+        self._locks.forget(name)
+
+
+def _can_bind(ip: str, port: int, proto: str) -> bool:
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip or "0.0.0.0", port))  # noqa: S104
+        except OSError:
+            return False
+    return True

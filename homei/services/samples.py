@@ -1,0 +1,165 @@
+"""Resource samples of every running service, kept in SQLite for `/services/{name}/metrics`.
+
+One cheap reading per container per interval (`one-shot` stats: no second-long wait);
+the CPU percent comes from two consecutive readings, as `docker stats` computes it.
+Samples older than the retention are pruned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from homei.core.clock import from_epoch
+from homei.core.store import Store
+from homei.docker.engine import DockerError
+from homei.docker.runtime import DockerRuntime
+from homei.services.store import ServiceStore
+
+_LOGGER = logging.getLogger(__name__)
+
+PERIODS = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
+RESOLUTIONS = {"1m": 60, "5m": 300, "1h": 3600}
+
+
+class Sampler:
+    def __init__(
+        self,
+        store: Store,
+        services: ServiceStore,
+        runtime: DockerRuntime,
+        *,
+        interval: float = 30.0,
+        retention: float = 7 * 86400,
+    ) -> None:
+        self._store = store
+        self._services = services
+        self._runtime = runtime
+        self.interval = interval
+        self._retention = retention
+        self._previous: dict[str, tuple[int, int]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="homei-service-samples")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sample_all()
+            except DockerError as err:
+                _LOGGER.debug("No samples this round: %s", err.message)
+            except Exception:
+                _LOGGER.exception("Sampling services failed")
+            await asyncio.sleep(self.interval)
+
+    async def sample_all(self) -> int:
+        """Take one sample of every running service; how many were taken."""
+        names = sorted(self._services.all())
+        readings = await asyncio.gather(*(self._read(n) for n in names), return_exceptions=True)
+        rows = [r for r in readings if isinstance(r, tuple)]
+        now = time.time()
+        statements: list[tuple[str, Any]] = [
+            (
+                "INSERT INTO service_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row[:1], now, *row[1:]),
+            )
+            for row in rows
+        ]
+        statements.append(("DELETE FROM service_samples WHERE ts < ?", (now - self._retention,)))
+        await self._store.transaction(statements)
+        return len(rows)
+
+    async def _read(self, name: str) -> tuple[Any, ...] | None:
+        inspected = await self._runtime.inspect(name)
+        if not inspected or not (inspected.get("State") or {}).get("Running"):
+            self._previous.pop(name, None)
+            return None
+        raw = await self._runtime._json(
+            f"containers/{name}/stats",
+            params={"stream": "0", "one-shot": "1"},
+            what=f"Stats of '{name}'",
+        )
+        cpu_stats = raw.get("cpu_stats") or {}
+        total = int((cpu_stats.get("cpu_usage") or {}).get("total_usage", 0))
+        system = int(cpu_stats.get("system_cpu_usage", 0))
+        online = int(cpu_stats.get("online_cpus") or 1)
+        cpu = 0.0
+        previous = self._previous.get(name)
+        if previous and system > previous[1] and total >= previous[0]:
+            cpu = (total - previous[0]) / (system - previous[1]) * online * 100.0
+        self._previous[name] = (total, system)
+        memory = raw.get("memory_stats") or {}
+        detail = memory.get("stats") or {}
+        cache = detail.get(
+            "total_inactive_file", detail.get("inactive_file", detail.get("cache", 0))
+        )
+        networks = (raw.get("networks") or {}).values()
+        io = (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+        return (
+            name,
+            round(cpu, 3),
+            max(0, int(memory.get("usage", 0)) - int(cache)),
+            int(memory.get("limit", 0)),
+            sum(int(n.get("rx_bytes", 0)) for n in networks),
+            sum(int(n.get("tx_bytes", 0)) for n in networks),
+            sum(int(e.get("value", 0)) for e in io if str(e.get("op", "")).lower() == "read"),
+            sum(int(e.get("value", 0)) for e in io if str(e.get("op", "")).lower() == "write"),
+        )
+
+    async def metrics(self, name: str, period: str, resolution: str) -> dict[str, Any]:
+        """000's metrics shape: current, average, max and a series per resource."""
+        since = time.time() - PERIODS[period]
+        step = RESOLUTIONS[resolution]
+        rows = await self._store.fetch_all(
+            "SELECT CAST(ts / ? AS INTEGER) * ? AS bucket, AVG(cpu) AS cpu, MAX(cpu) AS cpu_max,"
+            " AVG(memory) AS memory, MAX(memory) AS memory_max, MAX(memory_limit) AS memory_limit,"
+            " MAX(rx_bytes) AS rx, MAX(tx_bytes) AS tx, MAX(read_bytes) AS rd,"
+            " MAX(write_bytes) AS wr FROM service_samples WHERE service = ? AND ts >= ?"
+            " GROUP BY bucket ORDER BY bucket",
+            (step, step, name, since),
+        )
+        last = rows[-1] if rows else None
+
+        def series(column: str) -> list[dict[str, Any]]:
+            return [{"timestamp": from_epoch(r["bucket"]), "value": r[column]} for r in rows]
+
+        def stat(column: str, top: str) -> dict[str, Any]:
+            values = [r[column] for r in rows]
+            return {
+                "current": last[column] if last else None,
+                "average": round(sum(values) / len(values), 3) if values else None,
+                "max": max((r[top] for r in rows), default=None),
+                "data": series(column),
+            }
+
+        return {
+            "service": name,
+            "period": period,
+            "resolution": resolution,
+            "samples": len(rows),
+            "metrics": {
+                "cpu": stat("cpu", "cpu_max"),
+                "memory": {
+                    **stat("memory", "memory_max"),
+                    "limit": last["memory_limit"] if last else None,
+                },
+                "network": {
+                    "rx_bytes": last["rx"] if last else 0,
+                    "tx_bytes": last["tx"] if last else 0,
+                    "data": series("rx"),
+                },
+                "disk": {
+                    "read_bytes": last["rd"] if last else 0,
+                    "write_bytes": last["wr"] if last else 0,
+                    "data": series("rd"),
+                },
+            },
+        }

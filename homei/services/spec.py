@@ -1,0 +1,246 @@
+"""A service as declared: the desired state Homei keeps Docker equal to.
+
+Two request shapes arrive: seed 001's flat body (`image`, `restart_policy`,
+`depends_on`, volume strings) and seed 000's nested one (`config.image`,
+`config.restart`, `config.dependencies`, volume objects). `parse_spec` turns either
+into one `ServiceSpec`; everything after that sees only the canonical form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from homei.core.errors import ValidationError
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+_NAME = re.compile(NAME_PATTERN)
+_PORT = re.compile(
+    r"^(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}):)?(?:(?P<host>\d{1,5}):)?(?P<container>\d{1,5})"
+    r"(?:/(?P<proto>tcp|udp))?$"
+)
+_DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h)?$")
+_MEMORY = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>[bkmg]?)i?b?$", re.IGNORECASE)
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
+BackupMode = Literal["stop", "pause", "live"]
+CheckType = Literal["http", "tcp", "command"]
+Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
+
+
+class Volume(msgspec.Struct, forbid_unknown_fields=True):
+    """`source` is a named volume, a path relative to the service's folder (`./x`) or an
+    absolute host path inside the allowed roots."""
+
+    source: Annotated[str, msgspec.Meta(min_length=1)]
+    target: Annotated[str, msgspec.Meta(min_length=1, pattern="^/")]
+    read_only: bool = False
+
+    @property
+    def is_named(self) -> bool:
+        """A Docker named volume rather than a bind mount."""
+        return not self.source.startswith(("/", "./", "../", "~"))
+
+    def as_string(self) -> str:
+        """001's `src:dst[:ro]` form."""
+        return f"{self.source}:{self.target}{':ro' if self.read_only else ''}"
+
+
+class DockerHealthcheck(msgspec.Struct, forbid_unknown_fields=True):
+    """The container's own healthcheck, run by Docker (000's `healthcheck`)."""
+
+    test: list[str] | str
+    interval: str = "30s"
+    timeout: str = "10s"
+    retries: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    start_period: str = "0s"
+
+
+class Check(msgspec.Struct, forbid_unknown_fields=True):
+    """A check Homei runs itself: an HTTP GET, a TCP connect, or a command in the container."""
+
+    type: CheckType
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
+    path: str = "/"
+    command: list[str] | None = None
+    expect_status: Annotated[int, msgspec.Meta(ge=100, le=599)] | None = None
+
+
+class HealthPolicy(msgspec.Struct, forbid_unknown_fields=True):
+    """How Homei watches a service: its checks, their pace, and when to restart it."""
+
+    checks: list[Check] = msgspec.field(default_factory=list)
+    interval: str = "15s"
+    timeout: str = "5s"
+    start_period: str = "10s"
+    # Restart after this many failed checks in a row (0: never); back-off doubles per restart.
+    restart_after: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
+
+
+class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
+    """The canonical declared service."""
+
+    name: Name
+    image: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    category: str | None = None
+    version: str | None = None
+    description: str | None = None
+    enabled: bool = True
+    critical: bool = False
+    restart_policy: RestartPolicy = "unless-stopped"
+    command: list[str] | None = None
+    environment: dict[str, str] = msgspec.field(default_factory=dict)
+    ports: list[str] = msgspec.field(default_factory=list)
+    volumes: list[Volume] = msgspec.field(default_factory=list)
+    networks: list[Name] = msgspec.field(default_factory=list)
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+    depends_on: list[Name] = msgspec.field(default_factory=list)
+    healthcheck: DockerHealthcheck | None = None
+    health: HealthPolicy = msgspec.field(default_factory=HealthPolicy)
+    cpu_limit: Annotated[float, msgspec.Meta(gt=0, le=1024)] | None = None
+    memory_limit: int | str | None = None
+    stop_timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 10
+    backup_mode: BackupMode = "stop"
+    # Asking for these is refused unless the service is trusted (see homei.services.policy).
+    privileged: bool = False
+    network_mode: str | None = None
+    pid_mode: str | None = None
+    cap_add: list[str] = msgspec.field(default_factory=list)
+    devices: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """The memory limit in bytes."""
+        return parse_memory(self.memory_limit, "memory_limit")
+
+    def runtime_hash(self) -> str:
+        """What the container is made from: a change here means a new container."""
+        fields = msgspec.structs.asdict(self)
+        for name in ("category", "version", "description", "enabled", "critical", "health"):
+            fields.pop(name)
+        fields.pop("backup_mode")
+        return hashlib.sha256(msgspec.json.encode(fields, order="sorted")).hexdigest()[:16]
+
+
+# Seed 000 nests the container's settings under `config` and names two of them differently.
+_NESTED_RENAMES: dict[str, str] = {"restart": "restart_policy", "dependencies": "depends_on"}
+_TOP_RENAMES: dict[str, str] = {"dependencies": "depends_on", "restart": "restart_policy"}
+
+
+def normalise(body: Any) -> dict[str, Any]:
+    """Either request shape as one flat mapping of canonical field names."""
+    if not isinstance(body, dict):
+        raise ValidationError("The service must be a JSON object", {"fields": [{"path": "body"}]})
+    flat: dict[str, Any] = {
+        _TOP_RENAMES.get(str(k), str(k)): v for k, v in body.items() if k not in ("config", "id")
+    }
+    nested = body.get("config")
+    if nested is not None:
+        if not isinstance(nested, dict):
+            raise ValidationError("`config` must be an object", {"fields": [{"path": "config"}]})
+        for key, value in nested.items():
+            flat.setdefault(_NESTED_RENAMES.get(str(key), str(key)), value)
+    if isinstance(flat.get("volumes"), list):
+        flat["volumes"] = [_volume(v, i) for i, v in enumerate(flat["volumes"])]
+    return flat
+
+
+def _volume(value: Any, index: int) -> Any:
+    if not isinstance(value, str):
+        return value
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise _invalid(f"volumes[{index}]", f"expected 'source:target[:ro]', got '{value}'")
+    return {
+        "source": parts[0],
+        "target": parts[1],
+        "read_only": len(parts) == 3 and parts[2] == "ro",
+    }
+
+
+def parse_spec(body: Any, *, name: str | None = None) -> ServiceSpec:
+    """A validated `ServiceSpec` from a request body; 400 naming the field otherwise."""
+    flat = normalise(body)
+    if name is not None and flat.setdefault("name", name) != name:
+        raise _invalid("name", f"the body names '{flat['name']}' but the path '{name}'")
+    try:
+        spec = msgspec.convert(flat, ServiceSpec)
+    except msgspec.ValidationError as err:
+        message, _, path = str(err).rpartition(" - at `$")
+        location = path.rstrip("`").lstrip(".") if message else "body"
+        raise _invalid(location or "body", message or str(err)) from None
+    check(spec)
+    return spec
+
+
+def check(spec: ServiceSpec) -> None:
+    """Rules a schema cannot say: port syntax, durations, sizes, targets, self-dependency."""
+    for index, port in enumerate(spec.ports):
+        parse_port(port, f"ports[{index}]")
+    for key in spec.environment:
+        if not key or "=" in key or "\0" in key:
+            raise _invalid(f"environment.{key}", "an environment name cannot be empty or hold '='")
+    targets: set[str] = set()
+    for index, volume in enumerate(spec.volumes):
+        if ".." in volume.target.split("/") or volume.target in targets:
+            raise _invalid(f"volumes[{index}].target", f"'{volume.target}' is not a valid target")
+        targets.add(volume.target)
+        if volume.is_named and not _NAME.match(volume.source):
+            raise _invalid(f"volumes[{index}].source", f"'{volume.source}' is not a volume name")
+    if spec.name in spec.depends_on:
+        raise _invalid("depends_on", f"'{spec.name}' cannot depend on itself")
+    if spec.healthcheck is not None:
+        for field in ("interval", "timeout", "start_period"):
+            parse_duration(getattr(spec.healthcheck, field), f"healthcheck.{field}")
+    for field in ("interval", "timeout", "start_period"):
+        parse_duration(getattr(spec.health, field), f"health.{field}")
+    for index, item in enumerate(spec.health.checks):
+        if item.type in ("http", "tcp") and item.port is None:
+            raise _invalid(f"health.checks[{index}].port", f"a {item.type} check needs a port")
+        if item.type == "command" and not item.command:
+            raise _invalid(f"health.checks[{index}].command", "a command check needs a command")
+    parse_memory(spec.memory_limit, "memory_limit")
+
+
+def parse_port(value: str, where: str = "ports") -> tuple[str, int | None, int, str]:
+    """`[ip:][host:]container[/proto]` into (ip, host port, container port, protocol)."""
+    match = _PORT.match(value)
+    if match is None:
+        raise _invalid(where, f"expected '[ip:][host:]container[/tcp|udp]', got '{value}'")
+    host = int(match["host"]) if match["host"] else None
+    container = int(match["container"])
+    if not 0 < container < 65536 or (host is not None and not 0 < host < 65536):
+        raise _invalid(where, f"port out of range in '{value}'")
+    return match["ip"] or "", host, container, match["proto"] or "tcp"
+
+
+def parse_duration(value: str, where: str) -> float:
+    """`30s`, `1.5m`, `500ms` or plain seconds into seconds."""
+    match = _DURATION.match(value.strip())
+    if match is None:
+        raise _invalid(where, f"expected a duration such as '30s' or '2m', got '{value}'")
+    return float(match["value"]) * _UNITS[match["unit"]]
+
+
+def parse_memory(value: int | str | None, where: str) -> int | None:
+    """`512m`, `1g`, `1048576` into bytes."""
+    if value is None or isinstance(value, int):
+        if isinstance(value, int) and value < 4 * 1024**2:
+            raise _invalid(where, "the memory limit must be at least 4 MiB")
+        return value
+    match = _MEMORY.match(value.strip())
+    if match is None:
+        raise _invalid(where, f"expected a size such as '512m' or '1g', got '{value}'")
+    result = int(float(match["value"]) * _MEMORY_UNITS[match["unit"].lower()])
+    return parse_memory(result, where)
+
+
+def _invalid(path: str, message: str) -> ValidationError:
+    return ValidationError(
+        f"Invalid {path}: {message}", {"fields": [{"path": path, "message": message}]}
+    )
