@@ -286,7 +286,7 @@ async def _assemble(
             SystemApi(settings.data_dir, settings.mode, health, tasks, events),
             EventsApi(events, websockets, settings.events.heartbeat),
             MetricsApi(metrics),
-            UpdateApi(updates, gate),
+            UpdateApi(updates),
             ContainersApi(containers, websockets),
             ImagesApi(images),
             ServicesApi(services, views),
