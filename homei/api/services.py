@@ -13,8 +13,11 @@ from homei.core.auth import Permission
 from homei.services.manager import ServiceManager
 from homei.services.views import ServiceViews, view
 
-NAME_REF = "{service_name:[a-z0-9][a-z0-9_.-]{0,62}}"
-NAME_PARAM = {"service_name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"}}
+# `validate` is a route of its own, never a service's name.
+NAME_REF = "{service_name:(?!validate$)[a-z0-9][a-z0-9_.-]*}"
+NAME_PARAM = {
+    "service_name": {"type": "string", "pattern": "^(?!validate$)[a-z0-9][a-z0-9_.-]{0,62}$"}
+}
 
 
 class ListQuery(msgspec.Struct):
@@ -36,10 +39,10 @@ class StopQuery(msgspec.Struct):
     timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] | None = None
 
 
-class ControlBody(msgspec.Struct):
+class ControlBody(msgspec.Struct, forbid_unknown_fields=True):
     action: Literal["start", "stop", "restart"]
     graceful: bool = True
-    timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] | None = None
+    timeout: Annotated[float, msgspec.Meta(ge=0, le=3600)] | None = None
 
 
 def _user(request: web.Request) -> str | None:
@@ -245,5 +248,6 @@ class ServicesApi:
         if body.action == "start":
             return await self.start(request)
         if body.action == "stop":
-            return await self.stop(request, StopQuery(body.graceful, body.timeout))
+            timeout = None if body.timeout is None else round(body.timeout)
+            return await self.stop(request, StopQuery(body.graceful, timeout))
         return await self.restart(request)

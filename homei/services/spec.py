@@ -16,7 +16,7 @@ import msgspec
 
 from homei.core.errors import ValidationError
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+NAME_PATTERN = r"^(?!validate$)[a-z0-9][a-z0-9_.-]{0,62}$"  # /services/validate is a route
 _NAME = re.compile(NAME_PATTERN)
 _PORT = re.compile(
     r"^(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}):)?(?:(?P<host>\d{1,5}):)?(?P<container>\d{1,5})"

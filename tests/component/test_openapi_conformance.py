@@ -21,10 +21,22 @@ from tests.conftest import Homei
 # Operations whose server rejects (400) some requests the document calls valid, because the
 # rule depends on the device's state, which no schema can state. `positive_data_acceptance` is
 # skipped for them only; every other check still runs.
-ENDLESS_STREAMS = {"GET /api/v1/containers/{container_id}/logs"}
+ENDLESS_STREAMS = {
+    "GET /api/v1/containers/{container_id}/logs",
+    "GET /api/v1/services/{service_name}/logs",
+}
 SEMANTIC_VALIDATION = {
+    # The services named must be declared (and fit the backup's type); an upload must be a
+    # backup; a restore needs the backup's password.
+    "POST /api/v1/backups",
+    "POST /api/v1/backups/upload",
+    "POST /api/v1/backups/{backup_name}/restore",
     # The current password must be the right one.
     "POST /api/v1/auth/password",
+    # A service must name an image the device has or a registry serves, free host ports,
+    # declared dependencies; its fields' rules go beyond the schema (see spec.py).
+    "POST /api/v1/services",
+    "PUT /api/v1/services/{service_name}",
     # An image upload must be a `docker save` tarball.
     "POST /api/v1/images/load",
     # An upload must hold something (an empty body is no bundle).
@@ -88,6 +100,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @pytest.mark.usefixtures("_schemathesis_node_id")
+# One test holds every operation as a subtest: its time grows with the API.
+@pytest.mark.timeout(900)
 @schema.parametrize()
 @settings(
     max_examples=50,
