@@ -155,10 +155,12 @@ class ContainersApi:
         response=ContainerList,
         errors=(503,),
     )
-    async def list_containers(self, request: web.Request, query: ContainerQuery) -> ContainerList:
+    async def list_containers(self, request: web.Request, query: ContainerQuery) -> dict[str, Any]:
         """Managed and unmanaged containers; filter with `managed` and `status`."""
-        rows = await self._containers.list(managed=query.managed, status=query.status)
-        return ContainerList([_as(ContainerSummary, r) for r in rows])
+        # Already in the documented shape: encoded as it is, not converted field by field.
+        return {
+            "containers": await self._containers.list(managed=query.managed, status=query.status)
+        }
 
     @endpoint(
         "GET",
@@ -203,10 +205,11 @@ class ContainersApi:
             headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
         )
         await response.prepare(request)
-        async for line in self._containers.follow(
+        # Whatever one read from Docker brought goes out in one write.
+        async for data in self._containers.follow_bytes(
             ref, tail=query.tail, since=query.since, timestamps=query.timestamps
         ):
-            await response.write(f"{line}\n".encode())
+            await response.write(data)
         await response.write_eof()
         return response
 

@@ -180,10 +180,11 @@ class ServiceStatusApi:
             headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
         )
         await response.prepare(request)
-        async for line in self._containers.follow(
+        # Whatever one read from Docker brought goes out in one write.
+        async for data in self._containers.follow_bytes(
             name, tail=query.tail, since=query.since, timestamps=query.timestamps
         ):
-            await response.write(f"{line}\n".encode())
+            await response.write(data)
         await response.write_eof()
         return response
 

@@ -14,6 +14,7 @@ import msgspec
 
 from homei.core.clock import from_epoch
 from homei.core.events import EventBus
+from homei.docker import logstream
 from homei.docker.engine import DockerEngine, DockerError
 
 _LOGGER = logging.getLogger(__name__)
@@ -181,14 +182,22 @@ class Containers:
             filters["label"] = [f"{MANAGED_LABEL}=true"]
         if status is not None:
             filters["status"] = [status]
-        docker = self._engine.client
+        params = {"all": "1"}
+        if filters:
+            params["filters"] = msgspec.json.encode(filters).decode()
         found = await self._engine.call(
-            docker.containers.list(all=True, filters=filters), what="Listing containers"
+            self._get_json("containers/json", params), what="Listing containers"
         )
-        rows = [summary(c._container) for c in found]
+        rows = [summary(raw) for raw in found]
         if managed is False:
             rows = [r for r in rows if not r["managed"]]
         return rows
+
+    async def _get_json(self, path: str, params: dict[str, str]) -> Any:
+        """One GET decoded with msgspec (several times faster than the json module on a
+        long container list)."""
+        async with self._engine.client._query(path, method="GET", params=params) as response:
+            return msgspec.json.decode(await response.read())
 
     async def _container(self, ref: str) -> Any:
         return await self._engine.call(
@@ -219,25 +228,41 @@ class Containers:
         )
         return [line.rstrip("\n") for line in lines]
 
+    async def follow_bytes(
+        self, ref: str, *, tail: int = 100, since: int | None = None, timestamps: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The log's bytes as the container writes them, read in bulk; the caller's pace is
+        the stream's pace."""
+        container = await self._container(ref)
+        tty = bool((container._container.get("Config") or {}).get("Tty"))
+        params: dict[str, Any] = {
+            "stdout": "1",
+            "stderr": "1",
+            "follow": "1",
+            "tail": str(tail),
+            "timestamps": "1" if timestamps else "0",
+        }
+        if since is not None:
+            params["since"] = str(since)
+        query = self._engine.client._query(
+            f"containers/{container.id}/logs", method="GET", params=params, timeout=None
+        )
+        try:
+            async with query as response:
+                async for data in logstream.payloads(response.content.iter_any(), tty=tty):
+                    yield data
+        except DockerError:
+            raise
+        except Exception as err:  # aiodocker's own errors, a reset connection, ...
+            raise DockerError(f"Following the logs of '{ref}' failed: {err}") from None
+
     async def follow(
         self, ref: str, *, tail: int = 100, since: int | None = None, timestamps: bool = False
     ) -> AsyncIterator[str]:
-        """Lines as the container writes them; the caller's pace is the stream's pace."""
-        container = await self._container(ref)
-        params: dict[str, Any] = {"tail": str(tail), "timestamps": timestamps}
-        if since is not None:
-            params["since"] = since
-        stream = container.log(stdout=True, stderr=True, follow=True, timeout=None, **params)
-        try:
-            async for line in stream:
-                yield line.rstrip("\n")
-        except Exception as err:
-            if isinstance(err, DockerError):
-                raise
-            raise DockerError(f"Following the logs of '{ref}' failed: {err}") from None
-        finally:
-            with contextlib.suppress(Exception):
-                await stream.aclose()
+        """Lines as the container writes them."""
+        stream = self.follow_bytes(ref, tail=tail, since=since, timestamps=timestamps)
+        async for line in logstream.lines(stream):
+            yield line
 
     async def stats(self, ref: str) -> dict[str, Any]:
         """One resource sample (Docker takes two readings about a second apart for CPU)."""

@@ -32,7 +32,9 @@ async def homei(engine: DockerEngine, make_homei):
     )
     homei = await make_homei(toml)
     yield homei
+    await homei.client.close()  # first, or its reconciler would bring its services back
     await asyncio.to_thread(engine.remove_containers, LABEL)
+    await asyncio.to_thread(engine.remove_containers, "io.homei.managed")
 
 
 async def run(engine: DockerEngine, *args: str) -> str:
@@ -40,16 +42,25 @@ async def run(engine: DockerEngine, *args: str) -> str:
     return result.stdout.strip()
 
 
-async def start(engine: DockerEngine, name: str, *cmd: str, managed: bool = False) -> str:
-    labels = ["--label", LABEL]
-    if managed:
-        labels += ["--label", "io.homei.managed=true", "--label", f"io.homei.service={name}"]
-    return await run(engine, "run", "-d", "--name", name, *labels, IMAGE, *cmd)
+async def start(engine: DockerEngine, name: str, *cmd: str) -> str:
+    return await run(engine, "run", "-d", "--name", name, "--label", LABEL, IMAGE, *cmd)
 
 
 async def test_list_filters_by_managed_and_status(homei, engine):
     headers = await homei.auth()
-    await start(engine, "app-managed", "sleep", "300", managed=True)
+    # Managed: declared as a service (a managed container no service declares is removed).
+    accepted = await homei.client.post(
+        "/api/v1/services",
+        headers=headers,
+        json={"name": "app-managed", "image": IMAGE, "command": ["sleep", "300"]},
+    )
+    assert accepted.status == 202, await accepted.text()
+    task_id = (await accepted.json())["taskId"]
+    async with asyncio.timeout(60):
+        while (await get_json(homei, f"/api/v1/tasks/{task_id}", headers))["status"] != (
+            "completed"
+        ):
+            await asyncio.sleep(0.1)
     await start(engine, "app-foreign", "sleep", "300")
     await start(engine, "app-done", "true")
     await wait_for_exit(engine, "app-done")
