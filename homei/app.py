@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from homei.api.accesslog import AccessLog
 from homei.api.auth import AuthApi
+from homei.api.backups import BackupsApi
 from homei.api.containers import ContainersApi
 from homei.api.docs import DocsApi
 from homei.api.events import EventsApi
@@ -31,6 +33,11 @@ from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
 from homei.api.websockets import WebSocketHub
+from homei.backup import homei_part as backup_schema
+from homei.backup.catalog import BackupCatalog
+from homei.backup.homei_part import HomeiPart, settings_file_from_environment
+from homei.backup.manager import BackupManager
+from homei.backup.schedule import Scheduler
 from homei.core import accounts as accounts_schema
 from homei.core import tasks as tasks_schema
 from homei.core.accounts import Accounts
@@ -50,6 +57,7 @@ from homei.docker.reconciler import Reconciler
 from homei.docker.runtime import DockerRuntime
 from homei.monitor.api_metrics import ApiMetrics
 from homei.services import store as services_schema
+from homei.services.backup_data import ServiceBackupData
 from homei.services.control import ServiceControl
 from homei.services.health import HealthMonitor
 from homei.services.locks import ServiceLocks
@@ -75,6 +83,7 @@ MIGRATIONS = (
     *tasks_schema.MIGRATIONS,
     *update_schema.MIGRATIONS,
     *services_schema.MIGRATIONS,
+    *backup_schema.MIGRATIONS,
 )
 
 
@@ -101,6 +110,7 @@ class Components:
     reconciler: Reconciler
     service_health: HealthMonitor
     samples: Sampler
+    backups: BackupManager
 
 
 def _database_check_kind(store: Store) -> TaskKind:
@@ -219,6 +229,24 @@ async def _assemble(
     )
     health.register("services", service_health.report)
 
+    async def services_restored() -> None:
+        reconciler.request()  # the restored declarations, made real in Docker
+
+    backups = BackupManager(
+        BackupCatalog(settings.backups_dir, settings.backup.max_backup_size),
+        HomeiPart(
+            store,
+            MIGRATIONS,
+            msgspec.json.encode(settings, enc_hook=str),
+            await asyncio.to_thread(settings_file_from_environment, settings.mode),
+            reload=[service_store.load, services_restored],
+        ),
+        ServiceBackupData(service_store, reconciler, locks),
+        tasks,
+        events,
+    )
+    backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
+
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
             _LOGGER.warning("Not rebooting: update.reboot_on_failure is off")
@@ -257,11 +285,13 @@ async def _assemble(
         reconciler,
         service_health,
         samples,
+        backups,
     )
 
     await tasks.load()
     await service_store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
+    await backups.start()
 
     policy = AccessPolicy(
         accounts, RateLimiter(window=settings.rate_limits.window), settings.rate_limits
@@ -291,6 +321,7 @@ async def _assemble(
             ImagesApi(images),
             ServicesApi(services, views),
             ServiceStatusApi(services, views, service_health, samples, containers, websockets),
+            BackupsApi(backups, backup_schedules),
         ],
     )
     register(app, [DocsApi(build_document(endpoints, refine=[tasks_api.document_kinds]))])
@@ -306,6 +337,7 @@ async def _assemble(
         reconciler.start()
         service_health.start()
         samples.start()
+        backup_schedules.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -317,6 +349,7 @@ async def _assemble(
         await gate.stop()
         await containers.stop_watching()
         await samples.stop()
+        await backup_schedules.stop()
         await service_health.stop()
         await reconciler.stop()
         await tasks.shutdown()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import services, update, users
+from homei.cli import backup, services, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     tasks.add_argument("id", nargs="?", help="show one task")
     users.add_parser(commands, parents=[local, output])
     update.add_parser(commands, parents=[remote])
+    backup.add_parser(commands, parents=[remote])
     services.add_parsers(commands, parents=[remote])
     return parser
 
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             "apikey": _apikey,
             "tasks": _tasks,
             "update": update.run,
+            "backup": backup.run,
             "services": services.run,
             "images": services.run,
         }

@@ -109,6 +109,13 @@ class ApiClient:
             )
         return body
 
+    def stream(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A response whose body the caller reads as it arrives (downloads); use it with
+        `async with` and check its status."""
+        assert self._session is not None
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        return self._session.request(method, f"{self.url}{path}", headers=headers, **kwargs)
+
     async def _send(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         assert self._session is not None
         headers = {**self._headers(), **kwargs.pop("headers", {})}

@@ -152,6 +152,39 @@ class Store:
             details={"path": str(self.path), "size": size, "journal": "wal"},
         )
 
+    async def copy_to(self, path: Path) -> None:
+        """A consistent copy of the live database in a new file, through SQLite's backup
+        API (never a file copy of a database being written)."""
+        target = await aiosqlite.connect(path)
+        try:
+            async with self._write_lock:
+                await self._db.backup(target)
+        finally:
+            await target.close()
+
+    async def replace_with(self, path: Path, keep: Sequence[str] = ()) -> None:
+        """Make the live database hold what the database file `path` holds, except the
+        tables `keep`, whose live rows stay; SQLite's backup API into the open connection,
+        so the daemon keeps running and a failure leaves the live database as it was.
+        `path` must have this database's schema (open it with `Store.open` first)."""
+        source = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            async with self._write_lock:
+                await source.execute("ATTACH DATABASE ? AS live", (str(self.path),))
+                await source.execute("BEGIN IMMEDIATE")
+                async with source.execute(
+                    "SELECT name FROM live.sqlite_master WHERE type = 'table'"
+                ) as cursor:
+                    present = {row[0] for row in await cursor.fetchall()}
+                for table in (t for t in keep if t in present):
+                    await source.execute(f'DELETE FROM main."{table}"')
+                    await source.execute(f'INSERT INTO main."{table}" SELECT * FROM live."{table}"')
+                await source.execute("COMMIT")
+                await source.execute("DETACH DATABASE live")
+                await source.backup(self._db)
+        finally:
+            await source.close()
+
     async def integrity_check(self) -> list[str]:
         """SQLite's own integrity check; `['ok']` for a healthy file."""
         rows = await self.fetch_all("PRAGMA integrity_check")

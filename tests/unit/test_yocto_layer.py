@@ -40,6 +40,7 @@ KNOWN_RECIPES: dict[str, tuple[str, str]] = {
     "python3-pyjwt": ("meta-python", "2.8.0"),
     "python3-systemd": ("meta-python", "235"),
     "python3-psutil": ("oe-core", "5.9.8"),
+    "python3-cryptography": ("oe-core", "42.0.5"),
     "python3-typing-extensions": ("oe-core", "4.10.0"),
 }
 # PyPI names whose recipe is not python3-<name>.

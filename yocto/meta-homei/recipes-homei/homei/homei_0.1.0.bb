@@ -48,8 +48,10 @@ RDEPENDS:${PN} += "\
     python3-aiohttp \
     python3-aiosqlite \
     python3-asyncio \
+    python3-compression \
     python3-core \
     python3-crypt \
+    python3-cryptography \
     python3-datetime \
     python3-dbus-fast \
     python3-io \
@@ -64,4 +66,5 @@ RDEPENDS:${PN} += "\
     python3-threading \
     python3-tomllib \
     python3-unixadmin \
+    python3-zstandard \
 "

@@ -1,0 +1,1 @@
+"""Backups and restore: consistent, compressed, optionally encrypted, restored all-or-nothing."""

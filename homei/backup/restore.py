@@ -1,0 +1,156 @@
+"""Restoring a backup all-or-nothing: every chosen part is unpacked into staging and checked
+while the services still run; only then are they stopped, their folders swapped in, their
+specs and Homei's database replaced, and they are started again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from homei.backup.archive import BackupReader
+from homei.backup.catalog import BackupCatalog
+from homei.backup.homei_part import TOPS as HOMEI_TOPS
+from homei.backup.homei_part import HomeiPart
+from homei.backup.manifest import HOMEI_PART, BackupError, Part, service_part
+from homei.backup.progress import ByteProgress, in_thread
+from homei.backup.sources import ServiceData
+from homei.backup.swap import FolderSwap, Move
+from homei.core.errors import NotFound
+
+_LOGGER = logging.getLogger(__name__)
+SPEC = "spec.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RestorePlan:
+    id: str
+    name: str
+    path: Path
+    key: bytes | None
+    homei: bool
+    services: list[str]
+    include_data: bool
+
+
+async def restore_backup(
+    plan: RestorePlan,
+    catalog: BackupCatalog,
+    homei_part: HomeiPart,
+    services: ServiceData | None,
+    progress: ByteProgress,
+) -> dict[str, object]:
+    """Restore `plan`; any failure leaves every folder, spec and the database as they were."""
+    staging = catalog.temporary(".restore-")
+    await asyncio.to_thread(staging.mkdir, mode=0o700)
+    reader = await asyncio.to_thread(BackupReader, plan.path)
+    try:
+        parts = _chosen(reader, plan)
+        await catalog.check_space(sum(p.raw_size for p in parts))
+        for part in parts:
+            tops = HOMEI_TOPS if part.name == HOMEI_PART else frozenset(part.dirs)
+            root = staging / _folder(part.name)
+            await asyncio.to_thread(root.mkdir)
+            await in_thread(progress, reader.extract, part, plan.key, root, tops, progress.add)
+        # What was unpacked reaches the disk before it replaces anything.
+        await asyncio.to_thread(os.sync)
+        await progress.report("checked; swapping in")
+        if plan.homei:
+            await homei_part.prepare(staging / HOMEI_PART, plan.id, plan.name)
+        if plan.services and services is None:
+            raise BackupError("Services cannot be restored: this Homei runs none")
+        stopping = services.stopped(plan.services) if services else contextlib.nullcontext()
+        async with stopping:
+            settings_changed = await _swap_in(plan, staging, catalog, homei_part, services)
+        return {
+            "backup": plan.name,
+            "homei": plan.homei,
+            "services": plan.services,
+            "settings_changed": settings_changed,
+        }
+    finally:
+        await asyncio.to_thread(reader.close)
+        await asyncio.to_thread(shutil.rmtree, staging, True)
+
+
+def _chosen(reader: BackupReader, plan: RestorePlan) -> list[Part]:
+    names = ([HOMEI_PART] if plan.homei else []) + [service_part(s) for s in plan.services]
+    parts = []
+    for name in names:
+        part = reader.manifest.part(name)
+        if part is None:
+            raise BackupError(f"The backup holds no part '{name}'")
+        parts.append(part)
+    return parts
+
+
+def _folder(part: str) -> str:
+    return part.replace(":", "-")
+
+
+async def _swap_in(
+    plan: RestorePlan,
+    staging: Path,
+    catalog: BackupCatalog,
+    homei_part: HomeiPart,
+    services: ServiceData | None,
+) -> bool:
+    old_specs: dict[str, bytes | None] = {}
+    swap: FolderSwap | None = None
+    try:
+        moves: list[Move] = []
+        for name in plan.services:
+            assert services is not None
+            root = staging / _folder(service_part(name))
+            try:
+                old_specs[name] = await services.export_spec(name)
+            except NotFound:
+                old_specs[name] = None
+            spec = await asyncio.to_thread((root / SPEC).read_bytes)
+            await services.import_spec(name, spec)
+            targets = await services.data_dirs(name, plan.include_data)
+            for top in sorted(await asyncio.to_thread(_tops, root)):
+                if top in targets:
+                    moves.append(Move(targets[top], root / top))
+                else:
+                    _LOGGER.warning("Restore of %s: %s is no longer declared; skipped", name, top)
+        swap = FolderSwap(catalog.directory, plan.id, moves)
+        await asyncio.to_thread(swap.swap)
+        changed = False
+        if plan.homei:
+            # Last: once the database holds the restore's id, the restore stands (swap.py).
+            changed = await homei_part.swap_in(staging / HOMEI_PART)
+    except BaseException:
+        if swap is not None:
+            await asyncio.to_thread(swap.undo)
+        await _put_back_specs(services, old_specs)
+        raise
+    await asyncio.to_thread(swap.commit)
+    return changed
+
+
+def _tops(root: Path) -> list[str]:
+    found: list[str] = []
+    for kind in ("config", "volumes", "binds"):
+        folder = root / kind
+        if kind == "config" and folder.is_dir():
+            found.append(kind)
+        elif folder.is_dir():
+            found.extend(f"{kind}/{child.name}" for child in folder.iterdir() if child.is_dir())
+    return found
+
+
+async def _put_back_specs(services: ServiceData | None, old: dict[str, bytes | None]) -> None:
+    if services is None:
+        return
+    for name, spec in old.items():
+        if spec is None:
+            continue  # a service the restore declared stays declared, with its old folders
+        try:
+            await services.import_spec(name, spec)
+        except Exception:
+            _LOGGER.exception("Could not put back the spec of %s after a failed restore", name)

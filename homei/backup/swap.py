@@ -1,0 +1,148 @@
+"""Swapping restored folders into place all-or-nothing, with a journal that lets the next
+start finish or undo a swap that a crash interrupted.
+
+Each target is renamed aside (`<target>.homei-old-<id>`), then its staged replacement is
+renamed in. The restore commits when the journal says so, or when the live database holds
+the restore's id (the database is swapped last): then the old folders go. Otherwise every
+target gets its old folder back.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from homei.core.atomic import fsync_dir, write_file_atomic
+
+JOURNAL = "restore-journal.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    target: Path
+    staged: Path
+    existed: bool = True
+
+    def aside(self, restore_id: str) -> Path:
+        return self.target.with_name(f"{self.target.name}.homei-old-{restore_id}")
+
+
+class FolderSwap:
+    """The folder moves of one restore."""
+
+    def __init__(self, journal_dir: Path, restore_id: str, moves: list[Move]) -> None:
+        self._journal = journal_dir / JOURNAL
+        self.restore_id = restore_id
+        self.moves = moves
+        self._done: list[Move] = []
+
+    def _write(self, phase: str) -> None:
+        record = {
+            "id": self.restore_id,
+            "phase": phase,
+            "moves": [[str(m.target), str(m.staged), m.existed] for m in self.moves],
+        }
+        write_file_atomic(self._journal, json.dumps(record).encode())
+
+    def swap(self) -> None:
+        """Move every staged folder into place; on any failure, undo and raise."""
+        self.moves = [
+            Move(m.target, m.staged, m.target.exists() or m.target.is_symlink()) for m in self.moves
+        ]
+        self._write("swapping")
+        try:
+            for move in self.moves:
+                _place(move, self.restore_id)
+                self._done.append(move)
+        except BaseException:
+            self.undo()
+            raise
+
+    def undo(self) -> None:
+        for move in reversed(self._done):
+            _restore_old(move, self.restore_id)
+        self._done.clear()
+        self._journal.unlink(missing_ok=True)
+
+    def commit(self) -> None:
+        """The restore stands: record that, then drop the old folders."""
+        self._write("committed")
+        finish(self._journal, self.moves, self.restore_id)
+
+
+def _place(move: Move, restore_id: str) -> None:
+    move.target.parent.mkdir(parents=True, exist_ok=True)
+    aside = move.aside(restore_id)
+    if move.target.exists() or move.target.is_symlink():
+        os.rename(move.target, aside)
+    try:
+        os.rename(move.staged, move.target)
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+        # Another filesystem: copy next to the target first, so the final step is a rename.
+        near = move.target.with_name(f"{move.target.name}.homei-new-{restore_id}")
+        shutil.copytree(move.staged, near, symlinks=True)
+        os.rename(near, move.target)
+    fsync_dir(move.target.parent)
+
+
+def _restore_old(move: Move, restore_id: str) -> None:
+    aside = move.aside(restore_id)
+    placed = not move.staged.exists() and (move.target.exists() or move.target.is_symlink())
+    if not (aside.exists() or aside.is_symlink()):
+        if not move.existed and placed:  # a folder the restore created: it goes again
+            _remove(move.target, restore_id)
+        return  # otherwise the target was never moved aside: it is the old one
+    if move.target.exists() or move.target.is_symlink():
+        _remove(move.target, restore_id)
+    os.rename(aside, move.target)
+    fsync_dir(move.target.parent)
+
+
+def _remove(target: Path, restore_id: str) -> None:
+    trash = target.with_name(f"{target.name}.homei-undone-{restore_id}")
+    os.rename(target, trash)
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink()
+
+
+def finish(journal: Path, moves: list[Move], restore_id: str) -> None:
+    for move in moves:
+        aside = move.aside(restore_id)
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside, ignore_errors=True)
+        elif aside.exists() or aside.is_symlink():
+            aside.unlink()
+        near = move.target.with_name(f"{move.target.name}.homei-new-{restore_id}")
+        shutil.rmtree(near, ignore_errors=True)
+    journal.unlink(missing_ok=True)
+
+
+def pending(journal_dir: Path) -> tuple[str, str, list[Move]] | None:
+    """The restore a crash interrupted: its id, phase and moves; None if there is none."""
+    try:
+        record = json.loads((journal_dir / JOURNAL).read_text())
+    except FileNotFoundError:
+        return None
+    moves = [Move(Path(t), Path(s), bool(e)) for t, s, e in record["moves"]]
+    return str(record["id"]), str(record["phase"]), moves
+
+
+def recover(journal_dir: Path, restore_id: str, moves: list[Move], committed: bool) -> None:
+    """Finish (committed) or undo (not) an interrupted swap."""
+    journal = journal_dir / JOURNAL
+    if committed:
+        finish(journal, moves, restore_id)
+        return
+    for move in reversed(moves):
+        _restore_old(move, restore_id)
+        near = move.target.with_name(f"{move.target.name}.homei-new-{restore_id}")
+        shutil.rmtree(near, ignore_errors=True)
+    journal.unlink(missing_ok=True)
