@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from homei.monitor.api_metrics import ApiMetrics
 from homei.services import store as services_schema
 from homei.services.backup_data import ServiceBackupData
 from homei.services.control import ServiceControl
+from homei.services.health import STATES as SERVICE_STATES
 from homei.services.health import HealthMonitor
 from homei.services.locks import ServiceLocks
 from homei.services.manager import ServiceManager
@@ -228,6 +230,19 @@ async def _assemble(
         )
     )
     health.register("services", service_health.report)
+    health.count_services_with(service_health.counts)
+    metrics.labelled_gauge(
+        "homei_services_total",
+        "Declared services",
+        "enabled",
+        {"true": partial(service_store.count, True), "false": partial(service_store.count, False)},
+    )
+    metrics.labelled_gauge(
+        "homei_services_health",
+        "Declared services by health",
+        "status",
+        {state: partial(service_health.count, state) for state in SERVICE_STATES},
+    )
 
     async def services_restored() -> None:
         reconciler.request()  # the restored declarations, made real in Docker

@@ -65,6 +65,15 @@ class ApiMetrics:
         gauge.set_function(read)
         self._gauges[name] = gauge
 
+    def labelled_gauge(
+        self, name: str, documentation: str, label: str, reads: dict[str, Callable[[], float]]
+    ) -> None:
+        """One gauge with a value per label value, each read at scrape time."""
+        gauge = Gauge(name, documentation, [label], registry=self.registry)
+        for value, read in reads.items():
+            gauge.labels(value).set_function(read)
+        self._gauges[name] = gauge
+
     def render(self) -> bytes:
         """The exposition-format text of every metric. CPU-light; reads /proc once."""
         return generate_latest(self.registry)

@@ -19,7 +19,7 @@ import aiohttp
 
 from homei.core.clock import monotonic, now_iso
 from homei.core.events import EventBus
-from homei.core.health import DependencyReport, HealthState
+from homei.core.health import DependencyReport, HealthState, ServiceCounts
 from homei.docker.engine import DockerError
 from homei.docker.runtime import DockerRuntime
 from homei.services.control import ServiceControl
@@ -29,6 +29,7 @@ from homei.services.store import ServiceStore
 _LOGGER = logging.getLogger(__name__)
 
 HEALTHY, UNHEALTHY, STARTING, STOPPED = "healthy", "unhealthy", "starting", "stopped"
+STATES = (HEALTHY, UNHEALTHY, STARTING, STOPPED)
 
 
 @dataclass
@@ -243,6 +244,19 @@ class HealthMonitor:
                     return ok, None if ok else f"HTTP {response.status} from {item.path}"
         except (OSError, TimeoutError, aiohttp.ClientError) as err:
             return False, f"{item.type} check: {type(err).__name__} {err}".strip()
+
+    def count(self, status: str) -> int:
+        """How many declared services are in `status` now."""
+        return sum(1 for name in self._store.all() if self.get(name).status == status)
+
+    async def counts(self) -> ServiceCounts:
+        """Totals for `/health` (seed 000's `services` block)."""
+        return ServiceCounts(
+            total=len(self._store.all()),
+            healthy=self.count(HEALTHY),
+            unhealthy=self.count(UNHEALTHY),
+            stopped=self.count(STOPPED),
+        )
 
     def summary(self) -> list[dict[str, Any]]:
         """Every service's health, for `/api/v1/health/services`."""

@@ -88,6 +88,10 @@ class ServiceStore:
     def all(self) -> dict[str, Declared]:
         return dict(self._rows)
 
+    def count(self, enabled: bool) -> int:
+        """How many services are declared enabled (or disabled)."""
+        return sum(1 for row in self._rows.values() if row.spec.enabled == enabled)
+
     def graph(self) -> dict[str, list[str]]:
         """Each service's dependencies."""
         return {name: list(row.spec.depends_on) for name, row in self._rows.items()}

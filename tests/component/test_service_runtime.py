@@ -189,6 +189,12 @@ async def test_http_check_healthy_logs_follow_and_metrics(homei, engine):
         return shown["health"]["status"] == "healthy"
 
     await until(healthy, "the HTTP check to pass")
+    overall = await call(homei, "GET", "/health", {})
+    assert overall["services"] == {"total": 1, "healthy": 1, "unhealthy": 0, "stopped": 0}
+    scrape = await homei.client.get("/metrics", headers=headers)
+    text = await scrape.text()
+    assert 'homei_services_total{enabled="true"} 1.0' in text
+    assert 'homei_services_health{status="healthy"} 1.0' in text
     token = await homei.token()
     follow = await homei.client.ws_connect(f"/ws/services/site/logs?token={token}&tail=0")
     marker = f"marker-{time.monotonic_ns()}"
