@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt  # noqa: F401 - imported up front, as the daemon preloads it after READY
+# Imported up front, on the main thread. The daemon imports these on a worker thread the
+# first time it needs them, and CPython 3.11 before 3.11.9 can fail to compile two modules
+# at once on two threads ("AST constructor recursion depth mismatch", gh-106905); with
+# PYTHONDONTWRITEBYTECODE set, as on this project's machines, every import compiles.
+import aiodocker  # noqa: F401
+import dbus_fast  # noqa: F401
+import jwt  # noqa: F401
 import psutil  # noqa: F401
 import pytest
 from aiohttp.test_utils import TestClient

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,11 @@ class Store:
             return
         self._is_closed = True
         try:
-            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            async with self._write_lock:  # after any transaction in flight
+                await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as err:
+            # The WAL stays beside the database and is applied at the next open.
+            _LOGGER.warning("No WAL checkpoint on close: %s", err)
         finally:
             await self._db.close()
 
@@ -127,14 +132,20 @@ class Store:
     async def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run several writing statements atomically: all of them or none."""
         async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                await self._db.execute("BEGIN IMMEDIATE")
                 for sql, params in statements:
                     await self._db.execute(sql, params)
+                await self._db.commit()
             except BaseException:
-                await self._db.rollback()
+                # Cancelled or failed at any step, BEGIN included (it runs on aiosqlite's
+                # thread even when its awaiter is cancelled): never leave a transaction open.
+                await asyncio.shield(self._rollback())
                 raise
-            await self._db.commit()
+
+    async def _rollback(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._db.rollback()
 
     async def ping(self, timeout: float = 2.0) -> None:
         """Prove the database answers; raises on a wedged or closed connection."""

@@ -65,6 +65,8 @@ class Sampler:
         names = sorted(self._services.all())
         readings = await asyncio.gather(*(self._read(n) for n in names), return_exceptions=True)
         rows = [r for r in readings if isinstance(r, tuple)]
+        if not rows:
+            return 0
         now = time.time()
         statements: list[tuple[str, Any]] = [
             (

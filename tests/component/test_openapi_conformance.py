@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import schemathesis
+import schemathesis.specs.openapi.coverage._operation  # imported early: see tests/conftest.py
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CheckContext, CheckFunction, positive_data_acceptance
 from schemathesis.specs.openapi.schemas import OpenApiSchema

@@ -47,35 +47,20 @@ def docker(engine: DockerEngine, *args: str) -> str:
 
 async def test_drift_by_hand_is_repaired(homei, engine):
     headers = await homei.auth()
-    await install(homei, headers, sleeper("drifty", environment={"LEVEL": "1"}))
+    await install(homei, headers, sleeper("drifty", restart_policy="always"))
     original = await asyncio.to_thread(engine.inspect, "drifty")
-    # Someone recreates it by hand with the labels copied but another environment.
-    labels = original["Config"]["Labels"]
-    await asyncio.to_thread(docker, engine, "rm", "-f", "drifty")
-    label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
-    await asyncio.to_thread(
-        docker,
-        engine,
-        "run",
-        "-d",
-        "--name",
-        "drifty",
-        *label_args,
-        "-e",
-        "LEVEL=2",
-        IMAGE,
-        "sleep",
-        "3600",
-    )
+    # Someone changes the container by hand: its restart policy is no longer the declared one.
+    await asyncio.to_thread(docker, engine, "update", "--restart", "no", "drifty")
+    homei.components.reconciler.request("drifty")
 
     async def repaired() -> bool:
-        current = await asyncio.to_thread(state, engine, "drifty")
-        if not current.get("Running"):
-            return False
-        env = (await asyncio.to_thread(engine.inspect, "drifty"))["Config"]["Env"]
-        return "LEVEL=1" in env
+        current = await asyncio.to_thread(engine.inspect, "drifty")
+        return (
+            current["Id"] != original["Id"]
+            and current["State"]["Running"]
+            and current["HostConfig"]["RestartPolicy"]["Name"] == "always"
+        )
 
-    homei.components.reconciler.request("drifty")
     await until(repaired, "the drifted container to be recreated from its spec")
     # Removed by hand: created again.
     await asyncio.to_thread(docker, engine, "rm", "-f", "drifty")
@@ -159,11 +144,13 @@ async def test_unhealthy_service_is_restarted_and_counted(homei, engine):
     first = (await asyncio.to_thread(state, engine, "sick"))["StartedAt"]
 
     async def restarted() -> bool:
+        # It keeps failing, so it is restarted again and again (with back-off): one of those
+        # restarts comes after `first` was read, whenever the first one happened.
         shown = await call(homei, "GET", "/api/v1/services/sick", headers)
-        return shown["restarts"] >= 1
+        now = (await asyncio.to_thread(state, engine, "sick")).get("StartedAt", first)
+        return shown["restarts"] >= 1 and now > first
 
     await until(restarted, "a health-driven restart")
-    assert (await asyncio.to_thread(state, engine, "sick"))["StartedAt"] > first
     seen: dict[str, dict] = {}
     async with asyncio.timeout(30):
         while not {"service:health:changed", "health:alert", "service:restarted"} <= set(seen):
