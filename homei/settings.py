@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta
 
 import homei
+from homei.backup import cron
 
 DEVICE_CONFIG = Path("/etc/homei/homei.toml")
 DEVICE_DATA_DIR = Path("/var/lib/homei")
@@ -129,6 +130,13 @@ class BackupSchedule(_Section):
     keep_daily: int = 0
     keep_weekly: int = 0
     password_file: str = ""  # a file holding the password that encrypts these backups
+
+    def __post_init__(self) -> None:
+        if self.cron:
+            try:
+                cron.check(self.cron)
+            except ValueError as err:
+                raise ValueError(f"cron: {err}") from None
 
 
 class BackupSettings(_Section):

@@ -13,8 +13,8 @@ from pathlib import Path
 import zstandard
 
 from homei.backup import manifest as manifest_module
-from homei.backup.archive import BackupWriter
 from homei.backup.manifest import BackupManifest, BackupType, Part
+from homei.backup.writer import BackupWriter
 
 
 def fill_tree(root: Path, seed: str, size: int = 300_000) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import homei
 from homei.backup import crypto
-from homei.backup.archive import BackupWriter
 from homei.backup.catalog import BackupCatalog, InsufficientStorage, StoredBackup
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manifest import (
@@ -28,6 +27,7 @@ from homei.backup.manifest import (
 )
 from homei.backup.progress import ByteProgress, in_thread
 from homei.backup.sources import ServiceData
+from homei.backup.writer import BackupWriter
 from homei.core.clock import now_iso
 
 

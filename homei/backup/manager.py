@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from homei.backup import crypto, swap
+from homei.backup import crypto
 from homei.backup.archive import BackupReader
 from homei.backup.catalog import BackupCatalog, StoredBackup, sanitise
 from homei.backup.create import BackupPlan, estimate, write_backup
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manifest import BackupError, BackupType
 from homei.backup.progress import ByteProgress
-from homei.backup.restore import RestorePlan, restore_backup
+from homei.backup.restore import RestorePlan, recover_interrupted, restore_backup
 from homei.backup.sources import ServiceData
 from homei.core.auth import Permission
 from homei.core.clock import monotonic
@@ -69,16 +69,7 @@ class BackupManager:
 
     async def start(self) -> None:
         """Finish or undo a restore a crash interrupted, then sweep half-written files."""
-        pending = await asyncio.to_thread(swap.pending, self.catalog.directory)
-        if pending is not None:
-            restore_id, phase, moves = pending
-            committed = phase == "committed" or await self._homei.was_restored(restore_id)
-            await asyncio.to_thread(
-                swap.recover, self.catalog.directory, restore_id, moves, committed
-            )
-            _LOGGER.warning(
-                "Restore %s was interrupted; %s", restore_id, "finished" if committed else "undone"
-            )
+        await recover_interrupted(self.catalog.directory, self._homei, self._services)
         swept = await self.catalog.prepare()
         if swept:
             _LOGGER.warning("Removed %d leftover(s) of interrupted backups", len(swept))

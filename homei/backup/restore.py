@@ -9,9 +9,11 @@ import contextlib
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from homei.backup import swap as swap_journal
 from homei.backup.archive import BackupReader
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import TOPS as HOMEI_TOPS
@@ -100,37 +102,58 @@ async def _swap_in(
     services: ServiceData | None,
 ) -> bool:
     old_specs: dict[str, bytes | None] = {}
-    swap: FolderSwap | None = None
+    for name in plan.services:
+        assert services is not None
+        try:
+            old_specs[name] = await services.export_spec(name)
+        except NotFound:
+            old_specs[name] = None
+    # Journalled before the first spec changes: a crash from here on is finished or undone
+    # at the next start, specs and folders together.
+    swap = FolderSwap(catalog.directory, plan.id, [], old_specs)
+    await asyncio.to_thread(swap.begin)
     try:
-        moves: list[Move] = []
         for name in plan.services:
             assert services is not None
             root = staging / _folder(service_part(name))
-            try:
-                old_specs[name] = await services.export_spec(name)
-            except NotFound:
-                old_specs[name] = None
             spec = await asyncio.to_thread((root / SPEC).read_bytes)
             await services.import_spec(name, spec)
             targets = await services.data_dirs(name, plan.include_data)
             for top in sorted(await asyncio.to_thread(_tops, root)):
                 if top in targets:
-                    moves.append(Move(targets[top], root / top))
+                    swap.moves.append(Move(targets[top], root / top))
                 else:
                     _LOGGER.warning("Restore of %s: %s is no longer declared; skipped", name, top)
-        swap = FolderSwap(catalog.directory, plan.id, moves)
         await asyncio.to_thread(swap.swap)
         changed = False
         if plan.homei:
             # Last: once the database holds the restore's id, the restore stands (swap.py).
             changed = await homei_part.swap_in(staging / HOMEI_PART)
     except BaseException:
-        if swap is not None:
-            await asyncio.to_thread(swap.undo)
+        await asyncio.to_thread(swap.undo)
         await _put_back_specs(services, old_specs)
+        await asyncio.to_thread(swap.forget)
         raise
     await asyncio.to_thread(swap.commit)
     return changed
+
+
+async def recover_interrupted(
+    journal_dir: Path, homei_part: HomeiPart, services: ServiceData | None
+) -> None:
+    """At start: finish a restore a crash interrupted once it stood, else undo its folder
+    moves and put its services' old specs back."""
+    interrupted = await asyncio.to_thread(swap_journal.pending, journal_dir)
+    if interrupted is None:
+        return
+    committed = interrupted.phase == "committed" or await homei_part.was_restored(interrupted.id)
+    await asyncio.to_thread(swap_journal.recover, journal_dir, interrupted, committed)
+    if not committed:
+        await _put_back_specs(services, interrupted.specs)
+        await asyncio.to_thread(swap_journal.forget, journal_dir)
+    _LOGGER.warning(
+        "Restore %s was interrupted; %s", interrupted.id, "finished" if committed else "undone"
+    )
 
 
 def _tops(root: Path) -> list[str]:
@@ -144,7 +167,7 @@ def _tops(root: Path) -> list[str]:
     return found
 
 
-async def _put_back_specs(services: ServiceData | None, old: dict[str, bytes | None]) -> None:
+async def _put_back_specs(services: ServiceData | None, old: Mapping[str, bytes | None]) -> None:
     if services is None:
         return
     for name, spec in old.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from homei.backup.catalog import StoredBackup
+from homei.backup.cron import Cron
 from homei.backup.manager import BackupManager, BackupRequest
 from homei.backup.manifest import BackupType
 from homei.core.clock import isoformat
@@ -23,53 +24,7 @@ from homei.settings import BackupSchedule
 
 _LOGGER = logging.getLogger(__name__)
 _STAMP = re.compile(r"-(\d{8}-\d{6})\.tar$")
-_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
 BUSY_RETRY = 60.0
-
-
-class Cron:
-    """`minute hour day-of-month month day-of-week` with `*`, lists, ranges and `/steps`."""
-
-    def __init__(self, text: str) -> None:
-        fields = text.split()
-        if len(fields) != 5:
-            raise ValueError(f"expected 5 cron fields, got {len(fields)}: '{text}'")
-        self.sets = [_field(f, lo, hi) for f, (lo, hi) in zip(fields, _RANGES, strict=True)]
-
-    def next_after(self, moment: datetime) -> datetime:
-        minutes, hours, days, months, weekdays = self.sets
-        at = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        limit = at + timedelta(days=366 * 4)
-        while at < limit:
-            if (
-                at.month not in months
-                or at.day not in days
-                or (at.weekday() + 1) % 7 not in weekdays
-            ):
-                at = (at + timedelta(days=1)).replace(hour=0, minute=0)
-            elif at.hour not in hours:
-                at = (at + timedelta(hours=1)).replace(minute=0)
-            elif at.minute not in minutes:
-                at += timedelta(minutes=1)
-            else:
-                return at
-        raise ValueError("the cron expression never matches")
-
-
-def _field(text: str, lo: int, hi: int) -> set[int]:
-    values: set[int] = set()
-    for item in text.split(","):
-        spec, _, step = item.partition("/")
-        if spec == "*":
-            start, end = lo, hi
-        elif "-" in spec:
-            start, end = (int(x) for x in spec.split("-", 1))
-        else:
-            start = end = int(spec)
-        if not lo <= start <= end <= hi:
-            raise ValueError(f"'{item}' is outside {lo}-{hi}")
-        values.update(range(start, end + 1, int(step) if step else 1))
-    return values
 
 
 def to_keep(backups: Sequence[StoredBackup], last: int, daily: int, weekly: int) -> set[str]:

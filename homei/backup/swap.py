@@ -1,19 +1,22 @@
-"""Swapping restored folders into place all-or-nothing, with a journal that lets the next
-start finish or undo a swap that a crash interrupted.
+"""Swapping restored folders and service specs into place all-or-nothing, with a journal
+that lets the next start finish or undo a restore that a crash interrupted.
 
-Each target is renamed aside (`<target>.homei-old-<id>`), then its staged replacement is
-renamed in. The restore commits when the journal says so, or when the live database holds
-the restore's id (the database is swapped last): then the old folders go. Otherwise every
-target gets its old folder back.
+The journal is written before the first spec is replaced, with every spec as it was. Then
+each target is renamed aside (`<target>.homei-old-<id>`) and its staged replacement renamed
+in. The restore commits when the journal says so, or when the live database holds the
+restore's id (the database is swapped last): then the old folders go. Otherwise every target
+gets its old folder back and every service its old spec (`restore.py` puts them back).
 """
 
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from homei.core.atomic import fsync_dir, write_file_atomic
@@ -31,13 +34,31 @@ class Move:
         return self.target.with_name(f"{self.target.name}.homei-old-{restore_id}")
 
 
-class FolderSwap:
-    """The folder moves of one restore."""
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """A restore a crash interrupted, as its journal recorded it."""
 
-    def __init__(self, journal_dir: Path, restore_id: str, moves: list[Move]) -> None:
+    id: str
+    phase: str
+    moves: list[Move]
+    # Each service's spec before the restore; None for one it did not declare yet.
+    specs: dict[str, bytes | None] = field(default_factory=dict)
+
+
+class FolderSwap:
+    """The folder moves of one restore, journalled with the specs the restore replaces."""
+
+    def __init__(
+        self,
+        journal_dir: Path,
+        restore_id: str,
+        moves: list[Move],
+        specs: Mapping[str, bytes | None] | None = None,
+    ) -> None:
         self._journal = journal_dir / JOURNAL
         self.restore_id = restore_id
         self.moves = moves
+        self.specs = dict(specs or {})
         self._done: list[Move] = []
 
     def _write(self, phase: str) -> None:
@@ -45,11 +66,20 @@ class FolderSwap:
             "id": self.restore_id,
             "phase": phase,
             "moves": [[str(m.target), str(m.staged), m.existed] for m in self.moves],
+            "specs": {
+                name: None if spec is None else base64.b64encode(spec).decode()
+                for name, spec in self.specs.items()
+            },
         }
         write_file_atomic(self._journal, json.dumps(record).encode())
 
+    def begin(self) -> None:
+        """Journal the specs as they are, before the first one is replaced."""
+        self._write("swapping")
+
     def swap(self) -> None:
-        """Move every staged folder into place; on any failure, undo and raise."""
+        """Move every staged folder into place; on any failure, put the folders back and
+        raise (the journal stays until `forget`, for the specs still to put back)."""
         self.moves = [
             Move(m.target, m.staged, m.target.exists() or m.target.is_symlink()) for m in self.moves
         ]
@@ -63,9 +93,13 @@ class FolderSwap:
             raise
 
     def undo(self) -> None:
+        """Put the old folders back."""
         for move in reversed(self._done):
             _restore_old(move, self.restore_id)
         self._done.clear()
+
+    def forget(self) -> None:
+        """Drop the journal of an undone restore, once its specs are back too."""
         self._journal.unlink(missing_ok=True)
 
     def commit(self) -> None:
@@ -125,24 +159,33 @@ def finish(journal: Path, moves: list[Move], restore_id: str) -> None:
     journal.unlink(missing_ok=True)
 
 
-def pending(journal_dir: Path) -> tuple[str, str, list[Move]] | None:
-    """The restore a crash interrupted: its id, phase and moves; None if there is none."""
+def pending(journal_dir: Path) -> Interrupted | None:
+    """The restore a crash interrupted; None if there is none."""
     try:
         record = json.loads((journal_dir / JOURNAL).read_text())
     except FileNotFoundError:
         return None
     moves = [Move(Path(t), Path(s), bool(e)) for t, s, e in record["moves"]]
-    return str(record["id"]), str(record["phase"]), moves
+    specs = {
+        str(name): None if spec is None else base64.b64decode(spec)
+        for name, spec in record.get("specs", {}).items()
+    }
+    return Interrupted(str(record["id"]), str(record["phase"]), moves, specs)
 
 
-def recover(journal_dir: Path, restore_id: str, moves: list[Move], committed: bool) -> None:
-    """Finish (committed) or undo (not) an interrupted swap."""
-    journal = journal_dir / JOURNAL
+def recover(journal_dir: Path, interrupted: Interrupted, committed: bool) -> None:
+    """Finish (committed: the journal goes) or undo (not: the journal stays until the
+    specs are back too, see `forget`) the folder moves of an interrupted restore."""
+    restore_id = interrupted.id
     if committed:
-        finish(journal, moves, restore_id)
+        finish(journal_dir / JOURNAL, interrupted.moves, restore_id)
         return
-    for move in reversed(moves):
+    for move in reversed(interrupted.moves):
         _restore_old(move, restore_id)
         near = move.target.with_name(f"{move.target.name}.homei-new-{restore_id}")
         shutil.rmtree(near, ignore_errors=True)
-    journal.unlink(missing_ok=True)
+
+
+def forget(journal_dir: Path) -> None:
+    """Drop the journal of an undone restore."""
+    (journal_dir / JOURNAL).unlink(missing_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
 import tarfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from homei.backup import swap
 from homei.backup.catalog import BackupCatalog, InsufficientStorage
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manager import BackupBusy, BackupManager, BackupRequest, WrongPassword
@@ -31,8 +33,8 @@ class Engine:
         self.settings_file = root / "homei.toml"
         self.settings_file.write_text("# device settings v1\n")
         self.catalog = BackupCatalog(backups_dir or root / "backups", 2**40)
-        part = HomeiPart(c.store, c.settings and homei_migrations(), b"{}", self.settings_file)
-        self.manager = BackupManager(self.catalog, part, self.services, c.tasks, c.events)
+        self.part = HomeiPart(c.store, c.settings and homei_migrations(), b"{}", self.settings_file)
+        self.manager = BackupManager(self.catalog, self.part, self.services, c.tasks, c.events)
 
     async def create(self, **request) -> dict:
         record = await self.manager.create(BackupRequest(**request))
@@ -205,6 +207,57 @@ async def test_a_failed_swap_leaves_the_old_data(engine: Engine):
     assert await asyncio.to_thread(state_of, engine) == damaged
     assert "after-backup" in await engine.users()
     assert engine.services.state == {"app": "running", "db": "running"}
+
+
+async def change_specs(engine: Engine) -> dict[str, bytes]:
+    """Declare both services differently from the backup; the specs as they now are."""
+    for name in ("app", "db"):
+        spec = json.loads(await engine.services.export_spec(name))
+        await engine.services.import_spec(name, json.dumps({**spec, "image": "changed"}).encode())
+    return {name: await engine.services.export_spec(name) for name in ("app", "db")}
+
+
+@pytest.mark.parametrize("dies_at", ["second spec", "database"])
+async def test_a_restore_that_dies_midway_is_undone_specs_and_folders(
+    engine: Engine, tmp_path: Path, dies_at: str
+):
+    name = (await engine.create())["name"]
+    await damage(engine)
+    specs = await change_specs(engine)
+    damaged = await asyncio.to_thread(state_of, engine)
+    reached = asyncio.Event()
+
+    async def die() -> None:
+        reached.set()
+        await asyncio.Future()  # the daemon dies here: nothing after this point runs
+
+    import_spec, swap_in = engine.services.import_spec, engine.part.swap_in
+
+    async def import_then_die(service: str, spec: bytes) -> None:
+        if service == "db" and dies_at == "second spec":
+            await die()
+        await import_spec(service, spec)
+
+    async def die_before_database(staged: Path) -> bool:
+        await die()
+        return await swap_in(staged)
+
+    engine.services.import_spec = import_then_die
+    engine.part.swap_in = die_before_database
+    record = await engine.manager.restore(name)
+    await asyncio.wait_for(reached.wait(), 30)
+    assert await engine.services.export_spec("app") != specs["app"]  # already replaced
+    if dies_at == "database":
+        assert await asyncio.to_thread(state_of, engine) != damaged  # folders swapped in
+
+    # The next start, on what the dead daemon left on disk.
+    restarted = Engine(engine.homei, tmp_path)
+    await restarted.manager.start()
+    assert {n: await restarted.services.export_spec(n) for n in ("app", "db")} == specs
+    assert await asyncio.to_thread(state_of, restarted) == damaged
+    assert swap.pending(restarted.catalog.directory) is None
+    engine.services.import_spec, engine.part.swap_in = import_spec, swap_in
+    await engine.homei.components.tasks.cancel(record.id)
 
 
 async def test_one_backup_or_restore_at_a_time(engine: Engine):

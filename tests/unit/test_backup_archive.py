@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from homei.backup import crypto
-from homei.backup.archive import BackupReader, BackupWriter
+from homei.backup.archive import BackupReader
 from homei.backup.extract import HostileArchive
 from homei.backup.manifest import BackupError, BackupManifest, BackupType, Part, encode
+from homei.backup.writer import BackupWriter
 from tests.backup_files import crafted_backup, fill_tree, inner_tar, snapshot
 
 TOPS = frozenset({"config", "volumes/data"})

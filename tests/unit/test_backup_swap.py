@@ -36,10 +36,11 @@ def test_a_crash_midway_is_undone(tmp_path: Path, done: int):
     interrupted._write("swapping")
     for move in interrupted.moves[:done]:
         swap._place(move, "r1")
-    restore_id, phase, recorded = swap.pending(tmp_path)
-    assert (restore_id, phase) == ("r1", "swapping")
-    swap.recover(tmp_path, restore_id, recorded, committed=False)
+    interrupted = swap.pending(tmp_path)
+    assert (interrupted.id, interrupted.phase) == ("r1", "swapping")
+    swap.recover(tmp_path, interrupted, committed=False)
     assert contents(tmp_path) == {"a": "old a", "b": "old b"}
+    swap.forget(tmp_path)
     assert swap.pending(tmp_path) is None
     assert sorted(p.name for p in (tmp_path / "live").iterdir()) == ["a", "b"]
 
@@ -48,8 +49,7 @@ def test_a_committed_swap_is_finished(tmp_path: Path):
     moves = setup(tmp_path)
     done = FolderSwap(tmp_path, "r2", moves)
     done.swap()
-    restore_id, _, recorded = swap.pending(tmp_path)
-    swap.recover(tmp_path, restore_id, recorded, committed=True)
+    swap.recover(tmp_path, swap.pending(tmp_path), committed=True)
     assert contents(tmp_path) == {"a": "new a", "b": "new b", "c": "new c"}
     assert sorted(p.name for p in (tmp_path / "live").iterdir()) == ["a", "b", "c"]
 
@@ -57,7 +57,19 @@ def test_a_committed_swap_is_finished(tmp_path: Path):
 def test_a_failing_move_undoes_the_others(tmp_path: Path):
     moves = setup(tmp_path)
     moves.append(Move(tmp_path / "live" / "d", tmp_path / "staging" / "missing"))
+    failing = FolderSwap(tmp_path, "r3", moves)
     with pytest.raises(FileNotFoundError):
-        FolderSwap(tmp_path, "r3", moves).swap()
+        failing.swap()
     assert contents(tmp_path) == {"a": "old a", "b": "old b"}
+    # The journal stays until the caller has put the specs back too.
+    assert swap.pending(tmp_path).id == "r3"
+    failing.forget()
     assert swap.pending(tmp_path) is None
+
+
+def test_the_journal_holds_the_specs_as_they_were_before_any_changes(tmp_path: Path):
+    specs = {"app": b'{"name": "app", "image": "old"}', "new": None}
+    FolderSwap(tmp_path, "r4", [], specs).begin()
+    interrupted = swap.pending(tmp_path)
+    assert (interrupted.id, interrupted.phase, interrupted.moves) == ("r4", "swapping", [])
+    assert interrupted.specs == specs

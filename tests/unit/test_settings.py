@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from homei.cli import main
 from homei.settings import SettingsError, checkout_dir, load_settings, parse_listen
+
+SCHEDULE = "[[backup.schedules]]\nname = 'nightly'\ncron = '{}'\n"
 
 
 def load(tmp_path: Path, toml: str = "", **environ: str):
@@ -79,6 +82,11 @@ def test_config_path_from_environment(tmp_path):
         ("", {"HOMEI_MODE": "cloud"}, "HOMEI_MODE: expected 'device' or 'development'"),
         ("mode = 'device'\n", {}, "homei.toml: mode: set it with HOMEI_MODE only"),
         ("[auth]\naccess_token_ttl = -1\n", {}, "auth.access_token_ttl: expected `int` >= 1"),
+        (SCHEDULE.format("30 25 * * *"), {}, "backup.schedules[0]: cron: '25' is outside 0-23"),
+        (SCHEDULE.format("30 3 * *"), {}, "schedules[0]: cron: expected 5 cron fields, got 4"),
+        (SCHEDULE.format("x 3 * * *"), {}, "schedules[0]: cron: 'x' is not a number"),
+        (SCHEDULE.format("*/0 3 * * *"), {}, "schedules[0]: cron: '*/0' has a step below 1"),
+        (SCHEDULE.format("0 0 31 2 *"), {}, "schedules[0]: cron: the cron expression never"),
     ],
 )
 def test_errors_name_source_key_and_problem(tmp_path, toml, environ, message):
@@ -86,6 +94,20 @@ def test_errors_name_source_key_and_problem(tmp_path, toml, environ, message):
         load(tmp_path, toml, **environ)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_good_cron_loads(tmp_path):
+    settings = load(tmp_path, SCHEDULE.format("30 3 * * 1-5") + "[[backup.schedules]]\n")
+    assert [s.cron for s in settings.backup.schedules] == ["30 3 * * 1-5", ""]
+
+
+def test_serve_stops_on_a_bad_cron_with_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "homei.toml"
+    config.write_text(SCHEDULE.format("61 * * * *"))
+    monkeypatch.setenv("HOMEI_MODE", "development")
+    assert main(["serve", "--config", str(config), "--data-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "backup.schedules[0]: cron: '61' is outside 0-59" in error
 
 
 @pytest.mark.parametrize("value", ["8080", "host:", ":80", "host:0", "host:65536", "h:x"])
