@@ -1,19 +1,23 @@
 """The backup file read back: an outer tar of one compressed (and maybe encrypted) inner tar
 per part, then `manifest.json` (written by `writer.py`). Read member by member, each part
 verified as it is unpacked; blocking throughout, so it runs on a worker thread, with memory
-bounded by a few chunks whatever the backup's size."""
+bounded by a few chunks whatever the backup's size.
+
+A part is read with `pread` on a thread of its own that hashes (and decrypts) it, zstd
+decompresses it into the unpacker's one buffer, and files are written from there."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import queue
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import zstandard
 
@@ -21,7 +25,10 @@ from homei.backup.crypto import DecryptionError, Decryptor
 from homei.backup.extract import Extractor
 from homei.backup.manifest import MANIFEST_NAME, MAX_MANIFEST, BackupError, BackupManifest, Part
 from homei.backup.manifest import decode as decode_manifest
+from homei.backup.unpacker import DamagedTar, InnerTarReader
 
+# zstd -3's window is 2 MiB (window log 21); 32 MiB leaves room for any level we write.
+MAX_WINDOW = 1 << 25
 CHUNK = 1024 * 1024
 MAX_MEMBERS = 100_000
 AHEAD = 4  # chunks read ahead of the unpacking
@@ -42,6 +49,7 @@ class BackupReader:
         except (tarfile.TarError, OSError) as err:
             raise BackupError(f"Not a Homei backup: {err}") from None
         self._members: dict[str, tarfile.TarInfo] = {}
+        self._fd = -1
         try:
             for member in self._tar:
                 if len(self._members) > MAX_MEMBERS:
@@ -56,6 +64,11 @@ class BackupReader:
             self.close()
             raise
         self.manifest = self._read_manifest()
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            self.close()
+            raise BackupError(f"Not a Homei backup: {err}") from None
 
     def _read_manifest(self) -> BackupManifest:
         member = self._members.get(MANIFEST_NAME)
@@ -77,6 +90,9 @@ class BackupReader:
 
     def close(self) -> None:
         self._tar.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> BackupReader:
         return self
@@ -96,21 +112,22 @@ class BackupReader:
     ) -> int:  # fmt: skip
         """Unpack a part below `root` (a fresh staging folder); checksum checked at its end."""
         with self._stored(part, key, on_bytes) as stream:
-            reader = zstandard.ZstdDecompressor().stream_reader(stream, read_size=CHUNK)  # type: ignore[arg-type]
+            # Our writer's frames need a few MiB of window; a hostile part asking for more
+            # memory than that is refused instead of allocated.
+            decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+            reader = decompressor.stream_reader(stream, read_size=CHUNK)  # type: ignore[arg-type]
             extractor = Extractor(root, tops, part.raw_size)
             try:
-                with tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK) as inner:
-                    extractor.extract_all(inner)
-            except (tarfile.TarError, zstandard.ZstdError, EOFError) as err:
+                extractor.extract_all(InnerTarReader(reader))
+            except (DamagedTar, zstandard.ZstdError) as err:
                 raise BackupError(f"The backup's part '{part.name}' is damaged: {err}") from None
             return extractor.files
 
     @contextmanager
     def _stored(self, part: Part, key: bytes | None, on_bytes: Progress) -> Iterator[_PartStream]:
-        handle = self._tar.extractfile(self._members[part.member])
-        assert handle is not None
+        stored = self._members[part.member]
         decryptor = Decryptor(key, part.member) if key is not None else None
-        stream = _PartStream(handle, decryptor, on_bytes)
+        stream = _PartStream(self._fd, stored.offset_data, stored.size, decryptor, on_bytes)
         try:
             yield stream
             stream.drain()
@@ -128,8 +145,12 @@ class _PartStream(io.RawIOBase):
     """A stored part read back: hashed and decrypted (authenticated frames only) on a thread
     of its own, at most `AHEAD` chunks ahead of the consumer, which unpacks meanwhile."""
 
-    def __init__(self, raw: IO[bytes], decryptor: Decryptor | None, on_bytes: Progress) -> None:
-        self._raw = raw
+    def __init__(
+        self, fd: int, offset: int, size: int, decryptor: Decryptor | None, on_bytes: Progress
+    ) -> None:
+        self._fd = fd
+        self._offset = offset
+        self._left = size
         self._decryptor = decryptor
         self._on_bytes = on_bytes
         self._pending = b""
@@ -148,11 +169,15 @@ class _PartStream(io.RawIOBase):
         decryptor = self._decryptor
         try:
             while not self._stop.is_set():
-                data = self._raw.read(CHUNK)
-                if not data:
+                if not self._left:
                     if decryptor is not None:
                         self._queue.put(decryptor.finish())
                     break
+                data = os.pread(self._fd, min(CHUNK, self._left), self._offset)
+                if not data:
+                    raise BackupError("The backup is cut off: it ends inside a part")
+                self._offset += len(data)
+                self._left -= len(data)
                 self.sha256.update(data)
                 self._on_bytes(len(data))
                 plain = decryptor.update(data) if decryptor else data

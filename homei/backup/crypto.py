@@ -145,12 +145,16 @@ class Decryptor:
                 return b""
             self._read_header(bytes(self._buffer[:HEADER_SIZE]))
             del self._buffer[:HEADER_SIZE]
-        out = bytearray()
-        # A whole frame followed by more data is not the last one.
-        while len(self._buffer) > self._frame:
-            out += self._open(bytes(self._buffer[: self._frame]), last=False)
-            del self._buffer[: self._frame]
-        return bytes(out)
+        plain: list[bytes] = []
+        # A whole frame followed by more data is not the last one. Frames are opened in
+        # place; the buffer is cut once (cheap at its front).
+        used = 0
+        with memoryview(self._buffer) as view:
+            while len(view) - used > self._frame:
+                plain.append(self._open(view[used : used + self._frame], last=False))
+                used += self._frame
+        del self._buffer[:used]
+        return b"".join(plain)
 
     def finish(self) -> bytes:
         if self._cipher is None:
@@ -170,7 +174,7 @@ class Decryptor:
         self._aad = header + self._part
         self._frame = chunk + TAG
 
-    def _open(self, frame: bytes, *, last: bool) -> bytes:
+    def _open(self, frame: bytes | memoryview, *, last: bool) -> bytes:
         assert self._cipher is not None
         if len(frame) < TAG:
             raise DecryptionError("the encrypted part is cut off")

@@ -9,11 +9,10 @@ import stat
 import tarfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import IO
 
 from homei.backup.manifest import BackupError
+from homei.backup.unpacker import InnerTarReader, Member
 
-COPY = 1024 * 1024
 _KINDS = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE)
 
 
@@ -50,16 +49,16 @@ class Extractor:
         self._written = 0
         self._links: set[PurePosixPath] = set()
         self._files: set[PurePosixPath] = set()
-        self._dirs: list[tuple[Path, tarfile.TarInfo]] = []
+        self._dirs: list[tuple[Path, Member]] = []
         self.files = 0
 
-    def extract_all(self, archive: tarfile.TarFile) -> None:
+    def extract_all(self, archive: InnerTarReader) -> None:
         for member in archive:
             self._extract(archive, member)
         for path, member in reversed(self._dirs):  # deepest first, after their contents
             self._finish_meta(path, member)
 
-    def _target(self, member: tarfile.TarInfo) -> tuple[PurePosixPath, Path]:
+    def _target(self, member: Member) -> tuple[PurePosixPath, Path]:
         relative = _clean(member.name)
         if not _inside(relative, self._tops):
             raise HostileArchive(f"Refused archive member '{member.name[:200]}': not in this part")
@@ -70,8 +69,8 @@ class Extractor:
                 )
         return relative, self._root / relative
 
-    def _extract(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        if member.type not in _KINDS or member.issparse():
+    def _extract(self, archive: InnerTarReader, member: Member) -> None:
+        if member.kind not in _KINDS:
             raise HostileArchive(
                 f"Refused archive member '{member.name[:200]}': device files, fifos and sparse "
                 "files are not restored"
@@ -96,7 +95,7 @@ class Extractor:
         self._files.add(relative)
         self._finish_meta(path, member)
 
-    def _symlink(self, member: tarfile.TarInfo, relative: PurePosixPath, path: Path) -> None:
+    def _symlink(self, member: Member, relative: PurePosixPath, path: Path) -> None:
         target = PurePosixPath(member.linkname)
         top = next(t for t in self._tops if _inside(relative, frozenset({t})))
         resolved = [p for p in (relative.parent / target).parts if p != "."]
@@ -113,7 +112,7 @@ class Extractor:
         self._links.add(relative)
         self._finish_meta(path, member)
 
-    def _hardlink(self, member: tarfile.TarInfo, path: Path) -> None:
+    def _hardlink(self, member: Member, path: Path) -> None:
         source = _clean(member.linkname)
         if source not in self._files or not _inside(source, self._tops):
             raise HostileArchive(
@@ -121,38 +120,28 @@ class Extractor:
             )
         os.link(self._root / source, path, follow_symlinks=False)
 
-    def _write(self, archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+    def _write(self, archive: InnerTarReader, member: Member, path: Path) -> None:
         if self._written + member.size > self._max:
             raise HostileArchive(
                 f"Refused archive member '{member.name[:200]}': the part holds more than the "
                 f"{self._max} bytes its manifest announced"
             )
-        source = archive.extractfile(member)
-        assert source is not None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(path, flags, 0o600)
         try:
-            _copy(source, fd, self._on_bytes)
+            archive.write_data(fd, self._on_bytes)
         finally:
             os.close(fd)
         self._written += member.size
         self.files += 1
 
-    def _finish_meta(self, path: Path, member: tarfile.TarInfo) -> None:
+    def _finish_meta(self, path: Path, member: Member) -> None:
         if os.geteuid() == 0:
             os.lchown(path, member.uid, member.gid)
         if not member.issym():
             # No set-user-ID or set-group-ID bits from a backup.
             os.chmod(path, member.mode & 0o1777)
         os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
-
-
-def _copy(source: IO[bytes], fd: int, on_bytes: Callable[[int], None]) -> None:
-    while chunk := source.read(COPY):
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(fd, view) :]
-        on_bytes(len(chunk))
 
 
 def is_refused_kind(mode: int) -> bool:
