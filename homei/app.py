@@ -331,7 +331,7 @@ async def _assemble(
             SystemApi(settings.data_dir, settings.mode, health, tasks, events),
             EventsApi(events, websockets, settings.events.heartbeat),
             MetricsApi(metrics),
-            UpdateApi(updates),
+            UpdateApi(updates, gate),
             ContainersApi(containers, websockets),
             ImagesApi(images),
             ServicesApi(services, views),

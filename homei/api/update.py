@@ -13,6 +13,7 @@ from homei.api.routing import endpoint
 from homei.core.auth import Permission
 from homei.dbus.rauc import SlotStatus
 from homei.update.bundles import StoredBundle
+from homei.update.gate import HealthGate
 from homei.update.history import HistoryEntry
 from homei.update.manager import UpdateManager
 
@@ -125,6 +126,19 @@ class BundleList(msgspec.Struct):
     directory: str
 
 
+class GateOut(msgspec.Struct):
+    state: Annotated[
+        str,
+        msgspec.Meta(
+            description=(
+                "checking, then good, bad, rolled_back, none (no install waited for this boot) "
+                "or error"
+            )
+        ),
+    ]
+    bootSlot: str | None
+
+
 class UploadQuery(msgspec.Struct):
     filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
 
@@ -170,8 +184,24 @@ def _bundle(bundle: StoredBundle) -> BundleOut:
 class UpdateApi:
     """Status, bundle intake, installs and slot marks."""
 
-    def __init__(self, updates: UpdateManager) -> None:
+    def __init__(self, updates: UpdateManager, gate: HealthGate) -> None:
         self._updates = updates
+        self._gate = gate
+
+    @endpoint(
+        "GET",
+        "/api/v1/update/gate",
+        summary="Boot health gate",
+        tag="update",
+        permission=None,
+        group="health",
+        response=GateOut,
+    )
+    async def gate(self, request: web.Request) -> GateOut:
+        """The boot health gate's verdict on this boot. Open like `/health`: the oneshot
+        ordered before `boot-complete.target` (`homei update wait-gate`) waits on it."""
+        boot_slot = self._updates.rauc.boot_slot if self._updates.is_available else None
+        return GateOut(self._gate.state, boot_slot)
 
     @endpoint(
         "GET",

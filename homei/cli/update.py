@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from homei.cli.client import ApiClient, ApiError
 from homei.cli.output import emit, table
 
@@ -114,8 +116,35 @@ async def _status(args: argparse.Namespace, client: ApiClient) -> int:
     return 0
 
 
+async def _wait_gate(args: argparse.Namespace) -> int:
+    """Wait for the running daemon's boot health gate; 0 when this boot may be kept."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    state, problem = "checking", "no answer yet"
+    async with ApiClient(args.url, credentials=None, timeout=10.0) as client:
+        while loop.time() < deadline:
+            try:
+                state = (await client.request("GET", "/api/v1/update/gate"))["state"]
+            except (ApiError, aiohttp.ClientError, TimeoutError) as err:
+                problem = str(err) or type(err).__name__  # not serving yet: keep waiting
+            else:
+                if state != "checking":
+                    break
+            await asyncio.sleep(1.0)
+    if args.json:
+        emit({"state": state}, as_json=True)
+    if state in ("good", "none", "rolled_back"):
+        print(f"Boot health gate: {state}")
+        return 0
+    reason = problem if state == "checking" else state
+    print(f"Boot health gate: {reason}; this boot is not complete", file=sys.stderr)
+    return 1
+
+
 async def run(args: argparse.Namespace) -> int:
     """Dispatch one `homei update` subcommand."""
+    if args.update_command == "wait-gate":
+        return await _wait_gate(args)
     timeout = None if args.update_command == "install" else 60.0
     async with ApiClient(args.url, timeout=timeout) as client:
         if args.update_command == "status":
@@ -140,6 +169,12 @@ def add_parser(
         "install", parents=parents, help="upload a bundle and install it, showing progress"
     )
     install.add_argument("file")
+    wait = sub.add_parser(
+        "wait-gate",
+        parents=parents,
+        help="wait for the boot health gate (boot-complete.target); exit 1 unless it passed",
+    )
+    wait.add_argument("--timeout", type=float, default=300.0, help="seconds (default 300)")
     for state in ("good", "bad", "active"):
         mark = sub.add_parser(f"mark-{state}", parents=parents, help=f"mark a slot {state}")
         mark.add_argument(

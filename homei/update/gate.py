@@ -61,6 +61,17 @@ class HealthGate:
         self._task: asyncio.Task[GateVerdict | None] | None = None
         self.verdict: GateVerdict | None = None
 
+    @property
+    def state(self) -> str:
+        """`checking` until the gate has run, then its verdict: `good`, `bad`, `rolled_back`,
+        `none` (no install waited for this boot) or `error` (the gate itself failed)."""
+        task = self._task
+        if task is None or not task.done():
+            return "checking"
+        if task.cancelled() or task.exception() is not None:
+            return "error"
+        return str(self.verdict) if self.verdict is not None else "none"
+
     def start(self) -> None:
         """Run the gate in the background once the API serves."""
         self._task = asyncio.create_task(self.run(), name="homei-health-gate")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from homei.update.gate import GateSettings, GateVerdict, HealthGate
-from tests.conftest import NO_DOCKER, RATE_LIMITS_OPEN
+from tests.conftest import NO_DOCKER, RATE_LIMITS_OPEN, clean_environ, homei_command
 from tests.rauc_env import RaucDevice, rauc_available
 
 pytestmark = pytest.mark.skipif(not rauc_available(), reason="RAUC is not installed")
@@ -279,6 +279,42 @@ async def test_gate_records_a_rollback_by_the_bootloader(homei, device):
 
 async def test_nothing_to_judge_without_a_fresh_install(homei):
     assert await gate_for(homei, "http://127.0.0.1:9/", Reboots()).run() is None
+
+
+async def wait_gate(url: str, timeout: float) -> tuple[int, str]:
+    """`homei update wait-gate`, as homei-gate.service runs it; (exit code, output)."""
+    process = await asyncio.create_subprocess_exec(
+        *homei_command(),
+        *("update", "wait-gate", "--url", url, "--timeout", str(timeout)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=clean_environ(XDG_CONFIG_HOME="/nonexistent"),
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_gate_verdict_is_open_and_wait_gate_passes_on_it(homei):
+    await homei.components.gate.wait()
+    response = await homei.client.get("/api/v1/update/gate")  # no token: like /health
+    assert response.status == 200
+    assert (await response.json())["state"] == "none"
+    code, output = await wait_gate(str(homei.client.make_url("/")), 60)
+    assert code == 0 and "none" in output, output
+
+
+async def test_wait_gate_fails_when_nothing_answers(homei):
+    code, output = await wait_gate("http://127.0.0.1:9", 2)
+    assert code == 1 and "not complete" in output, output
+
+
+async def test_gate_state_follows_its_verdict(homei, device):
+    await installed_and_rebooted(homei, device, "B")
+    gate = gate_for(homei, str(homei.client.make_url("/health/not-a-probe")), Reboots(), 1.0)
+    assert gate.state == "checking"
+    gate.start()
+    assert await gate.wait() is GateVerdict.BAD
+    assert gate.state == "bad"
 
 
 async def test_upload_over_the_limit_leaves_nothing(device, make_homei, tmp_path):

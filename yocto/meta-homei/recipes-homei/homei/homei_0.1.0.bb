@@ -30,15 +30,16 @@ do_configure:prepend() {
 }
 
 # The units of the repository's systemd/ folder, installed and enabled as they are.
-SYSTEMD_SERVICE:${PN} = "homei.service"
+SYSTEMD_SERVICE:${PN} = "homei.service homei-gate.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 do_install:append() {
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/systemd/homei.service ${D}${systemd_system_unitdir}/
+    install -m 0644 ${S}/systemd/homei-gate.service ${D}${systemd_system_unitdir}/
 }
 
-FILES:${PN} += "${systemd_system_unitdir}/homei.service"
+FILES:${PN} += "${systemd_system_unitdir}/homei.service ${systemd_system_unitdir}/homei-gate.service"
 
 # Every dependency of pyproject.toml's [project] as its recipe (tests/unit/test_yocto_layer.py
 # holds this list against pyproject.toml), and the parts of Python's standard library that
