@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import aiohttp
 import msgspec
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
+from homei.api import log_follow
 from homei.api.routing import endpoint
 from homei.api.services import NAME_PARAM, NAME_REF
-from homei.api.websockets import WebSocketHub, close
+from homei.api.websockets import WebSocketHub
 from homei.core.auth import Permission
 from homei.docker.containers import Containers
-from homei.docker.engine import DockerError
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
 from homei.services.samples import Sampler
@@ -176,17 +175,10 @@ class ServiceStatusApi:
             )
             return ServiceLogs(name, [LogEntry(**e) for e in entries])
         await self._containers.get(name)
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
-        )
-        await response.prepare(request)
-        # Whatever one read from Docker brought goes out in one write.
-        async for data in self._containers.follow_bytes(
+        chunks = self._containers.follow_bytes(
             name, tail=query.tail, since=query.since, timestamps=query.timestamps
-        ):
-            await response.write(data)
-        await response.write_eof()
-        return response
+        )
+        return await log_follow.as_text(request, chunks)
 
     @endpoint(
         "GET",
@@ -220,21 +212,7 @@ class ServiceStatusApi:
         name = request.match_info["service_name"]
         self._services.declared(name)
         await self._containers.get(name)
-        ws = web.WebSocketResponse(heartbeat=30.0)
-        await ws.prepare(request)
-        self._hub.add(ws)
-        try:
-            async for line in self._containers.follow(
-                name, tail=query.tail, since=query.since, timestamps=query.timestamps
-            ):
-                if ws.closed:
-                    break
-                await ws.send_str(line)
-            await close(ws, WSCloseCode.OK, b"container stopped")
-        except DockerError as err:
-            await close(ws, WSCloseCode.INTERNAL_ERROR, err.message.encode()[:120])
-        except (ConnectionResetError, aiohttp.ClientError) as err:
-            await close(ws, WSCloseCode.INTERNAL_ERROR, str(err).encode()[:120])
-        finally:
-            self._hub.discard(ws)
-        return ws
+        lines = self._containers.follow(
+            name, tail=query.tail, since=query.since, timestamps=query.timestamps
+        )
+        return await log_follow.over_websocket(request, self._hub, lines)
