@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from functools import partial
-from pathlib import Path
-from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -42,12 +39,13 @@ from homei.backup.schedule import Scheduler
 from homei.core import accounts as accounts_schema
 from homei.core import tasks as tasks_schema
 from homei.core.accounts import Accounts
-from homei.core.auth import Permission, TokenIssuer, load_or_create_secret
+from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.events import EventBus
 from homei.core.health import Health
+from homei.core.integrity import database_check_kind
 from homei.core.ratelimit import LoginThrottle, RateLimiter
 from homei.core.store import Store
-from homei.core.tasks import TaskContext, TaskKind, TaskManager
+from homei.core.tasks import TaskManager
 from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
 from homei.dbus import logind
 from homei.dbus.bus import SystemBus
@@ -55,19 +53,12 @@ from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
 from homei.docker.reconciler import Reconciler
-from homei.docker.runtime import DockerRuntime
 from homei.monitor.api_metrics import ApiMetrics
 from homei.services import store as services_schema
-from homei.services.backup_data import ServiceBackupData
-from homei.services.control import ServiceControl
-from homei.services.health import STATES as SERVICE_STATES
 from homei.services.health import HealthMonitor
-from homei.services.locks import ServiceLocks
 from homei.services.manager import ServiceManager
-from homei.services.policy import Policy
 from homei.services.samples import Sampler
-from homei.services.store import ServiceStore
-from homei.services.views import ServiceViews
+from homei.services.wiring import build_services
 from homei.settings import Settings
 from homei.update import history as update_schema
 from homei.update.bundles import BundleStore
@@ -76,9 +67,6 @@ from homei.update.history import UpdateHistory
 from homei.update.manager import UpdateManager
 
 _LOGGER = logging.getLogger(__name__)
-
-# Container events after which a service is compared with its spec again.
-RECONCILE_ON = frozenset({"die", "stop", "destroy", "kill", "oom"})
 
 MIGRATIONS = (
     *accounts_schema.MIGRATIONS,
@@ -115,23 +103,6 @@ class Components:
     backups: BackupManager
 
 
-def _database_check_kind(store: Store) -> TaskKind:
-    async def run(context: TaskContext) -> dict[str, Any]:
-        await context.progress(10, "Checking the database")
-        problems = [line for line in await store.integrity_check() if line != "ok"]
-        await context.log("integrity_check: " + ("ok" if not problems else "; ".join(problems)))
-        if problems:
-            raise RuntimeError(f"Database integrity check found {len(problems)} problem(s)")
-        return {"success": True, "message": "Database integrity check passed"}
-
-    return TaskKind(
-        "database_check",
-        run,
-        Permission.CONTROL,
-        "Run SQLite's integrity check on the device database",
-    )
-
-
 async def build(
     settings: Settings, notifier: Notifier | None = None
 ) -> tuple[web.Application, Components]:
@@ -152,7 +123,7 @@ async def _assemble(
 ) -> tuple[web.Application, Components]:
     events = EventBus(settings.events.queue_size)
     tasks = TaskManager(store, events, retention=settings.tasks.retention)
-    tasks.register(_database_check_kind(store))
+    tasks.register(database_check_kind(store))
     secret = await asyncio.to_thread(load_or_create_secret, settings.secrets_dir / "jwt.key")
     tokens = TokenIssuer(
         secret,
@@ -187,65 +158,10 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
-    # App services: declared in SQLite, kept equal in Docker by the reconciler.
-    service_store = ServiceStore(store)
-    locks = ServiceLocks()
-    service_policy = Policy(
-        settings.services_dir,
-        tuple(Path(root) for root in settings.services.bind_roots),
-        frozenset(settings.services.trusted),
-    )
-    runtime = DockerRuntime(docker, service_policy)
-    reconciler = Reconciler(runtime, service_store, locks, events)
-    control = ServiceControl(
-        service_store,
-        reconciler,
-        locks,
-        events,
-        dependency_timeout=settings.services.dependency_timeout,
-    )
-    services = ServiceManager(service_store, reconciler, control, locks, tasks, events)
-    service_health = HealthMonitor(
-        service_store,
-        runtime,
-        control,
-        events,
-        backoff=settings.services.restart_backoff,
-        max_backoff=settings.services.restart_backoff_max,
-    )
-    samples = Sampler(
-        store,
-        service_store,
-        runtime,
-        interval=settings.services.sample_interval,
-        retention=settings.services.sample_retention,
-    )
-    views = ServiceViews(runtime, containers, service_health)
-    containers.connect_listeners.append(reconciler.request)
-    containers.event_listeners.append(
-        lambda action, event: (
-            reconciler.request(event["service"])
-            if event["managed"] and event["service"] and action in RECONCILE_ON
-            else None
-        )
-    )
-    health.register("services", service_health.report)
-    health.count_services_with(service_health.counts)
-    metrics.labelled_gauge(
-        "homei_services_total",
-        "Declared services",
-        "enabled",
-        {"true": partial(service_store.count, True), "false": partial(service_store.count, False)},
-    )
-    metrics.labelled_gauge(
-        "homei_services_health",
-        "Declared services by health",
-        "status",
-        {state: partial(service_health.count, state) for state in SERVICE_STATES},
-    )
+    services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
 
     async def services_restored() -> None:
-        reconciler.request()  # the restored declarations, made real in Docker
+        services.reconciler.request()  # the restored declarations, made real in Docker
 
     backups = BackupManager(
         BackupCatalog(settings.backups_dir, settings.backup.max_backup_size),
@@ -254,9 +170,9 @@ async def _assemble(
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
             await asyncio.to_thread(settings_file_from_environment, settings.mode),
-            reload=[service_store.load, services_restored],
+            reload=[services.store.load, services_restored],
         ),
-        ServiceBackupData(service_store, reconciler, locks),
+        services.backup_data,
         tasks,
         events,
     )
@@ -296,15 +212,15 @@ async def _assemble(
         gate,
         docker,
         containers,
-        services,
-        reconciler,
-        service_health,
-        samples,
+        services.manager,
+        services.reconciler,
+        services.health,
+        services.samples,
         backups,
     )
 
     await tasks.load()
-    await service_store.load()
+    await services.store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
     await backups.start()
 
@@ -334,8 +250,15 @@ async def _assemble(
             UpdateApi(updates, gate),
             ContainersApi(containers, websockets),
             ImagesApi(images),
-            ServicesApi(services, views),
-            ServiceStatusApi(services, views, service_health, samples, containers, websockets),
+            ServicesApi(services.manager, services.views),
+            ServiceStatusApi(
+                services.manager,
+                services.views,
+                services.health,
+                services.samples,
+                containers,
+                websockets,
+            ),
             BackupsApi(backups, backup_schedules),
         ],
     )
@@ -349,9 +272,9 @@ async def _assemble(
         await system_bus.start(first_attempt=0)
         gate.start()
         containers.start_watching()
-        reconciler.start()
-        service_health.start()
-        samples.start()
+        services.reconciler.start()
+        services.health.start()
+        services.samples.start()
         backup_schedules.start()
         health.is_ready = True
 
@@ -363,10 +286,10 @@ async def _assemble(
     async def on_cleanup(_: web.Application) -> None:
         await gate.stop()
         await containers.stop_watching()
-        await samples.stop()
+        await services.samples.stop()
         await backup_schedules.stop()
-        await service_health.stop()
-        await reconciler.stop()
+        await services.health.stop()
+        await services.reconciler.stop()
         await tasks.shutdown()
         await docker.close()
         await system_bus.stop()

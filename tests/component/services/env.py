@@ -81,8 +81,12 @@ async def install(homei: Any, headers: dict[str, str], body: dict[str, Any]) -> 
 
 def state(engine: DockerEngine, name: str) -> dict[str, Any]:
     """The container's State, or {} when there is no such container."""
-    found = [c for c in engine.containers() if f"/{name}" in (c.get("Names") or [])]
-    return engine.inspect(name)["State"] if found else {}
+    # Not inspect(): a container the reconciler is replacing may be gone between two calls.
+    response = engine.api("GET", f"/containers/{name}/json")
+    if response.status == 404:
+        return {}
+    assert response.status == 200, response.body
+    return response.body["State"]  # type: ignore[no-any-return]
 
 
 async def running(engine: DockerEngine, name: str) -> bool:

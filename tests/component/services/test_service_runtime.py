@@ -9,12 +9,11 @@ import time
 import aiohttp
 import pytest
 
-from tests.component.services_env import (
+from tests.component.services.env import (
     call,
     httpd,
     install,
     running,
-    settings_for,
     sleeper,
     state,
     until,
@@ -22,23 +21,6 @@ from tests.component.services_env import (
 from tests.docker_env import IMAGE, DockerEngine, dockerd_available
 
 pytestmark = pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed")
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory):
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    docker.make_image()
-    yield docker
-    docker.down()
-
-
-@pytest.fixture
-async def homei(engine: DockerEngine, make_homei):
-    homei = await make_homei(settings_for(engine))
-    yield homei
-    await homei.client.close()  # first, or its reconciler would bring the containers back
-    await asyncio.to_thread(engine.remove_containers, "io.homei.managed")
-    await asyncio.to_thread(engine.remove_containers, "io.homei.test")
 
 
 def docker(engine: DockerEngine, *args: str) -> str:

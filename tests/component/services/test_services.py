@@ -8,35 +8,18 @@ import socket
 
 import pytest
 
-from tests.component.services_env import (
+from tests.component.services.env import (
     call,
     httpd,
     install,
     running,
-    settings_for,
     sleeper,
     state,
     wait_task,
 )
-from tests.docker_env import IMAGE, DockerEngine, dockerd_available
+from tests.docker_env import IMAGE, dockerd_available
 
 pytestmark = pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed")
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory):
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    docker.make_image()
-    yield docker
-    docker.down()
-
-
-@pytest.fixture
-async def homei(engine: DockerEngine, make_homei):
-    homei = await make_homei(settings_for(engine))
-    yield homei
-    await homei.client.close()  # first, or its reconciler would bring the containers back
-    await asyncio.to_thread(engine.remove_containers, "io.homei.managed")
 
 
 async def test_install_starts_dependencies_first_and_joins_one_network(homei, engine):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
 
 import pytest
 
-from tests.component.services_env import call, install, running, settings_for, wait_task
+from tests.component.services.env import call, install, running, wait_task
 from tests.docker_env import IMAGE, DockerEngine, dockerd_available
 
 pytestmark = pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed")
@@ -20,22 +21,12 @@ WRITE = (
 )
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory):
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    docker.make_image()
-    yield docker
-    docker.down()
-
-
-@pytest.fixture
-async def homei(engine: DockerEngine, make_homei):
-    homei = await make_homei(settings_for(engine))
-    yield homei
-    await homei.client.close()
-    await asyncio.to_thread(engine.remove_containers, "io.homei.managed")
+@pytest.fixture(autouse=True)
+def volumes_removed(engine: DockerEngine) -> Iterator[None]:
+    """Set up before `homei`, so torn down after it has removed the containers."""
+    yield
     for volume in ("app-data", "db-data"):
-        await asyncio.to_thread(engine.api, "DELETE", f"/volumes/{volume}")
+        engine.api("DELETE", f"/volumes/{volume}")
 
 
 def digest(engine: DockerEngine, name: str) -> str:

@@ -3,83 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from homei.update.gate import GateSettings, GateVerdict, HealthGate
-from tests.conftest import NO_DOCKER, RATE_LIMITS_OPEN, clean_environ, homei_command
-from tests.rauc_env import RaucDevice, rauc_available
+from tests.component.update.env import install, sha256, upload, wait_until
+from tests.conftest import NO_DOCKER, RATE_LIMITS_OPEN
+from tests.rauc_env import rauc_available
 
 pytestmark = pytest.mark.skipif(not rauc_available(), reason="RAUC is not installed")
-
-
-@pytest.fixture
-async def device(tmp_path: Path):
-    rauc = RaucDevice(tmp_path / "device")
-    await asyncio.to_thread(rauc.up)
-    yield rauc
-    await asyncio.to_thread(rauc.down)
-
-
-@pytest.fixture
-async def homei(device: RaucDevice, make_homei, tmp_path: Path):
-    # `device` first: it must outlive the daemon that talks to it.
-    toml = (
-        RATE_LIMITS_OPEN
-        + NO_DOCKER
-        + (
-            f'[update]\ndbus_address = "{device.bus_address}"\n'
-            f'updates_dir = "{tmp_path / "updates"}"\n'
-        )
-    )
-    homei = await make_homei(toml)
-    await wait_until(lambda: homei.components.updates.is_available)
-    return homei
-
-
-async def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.05)
-
-
-async def upload(homei, bundle_path: Path, headers, name: str | None = None) -> dict[str, Any]:
-    async def chunks():
-        with bundle_path.open("rb") as handle:
-            while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
-                yield chunk
-
-    query = f"?filename={name or bundle_path.name}"
-    response = await homei.client.post(
-        f"/api/v1/update/bundles{query}",
-        data=chunks(),
-        headers={
-            **headers,
-            "Content-Type": "application/octet-stream",
-            "Content-Length": str(bundle_path.stat().st_size),
-        },
-    )
-    assert response.status == 201, await response.text()
-    return await response.json()
-
-
-async def install(homei, name: str, headers) -> dict[str, Any]:
-    response = await homei.client.post(
-        "/api/v1/update/install", headers=headers, json={"bundle_path": name}
-    )
-    assert response.status == 202, await response.text()
-    started = await response.json()
-    final = await homei.components.tasks.wait(started["taskId"])
-    return {"started": started, "task": final}
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 async def test_status_shows_the_booted_slot(homei, device):
@@ -207,114 +140,6 @@ async def test_mark_routes(homei, device):
     assert response.status == 400
     viewer = await homei.add_user("viv", "viewer")
     assert (await homei.client.post("/api/v1/update/mark-good", headers=viewer)).status == 403
-
-
-async def installed_and_rebooted(homei, device, boot_slot: str) -> None:
-    headers = await homei.auth()
-    bundle = await asyncio.to_thread(device.make_bundle, "4.0.0")
-    stored = await upload(homei, bundle.path, headers)
-    task = (await install(homei, stored["name"], headers))["task"]
-    assert task.status == "completed", task.error
-    # Play the reboot: RAUC comes back booted from the slot the bootloader chose.
-    await asyncio.to_thread(device.restart_service, boot_slot)
-    updates = homei.components.updates
-    await wait_until(lambda: updates.is_available and updates.rauc.boot_slot == boot_slot)
-
-
-class Reboots:
-    """Records reboot requests: logind cannot run here (no systemd as PID 1)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def __call__(self) -> None:
-        self.count += 1
-
-
-def gate_for(homei, probe_url: str, reboots: Reboots, window: float = 5.0) -> HealthGate:
-    return HealthGate(
-        homei.components.updates,
-        homei.components.events,
-        probe_url,
-        reboots,
-        GateSettings(window=window, interval=0.1, passes=3, rauc_wait=10),
-    )
-
-
-async def test_gate_marks_a_healthy_boot_good(homei, device):
-    await installed_and_rebooted(homei, device, "B")
-    reboots = Reboots()
-    url = str(homei.client.make_url("/health/ready"))
-    verdict = await gate_for(homei, url, reboots).run()
-    assert verdict is GateVerdict.GOOD and reboots.count == 0
-    state = await asyncio.to_thread(device.bootloader_state)
-    assert state["states"]["B"] == "good"
-    entry = (await homei.components.updates.history.list())[0]
-    assert entry.result == "good" and entry.verified
-
-
-async def test_gate_marks_a_failing_boot_bad_and_reboots(homei, device):
-    await installed_and_rebooted(homei, device, "B")
-    reboots = Reboots()
-    url = str(homei.client.make_url("/health/not-a-probe"))
-    verdict = await gate_for(homei, url, reboots, window=1.0).run()
-    assert verdict is GateVerdict.BAD and reboots.count == 1
-    state = await asyncio.to_thread(device.bootloader_state)
-    assert state["states"]["B"] == "bad"
-    entry = (await homei.components.updates.history.list())[0]
-    assert entry.result == "bad" and "failed the health gate" in entry.message
-    # The "reboot": the bootloader skips the bad slot and boots A again.
-    await asyncio.to_thread(device.restart_service)
-    updates = homei.components.updates
-    await wait_until(lambda: updates.is_available and updates.rauc.boot_slot == "A")
-
-
-async def test_gate_records_a_rollback_by_the_bootloader(homei, device):
-    await installed_and_rebooted(homei, device, "A")
-    verdict = await gate_for(homei, "http://127.0.0.1:9/", Reboots()).run()
-    assert verdict is GateVerdict.ROLLED_BACK
-    entry = (await homei.components.updates.history.list())[0]
-    assert entry.result == "rolled_back" and "fell back" in entry.message
-
-
-async def test_nothing_to_judge_without_a_fresh_install(homei):
-    assert await gate_for(homei, "http://127.0.0.1:9/", Reboots()).run() is None
-
-
-async def wait_gate(url: str, timeout: float) -> tuple[int, str]:
-    """`homei update wait-gate`, as homei-gate.service runs it; (exit code, output)."""
-    process = await asyncio.create_subprocess_exec(
-        *homei_command(),
-        *("update", "wait-gate", "--url", url, "--timeout", str(timeout)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=clean_environ(XDG_CONFIG_HOME="/nonexistent"),
-    )
-    output, _ = await process.communicate()
-    return process.returncode or 0, output.decode()
-
-
-async def test_gate_verdict_is_open_and_wait_gate_passes_on_it(homei):
-    await homei.components.gate.wait()
-    response = await homei.client.get("/api/v1/update/gate")  # no token: like /health
-    assert response.status == 200
-    assert (await response.json())["state"] == "none"
-    code, output = await wait_gate(str(homei.client.make_url("/")), 60)
-    assert code == 0 and "none" in output, output
-
-
-async def test_wait_gate_fails_when_nothing_answers(homei):
-    code, output = await wait_gate("http://127.0.0.1:9", 2)
-    assert code == 1 and "not complete" in output, output
-
-
-async def test_gate_state_follows_its_verdict(homei, device):
-    await installed_and_rebooted(homei, device, "B")
-    gate = gate_for(homei, str(homei.client.make_url("/health/not-a-probe")), Reboots(), 1.0)
-    assert gate.state == "checking"
-    gate.start()
-    assert await gate.wait() is GateVerdict.BAD
-    assert gate.state == "bad"
 
 
 async def test_upload_over_the_limit_leaves_nothing(device, make_homei, tmp_path):

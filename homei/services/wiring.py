@@ -1,0 +1,122 @@
+"""The app services' part of the daemon: declared in SQLite, kept equal in Docker.
+
+`build_services` creates the parts and connects them to one another and to what the rest of
+the daemon offers (Docker's events, health, metrics); `homei.app` starts and stops them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from homei.core.events import EventBus
+from homei.core.health import Health
+from homei.core.store import Store
+from homei.core.tasks import TaskManager
+from homei.docker.containers import Containers
+from homei.docker.engine import DockerEngine
+from homei.docker.reconciler import Reconciler
+from homei.docker.runtime import DockerRuntime
+from homei.monitor.api_metrics import ApiMetrics
+from homei.services.backup_data import ServiceBackupData
+from homei.services.control import ServiceControl
+from homei.services.health import STATES, HealthMonitor
+from homei.services.locks import ServiceLocks
+from homei.services.manager import ServiceManager
+from homei.services.policy import Policy
+from homei.services.samples import Sampler
+from homei.services.store import ServiceStore
+from homei.services.views import ServiceViews
+from homei.settings import Settings
+
+# Container events after which a service is compared with its spec again.
+RECONCILE_ON = frozenset({"die", "stop", "destroy", "kill", "oom"})
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceParts:
+    store: ServiceStore
+    manager: ServiceManager
+    reconciler: Reconciler
+    health: HealthMonitor
+    samples: Sampler
+    views: ServiceViews
+    backup_data: ServiceBackupData
+
+
+def build_services(
+    settings: Settings,
+    store: Store,
+    docker: DockerEngine,
+    containers: Containers,
+    tasks: TaskManager,
+    events: EventBus,
+    health: Health,
+    metrics: ApiMetrics,
+) -> ServiceParts:
+    service_store = ServiceStore(store)
+    locks = ServiceLocks()  # one per service: reconciler, tasks, control and backups
+    policy = Policy(
+        settings.services_dir,
+        tuple(Path(root) for root in settings.services.bind_roots),
+        frozenset(settings.services.trusted),
+    )
+    runtime = DockerRuntime(docker, policy)
+    reconciler = Reconciler(runtime, service_store, locks, events)
+    control = ServiceControl(
+        service_store,
+        reconciler,
+        locks,
+        events,
+        dependency_timeout=settings.services.dependency_timeout,
+    )
+    manager = ServiceManager(service_store, reconciler, control, locks, tasks, events)
+    monitor = HealthMonitor(
+        service_store,
+        runtime,
+        control,
+        events,
+        backoff=settings.services.restart_backoff,
+        max_backoff=settings.services.restart_backoff_max,
+    )
+    samples = Sampler(
+        store,
+        service_store,
+        runtime,
+        interval=settings.services.sample_interval,
+        retention=settings.services.sample_retention,
+    )
+
+    # Docker coming back, or a managed container stopping, is a reason to compare again.
+    containers.connect_listeners.append(reconciler.request)
+    containers.event_listeners.append(
+        lambda action, event: (
+            reconciler.request(event["service"])
+            if event["managed"] and event["service"] and action in RECONCILE_ON
+            else None
+        )
+    )
+    health.register("services", monitor.report)
+    health.count_services_with(monitor.counts)
+    metrics.labelled_gauge(
+        "homei_services_total",
+        "Declared services",
+        "enabled",
+        {"true": partial(service_store.count, True), "false": partial(service_store.count, False)},
+    )
+    metrics.labelled_gauge(
+        "homei_services_health",
+        "Declared services by health",
+        "status",
+        {state: partial(monitor.count, state) for state in STATES},
+    )
+    return ServiceParts(
+        service_store,
+        manager,
+        reconciler,
+        monitor,
+        samples,
+        ServiceViews(runtime, containers, monitor),
+        ServiceBackupData(service_store, reconciler, locks),
+    )

@@ -1,0 +1,31 @@
+"""App services on a real Docker engine: one private dockerd per test module, and a Homei
+per test that leaves no managed container behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from tests.component.services.env import settings_for
+from tests.docker_env import DockerEngine
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
+    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
+    try:
+        docker.make_image()
+        yield docker
+    finally:
+        docker.down()
+
+
+@pytest.fixture
+async def homei(engine: DockerEngine, make_homei):
+    homei = await make_homei(settings_for(engine))
+    yield homei
+    await homei.client.close()  # first, or its reconciler would bring the containers back
+    await asyncio.to_thread(engine.remove_containers, "io.homei.managed")
+    await asyncio.to_thread(engine.remove_containers, "io.homei.test")
