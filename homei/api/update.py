@@ -2,183 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
 from aiohttp import web
 
 import homei
 from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
+from homei.api.update_models import (
+    BUNDLE_NAME_PARAM,
+    BundleList,
+    BundleOut,
+    GateOut,
+    HistoryList,
+    InstallRequest,
+    InstallStarted,
+    MarkRequest,
+    MarkResult,
+    ProgressOut,
+    UpdateStatusOut,
+    UploadQuery,
+    bundle_out,
+    history_out,
+    slot_out,
+)
 from homei.core.auth import Permission
-from homei.dbus.rauc import SlotStatus
-from homei.update.bundles import StoredBundle
 from homei.update.gate import HealthGate
-from homei.update.history import HistoryEntry
 from homei.update.manager import UpdateManager
-
-SlotName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
-BUNDLE_NAME_PARAM = {"type": "string", "pattern": r"^[A-Za-z0-9._-]+\.raucb$"}
-
-
-class Installed(msgspec.Struct):
-    timestamp: str | None
-    count: int | None
-
-
-class SlotOut(msgspec.Struct):
-    name: str
-    slot_class: str = msgspec.field(name="class")
-    device: str
-    type: str
-    bootname: str | None
-    state: str
-    boot_status: str | None
-    sha256: str | None
-    size: int | None
-    bundle_version: str | None
-    installed: Installed
-
-
-class ProgressOut(msgspec.Struct):
-    percentage: int
-    message: str
-    depth: int
-
-
-class HistoryOut(msgspec.Struct):
-    id: int
-    taskId: str | None
-    bundle: str
-    compatible: str | None
-    from_version: str | None
-    to_version: str | None
-    from_slot: str | None
-    to_slot: str | None
-    result: str
-    message: str
-    started: str
-    completed: str | None
-    verified: str | None
-
-
-class HistoryList(msgspec.Struct):
-    history: list[HistoryOut]
-
-
-class UpdateStatusOut(msgspec.Struct):
-    """Seed 001's status (compatible, booted, slots) plus RAUC's operation and Homei's history."""
-
-    compatible: str
-    variant: str
-    booted: str | None
-    bootSlot: str
-    primary: str | None
-    operation: str
-    progress: ProgressOut
-    lastError: str
-    version: str
-    slots: list[SlotOut]
-    history: list[HistoryOut]
-
-
-class InstallRequest(msgspec.Struct):
-    bundle_path: Annotated[
-        str,
-        msgspec.Meta(
-            min_length=1,
-            max_length=4096,
-            description=(
-                "A bundle inside the updates directory: a name from /update/bundles or a path"
-            ),
-        ),
-    ]
-
-
-class InstallStarted(msgspec.Struct):
-    status: str
-    message: str
-    taskId: str
-    bundle: str
-
-
-class MarkRequest(msgspec.Struct):
-    slot: SlotName = "booted"
-
-
-class MarkResult(msgspec.Struct):
-    status: str
-    message: str
-    slot: str
-    state: str
-
-
-class BundleOut(msgspec.Struct):
-    name: str
-    path: str
-    size: int
-    modified: str
-    sha256: str | None
-
-
-class BundleList(msgspec.Struct):
-    bundles: list[BundleOut]
-    directory: str
-
-
-class GateOut(msgspec.Struct):
-    state: Annotated[
-        str,
-        msgspec.Meta(
-            description=(
-                "checking, then good, bad, rolled_back, none (no install waited for this boot) "
-                "or error"
-            )
-        ),
-    ]
-    bootSlot: str | None
-
-
-class UploadQuery(msgspec.Struct):
-    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
-
-
-def _slot(slot: SlotStatus) -> SlotOut:
-    return SlotOut(
-        slot.name,
-        slot.slot_class,
-        slot.device,
-        slot.type,
-        slot.bootname,
-        slot.state,
-        slot.boot_status,
-        slot.sha256,
-        slot.size,
-        slot.bundle_version,
-        Installed(slot.installed_timestamp, slot.installed_count),
-    )
-
-
-def _history(entry: HistoryEntry) -> HistoryOut:
-    return HistoryOut(
-        entry.id,
-        entry.task_id,
-        entry.bundle,
-        entry.compatible,
-        entry.from_version,
-        entry.to_version,
-        entry.from_slot,
-        entry.to_slot,
-        str(entry.result),
-        entry.message,
-        entry.started,
-        entry.completed,
-        entry.verified,
-    )
-
-
-def _bundle(bundle: StoredBundle) -> BundleOut:
-    return BundleOut(bundle.name, str(bundle.path), bundle.size, bundle.modified, bundle.sha256)
 
 
 class UpdateApi:
@@ -228,8 +76,8 @@ class UpdateApi:
             ProgressOut(progress.percentage, progress.message, progress.depth),
             status.last_error,
             homei.__version__,
-            [_slot(s) for s in status.slots],
-            [_history(h) for h in status.history],
+            [slot_out(s) for s in status.slots],
+            [history_out(h) for h in status.history],
         )
 
     @endpoint(
@@ -243,7 +91,7 @@ class UpdateApi:
     )
     async def history(self, request: web.Request) -> HistoryList:
         """Every install: bundle, versions, slots, result and why."""
-        return HistoryList([_history(h) for h in await self._updates.history.list()])
+        return HistoryList([history_out(h) for h in await self._updates.history.list()])
 
     @endpoint(
         "GET",
@@ -257,7 +105,7 @@ class UpdateApi:
     async def list_bundles(self, request: web.Request) -> BundleList:
         """The bundles in the updates directory, newest first."""
         bundles = await self._updates.bundles.list()
-        return BundleList([_bundle(b) for b in bundles], str(self._updates.bundles.directory))
+        return BundleList([bundle_out(b) for b in bundles], str(self._updates.bundles.directory))
 
     @endpoint(
         "POST",
@@ -278,7 +126,7 @@ class UpdateApi:
         bundle = await self._updates.bundles.receive(
             request.content.iter_chunked(1024 * 1024), query.filename, request.content_length
         )
-        return _bundle(bundle)
+        return bundle_out(bundle)
 
     @endpoint(
         "DELETE",

@@ -3,9 +3,11 @@ commands in it and cut its power, its serial console, its forwarded API and QEMU
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -60,16 +62,20 @@ class Appliance:
         command += ["--api-port", str(self.api_port), "--ssh-port", str(self.ssh_port)]
         with (self.run_dir / "qemu.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [*command, *(["--fresh"] if fresh else [])], stdout=log, stderr=log
+                [*command, *(["--fresh"] if fresh else [])],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its own process group: qemu/boot and QEMU
             )
         self.powered_on = time.monotonic()
 
     def power_cut(self) -> None:
         """SIGKILL QEMU: nothing the guest has not written to its disk survives."""
-        # qemu/boot execs QEMU, so this is QEMU's own pid (what `qemu/guest --power-cut`
-        # kills), known even before QEMU has written its pid file.
+        # qemu/boot and the QEMU it started (again after every reset) share a process
+        # group; both go at once, so QEMU is not started again.
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(30)
 
     def _run_arg(self) -> list[str]:

@@ -38,8 +38,9 @@ def machine(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
 
 def install_into_other(
     machine: Appliance, bundle: Callable[[str], Path], name: str
-) -> tuple[str, str]:
-    """Install bundle `name` through the API into the slot not booted; (booted, target)."""
+) -> tuple[str, str, float]:
+    """Install bundle `name` through the API into the slot not booted; (booted, target,
+    when its upload began)."""
     path = bundle(name)
     if machine.process is None or machine.process.poll() is not None:
         token = boot(machine, fresh=True)
@@ -59,7 +60,7 @@ def install_into_other(
     env = grubenv(machine)
     assert env["ORDER"].split()[0] == target, env
     assert env[f"{target}_OK"] == "1" and env[f"{target}_TRY"] == "0", env
-    return booted, target
+    return booted, target, started
 
 
 def newest(machine: Appliance, token: str) -> dict[str, Any] | None:
@@ -73,7 +74,7 @@ def kernel_lines(machine: Appliance, since: int) -> list[str]:
 
 
 def test_ota_update_is_installed_booted_and_kept(machine: Appliance, bundle):
-    _, target = install_into_other(machine, bundle, "ota")
+    _, target, uploaded_at = install_into_other(machine, bundle, "ota")
     installed_at = time.monotonic()
     reboot_and_wait(machine)
     entry = wait_for(
@@ -82,6 +83,7 @@ def test_ota_update_is_installed_booted_and_kept(machine: Appliance, bundle):
         VERDICT_DEADLINE,
     )
     record("reboot into the new slot to marked good", time.monotonic() - installed_at)
+    record("upload of the bundle to the new slot marked good", time.monotonic() - uploaded_at)
     assert entry["result"] == "good", entry
     assert entry["to_version"] == "0.2.0" and entry["to_slot"] == target, entry
     assert "passed the health gate" in entry["message"], entry
@@ -98,7 +100,7 @@ def test_ota_update_is_installed_booted_and_kept(machine: Appliance, bundle):
 
 
 def test_update_failing_the_health_gate_is_rolled_back(machine: Appliance, bundle):
-    booted, target = install_into_other(machine, bundle, "bad-gate")
+    booted, target, _ = install_into_other(machine, bundle, "bad-gate")
     version = machine.update_status(machine.login())["version"]
     mark = machine.console_size()
     # Into the new slot, where Homei finds Docker missing and marks it bad, then back.
@@ -118,7 +120,7 @@ def test_update_failing_the_health_gate_is_rolled_back(machine: Appliance, bundl
 
 
 def test_update_that_never_brings_homei_up_is_rolled_back_by_grub(machine: Appliance, bundle):
-    booted, target = install_into_other(machine, bundle, "broken-unit")
+    booted, target, _ = install_into_other(machine, bundle, "broken-unit")
     mark = machine.console_size()
     # Homei's unit fails in the new slot until its start limit reboots the machine; GRUB
     # sees that slot tried and never confirmed, and starts the other one.
