@@ -117,15 +117,18 @@ class Appliance:
         return "\n".join(text.splitlines()[-lines:])
 
     # --- commands in the guest
-    def run(self, command: str, timeout: float = 60.0, check: bool = True) -> str:
-        """Run a shell command in the guest; its stdout (AssertionError if it fails)."""
-        result = subprocess.run(
+    def _guest(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [str(QEMU / "guest"), *self._run_arg(), command],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
+
+    def run(self, command: str, timeout: float = 60.0, check: bool = True) -> str:
+        """Run a shell command in the guest; its stdout (AssertionError if it fails)."""
+        result = self._guest(command, timeout)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"guest command {command!r} exited {result.returncode}: {result.stderr}"
@@ -135,13 +138,7 @@ class Appliance:
     def try_run(self, command: str, timeout: float = 30.0) -> str | None:
         """The command's stdout, or None while the guest cannot run it (booting, gone)."""
         try:
-            result = subprocess.run(
-                [str(QEMU / "guest"), *self._run_arg(), command],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
+            result = self._guest(command, timeout)
         except subprocess.TimeoutExpired:
             return None
         return result.stdout if result.returncode == 0 else None
