@@ -52,13 +52,13 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
-from homei.docker.reconciler import Reconciler
 from homei.monitor.api_metrics import ApiMetrics
+from homei.service_wiring import build_services
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
+from homei.services.reconciler import Reconciler
 from homei.services.samples import Sampler
-from homei.services.wiring import build_services
 from homei.settings import Settings
 from homei.update import history as update_schema
 from homei.update.bundles import BundleStore
@@ -252,12 +252,7 @@ async def _assemble(
             ImagesApi(images),
             ServicesApi(services.manager, services.views),
             ServiceStatusApi(
-                services.manager,
-                services.views,
-                services.health,
-                services.samples,
-                containers,
-                websockets,
+                services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
         ],

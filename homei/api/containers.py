@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
@@ -12,8 +12,8 @@ from homei.api.routing import endpoint
 from homei.api.websockets import WebSocketHub
 from homei.core.auth import Permission
 from homei.docker.containers import Containers
+from homei.docker.shapes import ContainerDetail, ContainerStats, ContainerSummary
 
-T = TypeVar("T")
 ContainerState = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 CONTAINER_REF = "{container_id:[A-Za-z0-9][A-Za-z0-9_.-]*}"
 CONTAINER_PARAM = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
@@ -31,109 +31,13 @@ class LogQuery(msgspec.Struct):
     follow: bool = False
 
 
-class PortOut(msgspec.Struct):
-    private_port: int | None
-    public_port: int | None
-    type: str
-    ip: str | None
-
-
-class ContainerSummary(msgspec.Struct):
-    id: str
-    full_id: str
-    name: str
-    image: str
-    status: str
-    status_text: str
-    managed: bool
-    service: str | None
-    created_at: str | None
-    labels: dict[str, str]
-    ports: list[PortOut]
-
-
 class ContainerList(msgspec.Struct):
     containers: list[ContainerSummary]
-
-
-class ContainerStateOut(msgspec.Struct):
-    status: str
-    running: bool
-    paused: bool
-    restarting: bool
-    pid: int
-    exit_code: int
-    error: str
-    started_at: str | None
-    finished_at: str | None
-    health: str | None
-
-
-class ContainerConfigOut(msgspec.Struct):
-    hostname: str
-    env: list[str]
-    cmd: list[str]
-    entrypoint: list[str]
-    labels: dict[str, str]
-
-
-class PortBinding(msgspec.Struct):
-    host_ip: str
-    host_port: str
-
-
-class NetworkSettingsOut(msgspec.Struct):
-    ports: dict[str, list[PortBinding]]
-
-
-class ContainerDetail(msgspec.Struct):
-    id: str
-    full_id: str
-    name: str
-    image: str
-    status: str
-    managed: bool
-    service: str | None
-    created_at: str | None
-    restart_count: int
-    state: ContainerStateOut
-    config: ContainerConfigOut
-    network_settings: NetworkSettingsOut
 
 
 class ContainerLogs(msgspec.Struct):
     container: str
     logs: list[str]
-
-
-class MemoryUsage(msgspec.Struct):
-    usage: int
-    limit: int
-    percent: float
-
-
-class NetworkIO(msgspec.Struct):
-    rx_bytes: int
-    tx_bytes: int
-
-
-class BlockIO(msgspec.Struct):
-    read_bytes: int
-    write_bytes: int
-
-
-class ContainerStats(msgspec.Struct):
-    cpu_percent: float
-    online_cpus: int
-    memory_usage: MemoryUsage
-    network_io: NetworkIO
-    block_io: BlockIO
-    pids: int
-    read_at: str | None
-
-
-def _as(model: type[T], value: Any) -> T:
-    return msgspec.convert(value, model)
 
 
 class ContainersApi:
@@ -154,12 +58,11 @@ class ContainersApi:
         response=ContainerList,
         errors=(503,),
     )
-    async def list_containers(self, request: web.Request, query: ContainerQuery) -> dict[str, Any]:
+    async def list_containers(self, request: web.Request, query: ContainerQuery) -> ContainerList:
         """Managed and unmanaged containers; filter with `managed` and `status`."""
-        # Already in the documented shape: encoded as it is, not converted field by field.
-        return {
-            "containers": await self._containers.list(managed=query.managed, status=query.status)
-        }
+        return ContainerList(
+            await self._containers.list(managed=query.managed, status=query.status)
+        )
 
     @endpoint(
         "GET",
@@ -174,7 +77,7 @@ class ContainersApi:
     )
     async def get_container(self, request: web.Request) -> ContainerDetail:
         """State, configuration and published ports (seed 001's shape)."""
-        return _as(ContainerDetail, await self._containers.get(request.match_info["container_id"]))
+        return await self._containers.get(request.match_info["container_id"])
 
     @endpoint(
         "GET",
@@ -218,7 +121,7 @@ class ContainersApi:
     )
     async def stats(self, request: web.Request) -> ContainerStats:
         """CPU percent as `docker stats` computes it, memory, network and block I/O."""
-        return _as(ContainerStats, await self._containers.stats(request.match_info["container_id"]))
+        return await self._containers.stats(request.match_info["container_id"])
 
     @endpoint(
         "GET",
@@ -235,7 +138,7 @@ class ContainersApi:
         waits, Homei reads nothing more from Docker."""
         ref = request.match_info["container_id"]
         await self._containers.get(ref)
-        lines = self._containers.follow(
+        chunks = self._containers.follow_bytes(
             ref, tail=query.tail, since=query.since, timestamps=query.timestamps
         )
-        return await log_follow.over_websocket(request, self._hub, lines)
+        return await log_follow.over_websocket(request, self._hub, log_follow.lines(chunks))

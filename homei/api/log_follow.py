@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import WSCloseCode, web
 
 from homei.api.websockets import WebSocketHub, close
-from homei.docker.engine import DockerError
+from homei.services.instance import RuntimeFailure
 
 
 async def as_text(request: web.Request, chunks: AsyncIterator[bytes]) -> web.StreamResponse:
@@ -22,6 +22,18 @@ async def as_text(request: web.Request, chunks: AsyncIterator[bytes]) -> web.Str
         await response.write(data)
     await response.write_eof()
     return response
+
+
+async def lines(data: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Whole lines (without their newline) from a byte stream."""
+    rest = b""
+    async for chunk in data:
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        for part in parts:
+            yield part.decode(errors="replace")
+    if rest:
+        yield rest.decode(errors="replace")
 
 
 async def over_websocket(
@@ -37,7 +49,7 @@ async def over_websocket(
                 break
             await ws.send_str(line)
         await close(ws, WSCloseCode.OK, b"container stopped")
-    except DockerError as err:
+    except RuntimeFailure as err:
         await close(ws, WSCloseCode.INTERNAL_ERROR, err.message.encode()[:120])
     except (ConnectionResetError, aiohttp.ClientError) as err:
         await close(ws, WSCloseCode.INTERNAL_ERROR, str(err).encode()[:120])

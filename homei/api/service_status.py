@@ -12,8 +12,8 @@ from homei.api.routing import endpoint
 from homei.api.services import NAME_PARAM, NAME_REF
 from homei.api.websockets import WebSocketHub
 from homei.core.auth import Permission
-from homei.docker.containers import Containers
 from homei.services.health import HealthMonitor
+from homei.services.instance import HealthStatus, InstanceNotFound
 from homei.services.manager import ServiceManager
 from homei.services.samples import Sampler
 from homei.services.views import ServiceViews, container_of, status_of
@@ -75,15 +75,19 @@ class ServiceStatusApi:
         views: ServiceViews,
         monitor: HealthMonitor,
         sampler: Sampler,
-        containers: Containers,
         hub: WebSocketHub,
     ) -> None:
         self._services = services
         self._views = views
         self._monitor = monitor
         self._sampler = sampler
-        self._containers = containers
         self._hub = hub
+
+    async def _instance(self, name: str) -> None:
+        """404 before a stream starts: the service, and its instance, must exist."""
+        self._services.declared(name)
+        if await self._views.instance(name) is None:
+            raise InstanceNotFound(f"Service '{name}' has no container", {"service_name": name})
 
     @endpoint(
         "GET",
@@ -98,9 +102,8 @@ class ServiceStatusApi:
         """`degraded` while any service that should run is unhealthy or stopped."""
         rows = self._monitor.summary()
         should_run = {n for n, r in self._services.store.all().items() if r.should_run}
-        bad = [
-            r for r in rows if r["name"] in should_run and r["status"] in ("unhealthy", "stopped")
-        ]
+        down = (HealthStatus.UNHEALTHY, HealthStatus.STOPPED)
+        bad = [r for r in rows if r["name"] in should_run and r["status"] in down]
         return ServicesHealth(
             "degraded" if bad else "healthy", [msgspec.convert(r, ServiceHealthRow) for r in rows]
         )
@@ -120,36 +123,28 @@ class ServiceStatusApi:
         """State, health, uptime, restarts and the container's resource use."""
         name = request.match_info["service_name"]
         declared = self._services.declared(name)
-        inspected = (await self._views.inspected_all([name]))[name]
-        containers = container_of(inspected)
-        state = (inspected or {}).get("State") or {}
+        instance = await self._views.instance(name)
+        containers = container_of(instance)
         uptime = None
-        if state.get("Running"):
-            from homei.services.health import _age
-
-            uptime = round(_age(state.get("StartedAt")), 1)
-            stats = await self._containers.stats(name)
+        if instance is not None and instance.running:
+            uptime = round(instance.uptime or 0.0, 1)
+            usage = await self._views.usage(name)
             containers[0].update(
-                cpu=stats["cpu_percent"],
-                memory=stats["memory_usage"]["usage"],
-                restarts=containers[0]["restartCount"],
+                cpu=usage.cpu_percent, memory=usage.memory, restarts=instance.restart_count
             )
         health = self._monitor.get(name)
+        last_event = None
+        if instance is not None:
+            when = instance.started_at if instance.running else instance.finished_at
+            last_event = {"type": instance.status, "timestamp": when}
         return StatusOut(
             name,
-            status_of(declared, inspected, self._services.busy.get(name)),
+            status_of(declared, instance, self._services.busy.get(name)),
             health.status,
             uptime,
             declared.restarts,
             containers,
-            {
-                "type": state.get("Status"),
-                "timestamp": state.get("StartedAt")
-                if state.get("Running")
-                else state.get("FinishedAt"),
-            }
-            if state
-            else None,
+            last_event,
         )
 
     @endpoint(
@@ -174,8 +169,8 @@ class ServiceStatusApi:
                 name, tail=query.tail, since=query.since, timestamps=query.timestamps
             )
             return ServiceLogs(name, [LogEntry(**e) for e in entries])
-        await self._containers.get(name)
-        chunks = self._containers.follow_bytes(
+        await self._instance(name)
+        chunks = self._views.follow(
             name, tail=query.tail, since=query.since, timestamps=query.timestamps
         )
         return await log_follow.as_text(request, chunks)
@@ -210,9 +205,8 @@ class ServiceStatusApi:
     async def follow_logs(self, request: web.Request, query: LogQuery) -> web.WebSocketResponse:
         """One text message per line, at the client's pace."""
         name = request.match_info["service_name"]
-        self._services.declared(name)
-        await self._containers.get(name)
-        lines = self._containers.follow(
+        await self._instance(name)
+        chunks = self._views.follow(
             name, tail=query.tail, since=query.since, timestamps=query.timestamps
         )
-        return await log_follow.over_websocket(request, self._hub, lines)
+        return await log_follow.over_websocket(request, self._hub, log_follow.lines(chunks))

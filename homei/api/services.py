@@ -8,6 +8,7 @@ import msgspec
 from aiohttp import web
 
 from homei.api import service_models as m
+from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
 from homei.core.auth import Permission
 from homei.services.manager import ServiceManager
@@ -45,11 +46,6 @@ class ControlBody(msgspec.Struct, forbid_unknown_fields=True):
     timeout: Annotated[float, msgspec.Meta(ge=0, le=3600)] | None = None
 
 
-def _user(request: web.Request) -> str | None:
-    principal = request.get("principal")
-    return getattr(principal, "username", None)
-
-
 class ServicesApi:
     def __init__(self, services: ServiceManager, views: ServiceViews) -> None:
         self._services = services
@@ -57,8 +53,8 @@ class ServicesApi:
 
     async def _view(self, name: str) -> dict[str, Any]:
         declared = self._services.declared(name)
-        inspected = (await self._views.inspected_all([name]))[name]
-        return view(declared, inspected, self._views.health(name), self._services.busy.get(name))
+        instance = await self._views.instance(name)
+        return view(declared, instance, self._views.health(name), self._services.busy.get(name))
 
     @endpoint(
         "GET",
@@ -74,9 +70,9 @@ class ServicesApi:
     async def list_services(self, request: web.Request, query: ListQuery) -> m.ServiceList:
         """Filter by `status` and `category`; sort by name, status or creation; paginated."""
         declared = self._services.store.all()
-        inspected = await self._views.inspected_all(sorted(declared))
+        instances = await self._views.instances(sorted(declared))
         rows = [
-            view(row, inspected[name], self._views.health(name), self._services.busy.get(name))
+            view(row, instances[name], self._views.health(name), self._services.busy.get(name))
             for name, row in declared.items()
         ]
         rows = [r for r in rows if query.status in (None, r["status"])]
@@ -105,7 +101,9 @@ class ServicesApi:
         """Accepts seed 001's flat body or seed 000's nested `config` body. Checks it at once
         (400/409 naming the problem), then installs it as a task: pull when a registry has the
         image, create networks, volumes and the container, start it after its dependencies."""
-        spec, task = await self._services.install(msgspec.to_builtins(body), _user(request))
+        spec, task = await self._services.install(
+            msgspec.to_builtins(body), identity_of(request).username
+        )
         return m.ServiceAccepted(
             spec.name, spec.name, "installing", "Service installation started", task.id
         )
@@ -156,7 +154,9 @@ class ServicesApi:
         """The fields given replace the declared ones. A new container is prepared first and
         swapped in; if the pull, the create or the start fails, the old one keeps running."""
         name = request.match_info["service_name"]
-        _spec, task = await self._services.update(name, msgspec.to_builtins(body), _user(request))
+        _spec, task = await self._services.update(
+            name, msgspec.to_builtins(body), identity_of(request).username
+        )
         return m.ServiceAccepted(name, name, "updating", "Service update started", task.id)
 
     @endpoint(

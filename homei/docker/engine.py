@@ -15,9 +15,10 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+import msgspec
 
-from homei.core.errors import HomeiError, NotFound
 from homei.core.health import DependencyReport, HealthState
+from homei.services.instance import InstanceNotFound, RuntimeFailure, RuntimeUnavailable
 
 if TYPE_CHECKING:
     import aiodocker
@@ -32,21 +33,21 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 AIODOCKER_UNREACHABLE = 900
 
 
-class DockerError(HomeiError):
+class DockerError(RuntimeFailure):
     """Docker refused or failed an operation (seed 001's DOCKER_ERROR)."""
 
     code = "DOCKER_ERROR"
     status = 500
 
 
-class DockerUnavailable(DockerError):
+class DockerUnavailable(DockerError, RuntimeUnavailable):
     """The engine does not answer: 503 until it does again."""
 
     status = 503
 
 
-class ContainerNotFound(NotFound):
-    code = "CONTAINER_NOT_FOUND"
+class ContainerNotFound(InstanceNotFound):
+    """Docker answered 404: no such container (or image, network, volume)."""
 
 
 class DockerEngine:
@@ -102,6 +103,29 @@ class DockerEngine:
             raise DockerUnavailable(
                 f"Docker did not answer within {timeout:.0f}s", {"reason": "timeout"}
             ) from None
+
+    async def request(
+        self,
+        path: str,
+        *,
+        what: str,
+        method: str = "GET",
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        decode: type[T] | None = None,
+        timeout: float | None = 30.0,
+    ) -> T | None:
+        """One Engine API call; its answer decoded with msgspec into `decode` (a struct,
+        or `Any` for plain values), or None when `decode` is None and the answer unread."""
+
+        async def send() -> T | None:
+            data = None if body is None else msgspec.json.encode(body)
+            query = self.client._query(path, method=method, params=params or {}, data=data)
+            async with query as response:
+                raw = await response.read()
+            return None if decode is None else msgspec.json.decode(raw, type=decode)
+
+        return await self.call(send(), what=what, timeout=timeout)
 
     async def _load(self) -> None:
         if self._client is None:

@@ -49,15 +49,3 @@ async def payloads(chunks: AsyncIterator[bytes], *, tty: bool) -> AsyncIterator[
         data = chunk if demuxer is None else demuxer.feed(chunk)
         if data:
             yield data
-
-
-async def lines(data: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """Whole lines (without their newline) from a byte stream."""
-    rest = b""
-    async for chunk in data:
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        for part in parts:
-            yield part.decode(errors="replace")
-    if rest:
-        yield rest.decode(errors="replace")

@@ -1,9 +1,9 @@
-"""Services as Docker containers: a spec becomes a container, its networks and its volumes.
+"""Services as Docker containers: the service model's `Runtime` on the Docker engine.
 
 Every object Homei creates carries `io.homei.managed=true` and `io.homei.service=<name>`;
-the container also carries the hash of the spec it was made from, and `drift` compares a
-running container with what its spec asks for, field by field, so a container changed by
-hand is noticed even when its labels were copied.
+the container also carries the hash of the spec it was made from. A container is read once
+into an `InstanceState` (see `described`); the spec becomes its Engine API body in
+`container_config`.
 """
 
 from __future__ import annotations
@@ -11,190 +11,96 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from homei.core.errors import Conflict, ValidationError
-from homei.docker.containers import MANAGED_LABEL, SERVICE_LABEL
+import msgspec
+
+from homei.core.errors import HomeiError
+from homei.docker import described
+from homei.docker.container_config import DEFAULT_NETWORK, container_config
+from homei.docker.containers import Containers
 from homei.docker.engine import ContainerNotFound, DockerEngine, DockerError
+from homei.services.instance import (
+    MANAGED_LABEL,
+    SERVICE_LABEL,
+    ImageMissing,
+    InstanceRef,
+    InstanceState,
+    Usage,
+)
 from homei.services.policy import Policy
-from homei.services.spec import ServiceSpec, parse_duration, parse_port
+from homei.services.runtime import Progress
+from homei.services.spec import ServiceSpec
 
 _LOGGER = logging.getLogger(__name__)
 
-HASH_LABEL = "io.homei.spec-hash"
-DEFAULT_NETWORK = "homei"
-NEXT_SUFFIX = "--next"
-Progress = Callable[[float, str], Awaitable[None]]
+
+class _Listed(msgspec.Struct, rename="pascal"):
+    id: str
+    names: list[str] | None = None
+    labels: dict[str, str] | None = None
 
 
-class ImageMissing(ValidationError):
-    code = "INVALID_CONFIG"
+class _Port(msgspec.Struct, rename={"ip": "IP", "public_port": "PublicPort"}):
+    ip: str = ""
+    public_port: int = 0
 
 
-class PortTaken(Conflict):
-    code = "INVALID_CONFIG"
+class _Published(msgspec.Struct, rename="pascal"):
+    names: list[str] | None = None
+    ports: list[_Port] | None = None
 
 
-def _ns(value: str, where: str) -> int:
-    return int(parse_duration(value, where) * 1e9)
+class _Volume(msgspec.Struct, rename="pascal"):
+    mountpoint: str = ""
 
 
-def container_config(spec: ServiceSpec, policy: Policy) -> dict[str, Any]:
-    """The Engine API body that creates the service's container."""
-    exposed: dict[str, dict[str, Any]] = {}
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for index, port in enumerate(spec.ports):
-        ip, host, container, proto = parse_port(port, f"ports[{index}]")
-        key = f"{container}/{proto}"
-        exposed[key] = {}
-        bindings.setdefault(key, []).append(
-            {"HostIp": ip, "HostPort": str(host) if host is not None else ""}
-        )
-    binds = [
-        f"{v.source if v.is_named else policy.bind_source(spec, v.source)}:{v.target}"
-        + (":ro" if v.read_only else "")
-        for v in spec.volumes
-    ]
-    network = spec.network_mode or (spec.networks[0] if spec.networks else DEFAULT_NETWORK)
-    host_config: dict[str, Any] = {
-        "PortBindings": bindings,
-        "Binds": binds,
-        "RestartPolicy": {"Name": spec.restart_policy},
-        "NetworkMode": network,
-        "Privileged": spec.privileged,
-        "CapAdd": spec.cap_add or None,
-        "Devices": [
-            {
-                "PathOnHost": d.split(":")[0],
-                "PathInContainer": d.split(":")[-1],
-                "CgroupPermissions": "rwm",
-            }
-            for d in spec.devices
-        ],
-    }
-    if spec.pid_mode:
-        host_config["PidMode"] = spec.pid_mode
-    if spec.memory_bytes:
-        host_config["Memory"] = spec.memory_bytes
-    if spec.cpu_limit:
-        host_config["NanoCpus"] = int(spec.cpu_limit * 1e9)
-    config: dict[str, Any] = {
-        "Image": spec.image,
-        "Env": [f"{k}={v}" for k, v in sorted(spec.environment.items())],
-        "Labels": {
-            **spec.labels,
-            MANAGED_LABEL: "true",
-            SERVICE_LABEL: spec.name,
-            HASH_LABEL: spec.runtime_hash(),
-        },
-        "ExposedPorts": exposed,
-        "StopTimeout": spec.stop_timeout,
-        "HostConfig": host_config,
-    }
-    if spec.command:
-        config["Cmd"] = spec.command
-    if network not in ("none", "host", "bridge"):
-        config["NetworkingConfig"] = {"EndpointsConfig": {network: {"Aliases": [spec.name]}}}
-    if spec.healthcheck is not None:
-        check = spec.healthcheck
-        test = check.test if isinstance(check.test, list) else ["CMD-SHELL", check.test]
-        config["Healthcheck"] = {
-            "Test": test,
-            "Interval": _ns(check.interval, "healthcheck.interval"),
-            "Timeout": _ns(check.timeout, "healthcheck.timeout"),
-            "Retries": check.retries,
-            "StartPeriod": _ns(check.start_period, "healthcheck.start_period"),
-        }
-    return config
+class _Network(msgspec.Struct, rename="pascal"):
+    labels: dict[str, str] | None = None
+    containers: dict[str, Any] | None = None
 
 
-def _bindings(raw: dict[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
-    return {
-        port: sorted((b.get("HostIp", ""), b.get("HostPort", "")) for b in entries or [])
-        for port, entries in (raw or {}).items()
-    }
-
-
-def drift(expected: dict[str, Any], inspected: dict[str, Any]) -> list[str]:
-    """The fields where a container differs from the body that should have made it."""
-    config = inspected.get("Config") or {}
-    host = inspected.get("HostConfig") or {}
-    want_host = expected["HostConfig"]
-    labels = config.get("Labels") or {}
-    differences = []
-    if config.get("Image") != expected["Image"]:
-        differences.append("image")
-    if "Cmd" in expected and config.get("Cmd") != expected["Cmd"]:
-        differences.append("command")
-    if not set(expected["Env"]) <= set(config.get("Env") or []):
-        differences.append("environment")
-    if any(labels.get(k) != v for k, v in expected["Labels"].items()):
-        differences.append("labels")
-    if _bindings(host.get("PortBindings")) != _bindings(want_host["PortBindings"]):
-        differences.append("ports")
-    if sorted(host.get("Binds") or []) != sorted(want_host["Binds"]):
-        differences.append("volumes")
-    if (host.get("RestartPolicy") or {}).get("Name") != want_host["RestartPolicy"]["Name"]:
-        differences.append("restart_policy")
-    if (host.get("Memory") or 0) != want_host.get("Memory", 0):
-        differences.append("memory_limit")
-    if (host.get("NanoCpus") or 0) != want_host.get("NanoCpus", 0):
-        differences.append("cpu_limit")
-    if bool(host.get("Privileged")) != want_host["Privileged"]:
-        differences.append("privileged")
-    return differences
+def _first_name(names: list[str] | None) -> str:
+    return (names or ["?"])[0].lstrip("/")
 
 
 class DockerRuntime:
     """Creates, starts, stops and removes the containers of services."""
 
-    def __init__(self, engine: DockerEngine, policy: Policy) -> None:
+    def __init__(self, engine: DockerEngine, policy: Policy, containers: Containers) -> None:
         self.engine = engine
-        self.policy = policy
+        self._policy = policy
+        self._containers = containers
 
-    @property
-    def _docker(self) -> Any:
-        return self.engine.client
+    async def require(self) -> None:
+        await self.engine.require()
 
-    async def _json(self, path: str, *, what: str, method: str = "GET", **kwargs: Any) -> Any:
-        return await self.engine.call(
-            self._docker._query_json(path, method=method, **kwargs), what=what
-        )
-
-    async def containers(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Managed containers (of one service, or all), as the list API gives them."""
-        label = [f"{MANAGED_LABEL}=true"]
-        if name is not None:
-            label.append(f"{SERVICE_LABEL}={name}")
-        filters = _filters({"label": label})
-        return list(
-            await self._json(
-                "containers/json",
-                what="Listing containers",
-                params={"all": "1", "filters": filters},
-            )
-        )
-
-    async def inspect(self, ref: str) -> dict[str, Any] | None:
-        """A container's full description, or None when there is none."""
+    # --- what a container needs ----------------------------------------------------------
+    async def image_present(self, image: str) -> bool:
         try:
-            return dict(await self._json(f"containers/{ref}/json", what=f"Container '{ref}'"))
+            await self.engine.request(f"images/{image}/json", what=f"Image '{image}'")
         except ContainerNotFound:
-            return None
+            return False
+        return True
+
+    async def image_fetchable(self, image: str) -> str | None:
+        try:
+            await self.engine.request(
+                f"distribution/{image}/json", what=f"Registry lookup of '{image}'"
+            )
+        except HomeiError as err:  # not found, refused, or no registry to ask
+            return err.message
+        return None
 
     async def ensure_image(self, image: str, progress: Progress) -> None:
-        """The image present locally, pulled if a registry has it; `ImageMissing` otherwise."""
-        try:
-            await self._json(f"images/{image}/json", what=f"Image '{image}'")
+        if await self.image_present(image):
             return
-        except ContainerNotFound:
-            pass
         await progress(5, f"Pulling {image}")
         repo, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
         try:
             await self.engine.call(
-                self._docker.images.pull(repo, tag=tag or "latest"),
+                self.engine.client.images.pull(repo, tag=tag or "latest"),
                 what=f"Pulling '{image}'",
                 timeout=None,
             )
@@ -204,85 +110,130 @@ class DockerRuntime:
                 {"fields": [{"path": "image", "message": err.message}]},
             ) from None
 
-    async def image_present(self, image: str) -> bool:
-        try:
-            await self._json(f"images/{image}/json", what=f"Image '{image}'")
-        except ContainerNotFound:
-            return False
-        return True
-
-    async def ensure_networks(self, spec: ServiceSpec) -> None:
-        """The networks the service joins, created (and labelled as Homei's) when missing."""
-        if spec.network_mode:
-            return
-        for network in spec.networks or [DEFAULT_NETWORK]:
+    async def prepare(self, spec: ServiceSpec) -> None:
+        """The networks the service joins (labelled as Homei's) and its named volumes."""
+        for network in [] if spec.network_mode else spec.networks or [DEFAULT_NETWORK]:
             try:
-                await self._json(f"networks/{network}", what=f"Network '{network}'")
+                await self.engine.request(f"networks/{network}", what=f"Network '{network}'")
+                continue
             except ContainerNotFound:
-                body = {
-                    "Name": network,
-                    "Driver": "bridge",
-                    "CheckDuplicate": True,
-                    "Labels": {MANAGED_LABEL: "true"},
-                }
-                try:
-                    await self._json(
-                        "networks/create",
-                        method="POST",
-                        data=_encode(body),
-                        what=f"Creating network '{network}'",
-                    )
-                except DockerError as err:
-                    if err.details.get("status") != 409:  # created meanwhile
-                        raise
-
-    async def ensure_volumes(self, spec: ServiceSpec) -> None:
-        """Named volumes, created with the service's labels (bind mounts need no creating)."""
+                pass
+            body = {
+                "Name": network,
+                "Driver": "bridge",
+                "CheckDuplicate": True,
+                "Labels": {MANAGED_LABEL: "true"},
+            }
+            try:
+                await self.engine.request(
+                    "networks/create", method="POST", body=body, what=f"Network '{network}'"
+                )
+            except DockerError as err:
+                if err.details.get("status") != 409:  # created meanwhile
+                    raise
         for volume in spec.volumes:
             if volume.is_named:
-                body = {
-                    "Name": volume.source,
-                    "Labels": {MANAGED_LABEL: "true", SERVICE_LABEL: spec.name},
-                }
-                await self._json(
+                body = {"Name": volume.source, "Labels": {**_marks(spec.name)}}
+                await self.engine.request(
                     "volumes/create",
                     method="POST",
-                    data=_encode(body),
+                    body=body,
                     what=f"Creating volume '{volume.source}'",
                 )
 
+    async def release(self, spec: ServiceSpec, keep: set[str]) -> None:
+        """Remove the service's own networks (Homei's, named by no other service, empty)."""
+        if spec.network_mode:
+            return
+        for network in spec.networks:
+            if network in keep or network == DEFAULT_NETWORK:
+                continue
+            try:
+                found = await self.engine.request(
+                    f"networks/{network}", what=f"Network '{network}'", decode=_Network
+                )
+            except ContainerNotFound:
+                continue
+            assert found is not None
+            if (found.labels or {}).get(MANAGED_LABEL) != "true" or found.containers:
+                continue
+            try:
+                await self.engine.request(
+                    f"networks/{network}", method="DELETE", what=f"Removing network '{network}'"
+                )
+            except (ContainerNotFound, DockerError) as err:  # joined or removed meanwhile
+                _LOGGER.info("Network %s stays: %s", network, err.message)
+
     async def volume_path(self, name: str) -> str | None:
-        """A named volume's mountpoint on the host."""
         try:
-            raw = await self._json(f"volumes/{name}", what=f"Volume '{name}'")
+            found = await self.engine.request(
+                f"volumes/{name}", what=f"Volume '{name}'", decode=_Volume
+            )
         except ContainerNotFound:
             return None
-        return str(raw.get("Mountpoint") or "") or None
+        return found.mountpoint or None if found else None
 
     async def remove_volume(self, name: str) -> None:
         with contextlib.suppress(ContainerNotFound):
-            await self._request("DELETE", f"volumes/{name}", f"Removing volume '{name}'")
+            await self.engine.request(
+                f"volumes/{name}", method="DELETE", what=f"Removing volume '{name}'"
+            )
 
-    async def create(self, spec: ServiceSpec, container_name: str) -> str:
-        """Create (not start) the container; its id."""
-        config = container_config(spec, self.policy)
-        created = await self._json(
+    async def published_ports(self) -> dict[tuple[str, int], str]:
+        taken: dict[tuple[str, int], str] = {}
+        rows = await self.engine.request(
+            "containers/json", what="Listing containers", decode=list[_Published]
+        )
+        for row in rows or []:
+            for port in row.ports or []:
+                if port.public_port:
+                    taken[(port.ip, port.public_port)] = _first_name(row.names)
+        return taken
+
+    # --- containers ----------------------------------------------------------------------
+    async def create(self, spec: ServiceSpec, instance: str) -> str:
+        created = await self.engine.request(
             "containers/create",
             method="POST",
-            params={"name": container_name},
-            data=_encode(config),
+            params={"name": instance},
+            body=container_config(spec, self._policy),
             what=f"Creating the container of '{spec.name}'",
+            decode=dict[str, Any],
         )
-        container_id = str(created["Id"])
+        container_id = str((created or {})["Id"])
         for extra in spec.networks[1:] if not spec.network_mode else []:
             body = {"Container": container_id, "EndpointConfig": {"Aliases": [spec.name]}}
-            await self._json(
+            await self.engine.request(
                 f"networks/{extra}/connect",
                 method="POST",
-                data=_encode(body),
+                body=body,
                 what=f"Connecting '{spec.name}' to '{extra}'",
             )
         return container_id
+
+    async def inspect(self, ref: str) -> InstanceState | None:
+        try:
+            raw = await self.engine.request(
+                f"containers/{ref}/json", what=f"Container '{ref}'", decode=described.Inspected
+            )
+        except ContainerNotFound:
+            return None
+        return None if raw is None else described.instance_state(raw)
+
+    async def instances(self, service: str | None = None) -> list[InstanceRef]:
+        label = [f"{MANAGED_LABEL}=true"]
+        if service is not None:
+            label.append(f"{SERVICE_LABEL}={service}")
+        rows = await self.engine.request(
+            "containers/json",
+            what="Listing containers",
+            params={"all": "1", "filters": msgspec.json.encode({"label": label}).decode()},
+            decode=list[_Listed],
+        )
+        return [
+            InstanceRef(row.id, _first_name(row.names), (row.labels or {}).get(SERVICE_LABEL))
+            for row in rows or []
+        ]
 
     async def start(self, ref: str) -> None:
         await self._post(f"containers/{ref}/start", f"Starting '{ref}'")
@@ -309,42 +260,24 @@ class DockerRuntime:
         await self._post(f"containers/{ref}/rename", f"Renaming '{ref}'", params={"name": name})
 
     async def remove(self, ref: str) -> None:
-        """Remove a container (stopping it first); gone already is fine."""
         with contextlib.suppress(ContainerNotFound):
-            await self._request(
-                "DELETE", f"containers/{ref}", f"Removing '{ref}'", params={"force": "1", "v": "0"}
+            await self.engine.request(
+                f"containers/{ref}",
+                method="DELETE",
+                params={"force": "1", "v": "0"},
+                what=f"Removing '{ref}'",
+                timeout=60.0,
             )
 
     async def _post(
-        self,
-        path: str,
-        what: str,
-        *,
-        params: dict[str, str] | None = None,
-        timeout: float = 60.0,
+        self, path: str, what: str, *, params: dict[str, str] | None = None, timeout: float = 60.0
     ) -> None:
-        await self._request("POST", path, what, params=params, timeout=timeout)
+        await self.engine.request(path, method="POST", params=params, what=what, timeout=timeout)
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        what: str,
-        *,
-        params: dict[str, str] | None = None,
-        timeout: float = 60.0,
-    ) -> None:
-        async def send() -> None:
-            async with self._docker._query(path, method=method, params=params or {}) as response:
-                await response.read()
-
-        await self.engine.call(send(), what=what, timeout=timeout)
-
+    # --- reading and checking ------------------------------------------------------------
     async def exec(self, ref: str, command: list[str], timeout: float) -> int:
-        """Run a command in the container and wait for it; its exit code."""
-
         async def run() -> int:
-            container = self._docker.containers.container(ref)
+            container = self.engine.client.containers.container(ref)
             execution = await container.exec(command, stdout=True, stderr=True)
             await execution.start(detach=True)
             while True:
@@ -355,25 +288,21 @@ class DockerRuntime:
 
         return await self.engine.call(run(), what=f"Exec in '{ref}'", timeout=timeout)
 
-    async def published_ports(self) -> dict[tuple[str, int], str]:
-        """Host ports that running containers publish: (ip, port) -> container name."""
-        taken: dict[tuple[str, int], str] = {}
-        rows = await self._json("containers/json", what="Listing containers")
-        for row in rows:
-            for port in row.get("Ports") or []:
-                if port.get("PublicPort"):
-                    name = str((row.get("Names") or ["?"])[0]).lstrip("/")
-                    taken[(port.get("IP", ""), int(port["PublicPort"]))] = name
-        return taken
+    async def usage(self, ref: str, *, instant: bool = True) -> Usage:
+        return await self._containers.usage(ref, instant=instant)
+
+    async def logs(
+        self, ref: str, *, tail: int, since: int | None, timestamps: bool, stream: str
+    ) -> list[str]:
+        return await self._containers.logs(
+            ref, tail=tail, since=since, timestamps=timestamps, streams=(stream,)
+        )
+
+    def follow(
+        self, ref: str, *, tail: int, since: int | None, timestamps: bool
+    ) -> AsyncIterator[bytes]:
+        return self._containers.follow_bytes(ref, tail=tail, since=since, timestamps=timestamps)
 
 
-def _encode(body: Any) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(body)
-
-
-def _filters(value: dict[str, list[str]]) -> str:
-    import msgspec
-
-    return msgspec.json.encode(value).decode()
+def _marks(service: str) -> dict[str, str]:
+    return {MANAGED_LABEL: "true", SERVICE_LABEL: service}

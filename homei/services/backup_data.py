@@ -10,42 +10,43 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
-from homei.docker.reconciler import Reconciler
 from homei.services import graph
+from homei.services.instance import InstanceState, InstanceStatus
 from homei.services.locks import ServiceLocks
-from homei.services.manager import ServiceNotFound
-from homei.services.spec import ServiceSpec
+from homei.services.policy import Policy
+from homei.services.reconciler import Reconciler
+from homei.services.spec import ServiceSpec, decode_spec, encode_spec
 from homei.services.store import ServiceStore
 
 
 class ServiceBackupData:
     """Implements the backup engine's `ServiceData` on the declared services."""
 
-    def __init__(self, store: ServiceStore, reconciler: Reconciler, locks: ServiceLocks) -> None:
+    def __init__(
+        self, store: ServiceStore, reconciler: Reconciler, policy: Policy, locks: ServiceLocks
+    ) -> None:
         self._store = store
         self._reconciler = reconciler
         self._runtime = reconciler.runtime
+        self._policy = policy
         self._locks = locks
 
     def _spec(self, name: str) -> ServiceSpec:
-        row = self._store.get(name)
-        if row is None:
-            raise ServiceNotFound(f"Service '{name}' not found", {"service_name": name})
-        return row.spec
+        return self._store.declared(name).spec
 
     async def service_names(self) -> list[str]:
         return sorted(self._store.all())
 
     async def export_spec(self, name: str) -> bytes:
-        return msgspec.json.encode(self._spec(name))
+        return encode_spec(self._spec(name))
 
     async def data_dirs(self, name: str, include_data: bool) -> dict[str, Path]:
         spec = self._spec(name)
-        policy = self._runtime.policy
+        policy = self._policy
         folder = policy.service_dir(name)
         found: dict[str, Path] = {"config": folder}
         if not include_data:
@@ -72,7 +73,7 @@ class ServiceBackupData:
             return
         async with self._locks.get(name):
             state = await self._state(name)
-            running, paused = bool(state.get("Running")), bool(state.get("Paused"))
+            running, paused = state.running, state.paused
             try:
                 if running and not paused:
                     if mode == "pause":
@@ -94,7 +95,7 @@ class ServiceBackupData:
         async with contextlib.AsyncExitStack() as stack:
             for name in sorted(set(names)):  # one order for every caller: no deadlock
                 await stack.enter_async_context(self._locks.get(name))
-            was_running = [n for n in order if (await self._state(n)).get("Running")]
+            was_running = [n for n in order if (await self._state(n)).running]
             try:
                 for name in reversed(was_running):
                     await self._runtime.stop(name, self._spec(name).stop_timeout)
@@ -108,11 +109,13 @@ class ServiceBackupData:
             self._reconciler.request(name)
 
     async def import_spec(self, name: str, spec_json: bytes) -> None:
-        spec = msgspec.json.decode(spec_json, type=ServiceSpec)
+        spec = decode_spec(spec_json)
         if spec.name != name:
             spec = msgspec.structs.replace(spec, name=name)
         await self._store.put(spec)
 
-    async def _state(self, name: str) -> dict[str, Any]:
-        inspected = await self._runtime.inspect(name)
-        return (inspected or {}).get("State") or {}
+    async def _state(self, name: str) -> InstanceState:
+        return await self._runtime.inspect(name) or _ABSENT
+
+
+_ABSENT = InstanceState("", "", InstanceStatus.EXITED)

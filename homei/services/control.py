@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from homei.core.clock import monotonic
-from homei.core.errors import NotFound
 from homei.core.events import EventBus
-from homei.docker.reconciler import Reconciler
 from homei.services import graph
+from homei.services.instance import HealthStatus
 from homei.services.locks import ServiceLocks
-from homei.services.store import ServiceStore
+from homei.services.reconciler import Reconciler
+from homei.services.store import Declared, ServiceStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,11 +39,8 @@ class ServiceControl:
         self._events = events
         self._dependency_timeout = dependency_timeout
 
-    def _declared(self, name: str) -> Any:
-        row = self._store.get(name)
-        if row is None:
-            raise NotFound(f"Service '{name}' not found", {"service_name": name})
-        return row
+    def _declared(self, name: str) -> Declared:
+        return self._store.declared(name)
 
     async def start(self, name: str) -> list[str]:
         """Start `name` after everything it needs; the services started, in order."""
@@ -62,7 +58,7 @@ class ServiceControl:
                     continue
                 before = await self._runtime.inspect(service)
                 await self._reconciler.ensure(row, run=True)
-                if not (before and (before.get("State") or {}).get("Running")):
+                if before is None or not before.running:
                     started.append(service)
             if service != name:
                 await self.wait_running(service)
@@ -79,8 +75,8 @@ class ServiceControl:
             async with self._locks.get(service):
                 row = self._declared(service)
                 await self._store.set_desired(service, "stopped")
-                inspected = await self._runtime.inspect(service)
-                if inspected is None or not (inspected.get("State") or {}).get("Running"):
+                state = await self._runtime.inspect(service)
+                if state is None or not state.running:
                     continue
                 if graceful:
                     wait = timeout if timeout is not None else row.spec.stop_timeout
@@ -115,22 +111,24 @@ class ServiceControl:
             await self._store.count_restart(name)
 
     async def _running(self, name: str) -> bool:
-        inspected = await self._runtime.inspect(name)
-        return bool(inspected and (inspected.get("State") or {}).get("Running"))
+        state = await self._runtime.inspect(name)
+        return state is not None and state.running
 
     async def wait_running(self, name: str) -> None:
-        """Until the service runs and its Docker healthcheck has left "starting"."""
+        """Until the service runs and its own healthcheck has left "starting"."""
         deadline = monotonic() + self._dependency_timeout
         while True:
-            inspected = await self._runtime.inspect(name) or {}
-            state = inspected.get("State") or {}
-            health = (state.get("Health") or {}).get("Status")
-            if state.get("Running") and health != "starting":
+            state = await self._runtime.inspect(name)
+            if state is not None and state.running and state.health != HealthStatus.STARTING:
                 return
             if monotonic() > deadline:
                 raise DependencyNotReady(
                     f"Dependency '{name}' did not come up within {self._dependency_timeout:.0f}s",
-                    {"service": name, "state": state.get("Status"), "health": health},
+                    {
+                        "service": name,
+                        "state": state.status if state else None,
+                        "health": state.health if state else None,
+                    },
                 )
             await asyncio.sleep(0.2)
 

@@ -1,9 +1,11 @@
-"""Service health: the container's own Docker healthcheck plus the checks Homei runs.
+"""Service health: the instance's own healthcheck plus the checks Homei runs.
 
-Each service is healthy, unhealthy, starting or stopped. A change raises
-`service:health:changed`; turning unhealthy raises `health:alert`. A service that fails
-`restart_after` checks in a row is restarted, then again only after a back-off that
-doubles each time it fails to recover; the restarts are counted.
+Each service is healthy, unhealthy, starting or stopped. A service whose instance is
+restarting, or has restarted more than `restart_budget` times within `restart_window`, is in
+a crash loop: unhealthy whatever its checks say. A change raises `service:health:changed`;
+turning unhealthy raises `health:alert`. A service that fails `restart_after` checks in a
+row is restarted, then again only after a back-off that doubles each time it fails to
+recover; the restarts are counted.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -20,21 +22,26 @@ import aiohttp
 from homei.core.clock import monotonic, now_iso
 from homei.core.events import EventBus
 from homei.core.health import DependencyReport, HealthState, ServiceCounts
-from homei.docker.engine import DockerError
-from homei.docker.runtime import DockerRuntime
 from homei.services.control import ServiceControl
-from homei.services.spec import Check, ServiceSpec, parse_duration
+from homei.services.instance import HealthStatus, InstanceState, RuntimeFailure, age
+from homei.services.runtime import Runtime
+from homei.services.spec import Check, HealthPolicy, ServiceSpec
 from homei.services.store import ServiceStore
 
 _LOGGER = logging.getLogger(__name__)
 
-HEALTHY, UNHEALTHY, STARTING, STOPPED = "healthy", "unhealthy", "starting", "stopped"
-STATES = (HEALTHY, UNHEALTHY, STARTING, STOPPED)
+HEALTHY, UNHEALTHY, STARTING, STOPPED = (
+    HealthStatus.HEALTHY,
+    HealthStatus.UNHEALTHY,
+    HealthStatus.STARTING,
+    HealthStatus.STOPPED,
+)
+_CHECK_RESULTS = {HEALTHY: "passed", UNHEALTHY: "failed", STARTING: "starting"}
 
 
 @dataclass
 class ServiceHealth:
-    status: str = STOPPED
+    status: HealthStatus = STOPPED
     last_check: str | None = None
     response_time: float | None = None
     error: str | None = None
@@ -42,6 +49,9 @@ class ServiceHealth:
     failures: int = 0
     restarts_in_a_row: int = 0
     next_restart_at: float = 0.0
+    # (when, restart count) readings of the current instance, for crash-loop detection.
+    instance_id: str = ""
+    restart_readings: deque[tuple[float, int]] = field(default_factory=deque)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +70,7 @@ class HealthMonitor:
     def __init__(
         self,
         store: ServiceStore,
-        runtime: DockerRuntime,
+        runtime: Runtime,
         control: ServiceControl,
         events: EventBus,
         *,
@@ -112,11 +122,11 @@ class HealthMonitor:
                 return
             try:
                 await self.check(name)
-            except DockerError as err:
+            except RuntimeFailure as err:
                 _LOGGER.debug("Health of %s unknown: %s", name, err.message)
             except Exception:
                 _LOGGER.exception("Health check of %s failed", name)
-            await asyncio.sleep(parse_duration(row.spec.health.interval, "health.interval"))
+            await asyncio.sleep(row.spec.health.interval.seconds)
 
     async def check(self, name: str) -> ServiceHealth:
         """Check one service now, update its state, and act on it."""
@@ -124,29 +134,28 @@ class HealthMonitor:
         state = self.get(name)
         if row is None:
             return state
-        inspected = await self._runtime.inspect(name) or {}
-        container = inspected.get("State") or {}
+        instance = await self._runtime.inspect(name)
         started = monotonic()
         results: dict[str, str] = {}
         error = None
-        if not container.get("Running") or container.get("Paused"):
+        checks_failed = False
+        crash = _crash_loop(state, instance, row.spec.health)
+        if crash is not None:
+            status, error = UNHEALTHY, crash
+        elif instance is None or not instance.running or instance.paused:
             status = STOPPED
         else:
-            docker_health = (container.get("Health") or {}).get("Status")
-            if docker_health:
-                results["docker"] = {"healthy": "passed", "unhealthy": "failed"}.get(
-                    docker_health, docker_health
-                )
+            if instance.health is not None:
+                results["docker"] = _CHECK_RESULTS[instance.health]
             for item in row.spec.health.checks:
-                passed, reason = await self._run(row.spec, item, inspected)
+                passed, reason = await self._run(row.spec, item, instance)
                 results[item.type] = "passed" if passed else "failed"
                 error = error or reason
             failed = [k for k, v in results.items() if v == "failed"]
             if failed:
-                in_grace = _age(container.get("StartedAt")) < parse_duration(
-                    row.spec.health.start_period, "health.start_period"
-                )
+                in_grace = age(instance.started_at) < row.spec.health.start_period.seconds
                 status = STARTING if in_grace else UNHEALTHY
+                checks_failed = not in_grace
                 error = error or f"{', '.join(failed)} check failed"
             elif results.get("docker") == "starting":
                 status = STARTING
@@ -155,11 +164,19 @@ class HealthMonitor:
         state.response_time = round((monotonic() - started) * 1000, 1)
         state.last_check = now_iso()
         state.checks = results
-        await self._transition(name, state, status, error if status == UNHEALTHY else None)
+        await self._transition(
+            name, state, status, error if status == UNHEALTHY else None, remedy=checks_failed
+        )
         return state
 
     async def _transition(
-        self, name: str, state: ServiceHealth, status: str, error: str | None
+        self,
+        name: str,
+        state: ServiceHealth,
+        status: HealthStatus,
+        error: str | None,
+        *,
+        remedy: bool,
     ) -> None:
         previous, state.status, state.error = state.status, status, error
         if status == UNHEALTHY:
@@ -183,12 +200,9 @@ class HealthMonitor:
                 )
         row = self._store.get(name)
         limit = row.spec.health.restart_after if row else 0
-        if (
-            status == UNHEALTHY
-            and limit
-            and state.failures >= limit
-            and monotonic() >= state.next_restart_at
-        ):
+        # A crash loop is the runtime's to restart (its restart policy already does): Homei's
+        # remedy is for a service that runs but fails its checks.
+        if remedy and limit and state.failures >= limit and monotonic() >= state.next_restart_at:
             await self._restart(name, state)
 
     async def _restart(self, name: str, state: ServiceHealth) -> None:
@@ -211,17 +225,17 @@ class HealthMonitor:
         self._events.publish("service:restarted", {"service": name, "reason": "unhealthy"})
 
     async def _run(
-        self, spec: ServiceSpec, item: Check, inspected: dict[str, Any]
+        self, spec: ServiceSpec, item: Check, instance: InstanceState
     ) -> tuple[bool, str | None]:
-        timeout = parse_duration(spec.health.timeout, "health.timeout")
+        timeout = spec.health.timeout.seconds
         if item.type == "command":
             assert item.command is not None
             try:
                 code = await self._runtime.exec(spec.name, item.command, timeout)
-            except DockerError as err:
+            except RuntimeFailure as err:
                 return False, err.message
             return code == 0, None if code == 0 else f"command exited with {code}"
-        address = _address(inspected)
+        address = instance.address
         if address is None:
             return False, "the container has no address to check"
         try:
@@ -245,7 +259,7 @@ class HealthMonitor:
         except (OSError, TimeoutError, aiohttp.ClientError) as err:
             return False, f"{item.type} check: {type(err).__name__} {err}".strip()
 
-    def count(self, status: str) -> int:
+    def count(self, status: HealthStatus) -> int:
         """How many declared services are in `status` now."""
         return sum(1 for name in self._store.all() if self.get(name).status == status)
 
@@ -280,19 +294,26 @@ class HealthMonitor:
         return DependencyReport("services", HealthState.HEALTHY, "critical services are up")
 
 
-def _address(inspected: dict[str, Any]) -> str | None:
-    networks = (inspected.get("NetworkSettings") or {}).get("Networks") or {}
-    for network in networks.values():
-        if network.get("IPAddress"):
-            return str(network["IPAddress"])
+def _crash_loop(
+    state: ServiceHealth, instance: InstanceState | None, policy: HealthPolicy
+) -> str | None:
+    """Why the instance is in a crash loop, or None when it is not."""
+    if instance is None:
+        return None
+    if instance.restarting:
+        return f"restarting (exited with code {instance.exit_code})"
+    readings = state.restart_readings
+    if instance.id != state.instance_id:  # a new instance starts a new count
+        state.instance_id = instance.id
+        readings.clear()
+    now = monotonic()
+    readings.append((now, instance.restart_count))
+    while readings and readings[0][0] < now - policy.restart_window.seconds:
+        readings.popleft()
+    restarts = instance.restart_count - readings[0][1]
+    if restarts > policy.restart_budget:
+        return (
+            f"restarted {restarts} times within {policy.restart_window}"
+            f" (budget {policy.restart_budget})"
+        )
     return None
-
-
-def _age(started_at: str | None) -> float:
-    if not started_at:
-        return 0.0
-    try:
-        started = datetime.fromisoformat(started_at[:26].rstrip("Z") + "+00:00")
-    except ValueError:
-        return 1e9
-    return (datetime.now(started.tzinfo) - started).total_seconds()

@@ -15,26 +15,22 @@ import contextlib
 import logging
 import shutil
 import socket
+from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from homei.core.errors import Conflict, HomeiError, NotFound
+from homei.core.errors import Conflict, HomeiError
 from homei.core.events import EventBus
 from homei.core.tasks import TaskContext, TaskManager, TaskRecord
-from homei.docker.reconciler import Reconciler
-from homei.docker.runtime import ImageMissing, PortTaken
 from homei.services import graph
 from homei.services.control import ServiceControl
+from homei.services.instance import ImageMissing, PortTaken, ServiceStatus
 from homei.services.locks import ServiceLocks
-from homei.services.spec import ServiceSpec, parse_port, parse_spec
+from homei.services.policy import Policy
+from homei.services.reconciler import Reconciler
+from homei.services.spec import ServiceSpec, normalise, parse_spec, spec_fields
 from homei.services.store import Declared, ServiceStore
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class ServiceNotFound(NotFound):
-    code = "SERVICE_NOT_FOUND"
 
 
 class ServiceExists(Conflict):
@@ -48,6 +44,7 @@ class ServiceManager:
         self,
         store: ServiceStore,
         reconciler: Reconciler,
+        policy: Policy,
         control: ServiceControl,
         locks: ServiceLocks,
         tasks: TaskManager,
@@ -57,21 +54,20 @@ class ServiceManager:
         self.control = control
         self._reconciler = reconciler
         self._runtime = reconciler.runtime
+        self._policy = policy
         self._locks = locks
         self._tasks = tasks
         self._events = events
-        self.busy: dict[str, str] = {}  # service -> "installing" | "updating"
+        self.busy: dict[str, ServiceStatus] = {}  # installing or updating, until its task ends
 
     def declared(self, name: str) -> Declared:
-        row = self.store.get(name)
-        if row is None:
-            raise ServiceNotFound(f"Service '{name}' not found", {"service_name": name})
-        return row
+        """The declared service; `ServiceNotFound` when there is none."""
+        return self.store.declared(name)
 
     # --- checks ------------------------------------------------------------------------
     async def _admissible(self, spec: ServiceSpec, old: Declared | None) -> None:
         """Everything that would make the spec fail, found before anything is written."""
-        await asyncio.to_thread(self._runtime.policy.enforce, spec)
+        await asyncio.to_thread(self._policy.enforce, spec)
         known = self.store.graph()
         missing = [dep for dep in spec.depends_on if dep not in known]
         if missing:
@@ -83,7 +79,7 @@ class ServiceManager:
         cycle = graph.find_cycle(known)
         if cycle:
             raise graph.DependencyError(f"Dependency cycle: {' -> '.join(cycle)}", {"cycle": cycle})
-        await self._runtime.engine.require()
+        await self._runtime.require()
         if old is None:
             existing = await self._runtime.inspect(spec.name)
             if existing is not None:
@@ -93,13 +89,19 @@ class ServiceManager:
                 )
         await self._ports_free(spec, old)
         if not await self._runtime.image_present(spec.image):
-            await self._pullable(spec.image)
+            reason = await self._runtime.image_fetchable(spec.image)
+            if reason is not None:
+                raise ImageMissing(
+                    f"Image '{spec.image}' is not on the device and no registry has it"
+                    " (load it with POST /api/v1/images/load)",
+                    {"fields": [{"path": "image", "message": reason}]},
+                )
 
     async def _ports_free(self, spec: ServiceSpec, old: Declared | None) -> None:
         published = await self._runtime.published_ports()
         mine = set(old.spec.ports) if old else set()
         for index, port in enumerate(spec.ports):
-            ip, host, _, proto = parse_port(port)
+            ip, host, proto = port.ip, port.host, port.protocol
             if host is None or port in mine:
                 continue
             owner = published.get((ip or "0.0.0.0", host)) or published.get(("", host))  # noqa: S104
@@ -115,19 +117,6 @@ class ServiceManager:
                     f"Host port {host}/{proto} is in use on the device",
                     {"fields": [{"path": f"ports[{index}]", "message": "port in use"}]},
                 )
-
-    async def _pullable(self, image: str) -> None:
-        try:
-            await self._runtime._json(
-                f"distribution/{image}/json", what=f"Registry lookup of '{image}'"
-            )
-        except Exception as err:
-            reason = getattr(err, "message", str(err))
-            raise ImageMissing(
-                f"Image '{image}' is not on the device and no registry has it"
-                " (load it with POST /api/v1/images/load)",
-                {"fields": [{"path": "image", "message": reason}]},
-            ) from None
 
     async def validate(self, body: Any) -> dict[str, Any]:
         """Every check an install or update would make, as a verdict instead of an error."""
@@ -149,7 +138,7 @@ class ServiceManager:
                 )
             await self._admissible(spec, None)
             declared = await self.store.put(spec, "running")
-            self.busy[spec.name] = "installing"
+            self.busy[spec.name] = ServiceStatus.INSTALLING
         task = await self._tasks.start(
             "service_install",
             lambda context: self._run_install(context, declared),
@@ -161,14 +150,14 @@ class ServiceManager:
 
     async def _run_install(self, context: TaskContext, declared: Declared) -> dict[str, Any]:
         spec = declared.spec
+        folder = self._policy.service_dir(spec.name)
+        made_folder = False
         try:
             async with self._locks.get(spec.name):
                 await context.log(f"Installing {spec.name} from {spec.image}")
                 await self._runtime.ensure_image(spec.image, context.progress)
                 await context.progress(40, "Preparing networks, volumes and folders")
-                await asyncio.to_thread(
-                    self._runtime.policy.service_dir(spec.name).mkdir, parents=True, exist_ok=True
-                )
+                made_folder = await asyncio.to_thread(_make_folder, folder)
                 await context.progress(60, "Creating the container")
                 await self._reconciler.ensure(declared, run=False)
             if spec.enabled:
@@ -178,6 +167,8 @@ class ServiceManager:
             await context.log(f"Install failed, removing what it created: {err}", "error")
             with contextlib.suppress(Exception):
                 await self._forget(spec.name, remove_data=False)
+            if made_folder:  # only a folder this install made: never data that was there
+                await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
             raise
         finally:
             self.busy.pop(spec.name, None)
@@ -193,17 +184,15 @@ class ServiceManager:
     ) -> tuple[ServiceSpec, TaskRecord]:
         """Change a service: the fields given replace the declared ones."""
         old = self.declared(name)
-        merged = msgspec.to_builtins(old.spec)
+        merged = spec_fields(old.spec)
         changes = {k: v for k, v in body.items() if k != "config"}
         if isinstance(body.get("config"), dict):
             changes["config"] = body["config"]
-        from homei.services.spec import normalise
-
         merged.update(normalise({**changes, "name": name}))
         spec = parse_spec(merged, name=name)
         async with self._locks.get(name):
             await self._admissible(spec, old)
-            self.busy[name] = "updating"
+            self.busy[name] = ServiceStatus.UPDATING
         task = await self._tasks.start(
             "service_update",
             lambda context: self._run_update(context, name, spec),
@@ -247,14 +236,30 @@ class ServiceManager:
         async with self._locks.get(name):
             row = self.store.get(name)
             await self._reconciler.remove(name)
+            if row is not None:
+                others = {
+                    network
+                    for other, declared in self.store.all().items()
+                    if other != name
+                    for network in declared.spec.networks
+                }
+                await self._runtime.release(row.spec, others)
             if row is not None and remove_data:
                 for volume in row.spec.volumes:
                     if volume.is_named:
                         await self._runtime.remove_volume(volume.source)
-                folder = self._runtime.policy.service_dir(name)
+                folder = self._policy.service_dir(name)
                 await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
             await self.store.remove(name)
         self._locks.forget(name)
+
+
+def _make_folder(folder: Path) -> bool:
+    """Create the service's folder; whether it was not there before."""
+    if folder.exists():
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    return True
 
 
 def _can_bind(ip: str, port: int, proto: str) -> bool:

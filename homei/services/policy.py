@@ -37,6 +37,14 @@ class Policy:
         base = self.service_dir(spec.name)
         return Path(source) if source.startswith("/") else (base / source)
 
+    def binds(self, spec: ServiceSpec) -> list[str]:
+        """The spec's volumes as `source:target[:ro]`, bind sources resolved."""
+        return [
+            f"{v.source if v.is_named else self.bind_source(spec, v.source)}:{v.target}"
+            + (":ro" if v.read_only else "")
+            for v in spec.volumes
+        ]
+
     def enforce(self, spec: ServiceSpec) -> None:
         """Refuse what only a trusted service may have. Resolves symbolic links, so run it
         on a thread."""

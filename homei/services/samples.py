@@ -14,8 +14,8 @@ from typing import Any
 
 from homei.core.clock import from_epoch
 from homei.core.store import Store
-from homei.docker.engine import DockerError
-from homei.docker.runtime import DockerRuntime
+from homei.services.instance import RuntimeFailure
+from homei.services.runtime import Runtime
 from homei.services.store import ServiceStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class Sampler:
         self,
         store: Store,
         services: ServiceStore,
-        runtime: DockerRuntime,
+        runtime: Runtime,
         *,
         interval: float = 30.0,
         retention: float = 7 * 86400,
@@ -54,7 +54,7 @@ class Sampler:
         while True:
             try:
                 await self.sample_all()
-            except DockerError as err:
+            except RuntimeFailure as err:
                 _LOGGER.debug("No samples this round: %s", err.message)
             except Exception:
                 _LOGGER.exception("Sampling services failed")
@@ -80,40 +80,26 @@ class Sampler:
         return len(rows)
 
     async def _read(self, name: str) -> tuple[Any, ...] | None:
-        inspected = await self._runtime.inspect(name)
-        if not inspected or not (inspected.get("State") or {}).get("Running"):
+        instance = await self._runtime.inspect(name)
+        if instance is None or not instance.running:
             self._previous.pop(name, None)
             return None
-        raw = await self._runtime._json(
-            f"containers/{name}/stats",
-            params={"stream": "0", "one-shot": "1"},
-            what=f"Stats of '{name}'",
-        )
-        cpu_stats = raw.get("cpu_stats") or {}
-        total = int((cpu_stats.get("cpu_usage") or {}).get("total_usage", 0))
-        system = int(cpu_stats.get("system_cpu_usage", 0))
-        online = int(cpu_stats.get("online_cpus") or 1)
+        usage = await self._runtime.usage(name)
         cpu = 0.0
         previous = self._previous.get(name)
-        if previous and system > previous[1] and total >= previous[0]:
-            cpu = (total - previous[0]) / (system - previous[1]) * online * 100.0
-        self._previous[name] = (total, system)
-        memory = raw.get("memory_stats") or {}
-        detail = memory.get("stats") or {}
-        cache = detail.get(
-            "total_inactive_file", detail.get("inactive_file", detail.get("cache", 0))
-        )
-        networks = (raw.get("networks") or {}).values()
-        io = (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+        if previous and usage.system_total > previous[1] and usage.cpu_total >= previous[0]:
+            cpu_delta = usage.cpu_total - previous[0]
+            cpu = cpu_delta / (usage.system_total - previous[1]) * usage.online_cpus * 100.0
+        self._previous[name] = (usage.cpu_total, usage.system_total)
         return (
             name,
             round(cpu, 3),
-            max(0, int(memory.get("usage", 0)) - int(cache)),
-            int(memory.get("limit", 0)),
-            sum(int(n.get("rx_bytes", 0)) for n in networks),
-            sum(int(n.get("tx_bytes", 0)) for n in networks),
-            sum(int(e.get("value", 0)) for e in io if str(e.get("op", "")).lower() == "read"),
-            sum(int(e.get("value", 0)) for e in io if str(e.get("op", "")).lower() == "write"),
+            usage.memory,
+            usage.memory_limit,
+            usage.rx_bytes,
+            usage.tx_bytes,
+            usage.read_bytes,
+            usage.write_bytes,
         )
 
     async def metrics(self, name: str, period: str, resolution: str) -> dict[str, Any]:

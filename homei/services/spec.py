@@ -15,17 +15,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from homei.core.errors import ValidationError
+from homei.services.values import Duration, Port, Size, decode_value, encode_value
 
 NAME_PATTERN = r"^(?!validate$)[a-z0-9][a-z0-9_.-]{0,62}$"  # /services/validate is a route
 _NAME = re.compile(NAME_PATTERN)
-_PORT = re.compile(
-    r"^(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}):)?(?:(?P<host>\d{1,5}):)?(?P<container>\d{1,5})"
-    r"(?:/(?P<proto>tcp|udp))?$"
-)
-_DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h)?$")
-_MEMORY = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>[bkmg]?)i?b?$", re.IGNORECASE)
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
 BackupMode = Literal["stop", "pause", "live"]
@@ -55,10 +48,10 @@ class DockerHealthcheck(msgspec.Struct, forbid_unknown_fields=True):
     """The container's own healthcheck, run by Docker (000's `healthcheck`)."""
 
     test: list[str] | str
-    interval: str = "30s"
-    timeout: str = "10s"
+    interval: Duration = Duration("30s")
+    timeout: Duration = Duration("10s")
     retries: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
-    start_period: str = "0s"
+    start_period: Duration = Duration("0s")
 
 
 class Check(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,11 +68,14 @@ class HealthPolicy(msgspec.Struct, forbid_unknown_fields=True):
     """How Homei watches a service: its checks, their pace, and when to restart it."""
 
     checks: list[Check] = msgspec.field(default_factory=list)
-    interval: str = "15s"
-    timeout: str = "5s"
-    start_period: str = "10s"
+    interval: Duration = Duration("15s")
+    timeout: Duration = Duration("5s")
+    start_period: Duration = Duration("10s")
     # Restart after this many failed checks in a row (0: never); back-off doubles per restart.
     restart_after: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
+    # More restarts than this within the window (by the runtime's restart policy): a crash loop.
+    restart_budget: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
+    restart_window: Duration = Duration("5m")
 
 
 class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
@@ -95,7 +91,7 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     restart_policy: RestartPolicy = "unless-stopped"
     command: list[str] | None = None
     environment: dict[str, str] = msgspec.field(default_factory=dict)
-    ports: list[str] = msgspec.field(default_factory=list)
+    ports: list[Port] = msgspec.field(default_factory=list)
     volumes: list[Volume] = msgspec.field(default_factory=list)
     networks: list[Name] = msgspec.field(default_factory=list)
     labels: dict[str, str] = msgspec.field(default_factory=dict)
@@ -103,7 +99,7 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     healthcheck: DockerHealthcheck | None = None
     health: HealthPolicy = msgspec.field(default_factory=HealthPolicy)
     cpu_limit: Annotated[float, msgspec.Meta(gt=0, le=1024)] | None = None
-    memory_limit: int | str | None = None
+    memory_limit: Size | None = None
     stop_timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 10
     backup_mode: BackupMode = "stop"
     # Asking for these is refused unless the service is trusted (see homei.services.policy).
@@ -116,7 +112,7 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     @property
     def memory_bytes(self) -> int | None:
         """The memory limit in bytes."""
-        return parse_memory(self.memory_limit, "memory_limit")
+        return None if self.memory_limit is None else self.memory_limit.bytes
 
     def runtime_hash(self) -> str:
         """What the container is made from: a change here means a new container."""
@@ -124,7 +120,8 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
         for name in ("category", "version", "description", "enabled", "critical", "health"):
             fields.pop(name)
         fields.pop("backup_mode")
-        return hashlib.sha256(msgspec.json.encode(fields, order="sorted")).hexdigest()[:16]
+        encoded = msgspec.json.encode(fields, order="sorted", enc_hook=encode_value)
+        return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 # Seed 000 nests the container's settings under `config` and names two of them differently.
@@ -169,7 +166,7 @@ def parse_spec(body: Any, *, name: str | None = None) -> ServiceSpec:
     if name is not None and flat.setdefault("name", name) != name:
         raise _invalid("name", f"the body names '{flat['name']}' but the path '{name}'")
     try:
-        spec = msgspec.convert(flat, ServiceSpec)
+        spec = msgspec.convert(flat, ServiceSpec, dec_hook=decode_value)
     except msgspec.ValidationError as err:
         message, _, path = str(err).rpartition(" - at `$")
         location = path.rstrip("`").lstrip(".") if message else "body"
@@ -179,9 +176,7 @@ def parse_spec(body: Any, *, name: str | None = None) -> ServiceSpec:
 
 
 def check(spec: ServiceSpec) -> None:
-    """Rules a schema cannot say: port syntax, durations, sizes, targets, self-dependency."""
-    for index, port in enumerate(spec.ports):
-        parse_port(port, f"ports[{index}]")
+    """Rules a schema cannot say: environment names, targets, checks, self-dependency."""
     for key in spec.environment:
         if not key or "=" in key or "\0" in key:
             raise _invalid(f"environment.{key}", "an environment name cannot be empty or hold '='")
@@ -194,50 +189,26 @@ def check(spec: ServiceSpec) -> None:
             raise _invalid(f"volumes[{index}].source", f"'{volume.source}' is not a volume name")
     if spec.name in spec.depends_on:
         raise _invalid("depends_on", f"'{spec.name}' cannot depend on itself")
-    if spec.healthcheck is not None:
-        for field in ("interval", "timeout", "start_period"):
-            parse_duration(getattr(spec.healthcheck, field), f"healthcheck.{field}")
-    for field in ("interval", "timeout", "start_period"):
-        parse_duration(getattr(spec.health, field), f"health.{field}")
     for index, item in enumerate(spec.health.checks):
         if item.type in ("http", "tcp") and item.port is None:
             raise _invalid(f"health.checks[{index}].port", f"a {item.type} check needs a port")
         if item.type == "command" and not item.command:
             raise _invalid(f"health.checks[{index}].command", "a command check needs a command")
-    parse_memory(spec.memory_limit, "memory_limit")
 
 
-def parse_port(value: str, where: str = "ports") -> tuple[str, int | None, int, str]:
-    """`[ip:][host:]container[/proto]` into (ip, host port, container port, protocol)."""
-    match = _PORT.match(value)
-    if match is None:
-        raise _invalid(where, f"expected '[ip:][host:]container[/tcp|udp]', got '{value}'")
-    host = int(match["host"]) if match["host"] else None
-    container = int(match["container"])
-    if not 0 < container < 65536 or (host is not None and not 0 < host < 65536):
-        raise _invalid(where, f"port out of range in '{value}'")
-    return match["ip"] or "", host, container, match["proto"] or "tcp"
+def encode_spec(spec: ServiceSpec) -> bytes:
+    """The spec as JSON, each value as it was written."""
+    return msgspec.json.encode(spec, enc_hook=encode_value)
 
 
-def parse_duration(value: str, where: str) -> float:
-    """`30s`, `1.5m`, `500ms` or plain seconds into seconds."""
-    match = _DURATION.match(value.strip())
-    if match is None:
-        raise _invalid(where, f"expected a duration such as '30s' or '2m', got '{value}'")
-    return float(match["value"]) * _UNITS[match["unit"]]
+def decode_spec(data: bytes | str) -> ServiceSpec:
+    """A spec stored by `encode_spec`."""
+    return msgspec.json.decode(data, type=ServiceSpec, dec_hook=decode_value)
 
 
-def parse_memory(value: int | str | None, where: str) -> int | None:
-    """`512m`, `1g`, `1048576` into bytes."""
-    if value is None or isinstance(value, int):
-        if isinstance(value, int) and value < 4 * 1024**2:
-            raise _invalid(where, "the memory limit must be at least 4 MiB")
-        return value
-    match = _MEMORY.match(value.strip())
-    if match is None:
-        raise _invalid(where, f"expected a size such as '512m' or '1g', got '{value}'")
-    result = int(float(match["value"]) * _MEMORY_UNITS[match["unit"].lower()])
-    return parse_memory(result, where)
+def spec_fields(spec: ServiceSpec) -> dict[str, Any]:
+    """The spec as plain JSON values, ready to be changed and parsed again."""
+    return msgspec.to_builtins(spec, enc_hook=encode_value)  # type: ignore[no-any-return]
 
 
 def _invalid(path: str, message: str) -> ValidationError:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import msgspec
-
 from homei.core.clock import now_iso
+from homei.core.errors import NotFound
 from homei.core.store import Migration, Store
-from homei.services.spec import ServiceSpec
+from homei.services.spec import ServiceSpec, decode_spec, encode_spec
 
 MIGRATIONS = (
     Migration(
@@ -43,6 +42,10 @@ MIGRATIONS = (
 Desired = Literal["running", "stopped"]
 
 
+class ServiceNotFound(NotFound):
+    code = "SERVICE_NOT_FOUND"
+
+
 @dataclass(frozen=True, slots=True)
 class Declared:
     """One declared service and what the operator last asked of it."""
@@ -73,7 +76,7 @@ class ServiceStore:
         )
         self._rows = {
             row["name"]: Declared(
-                msgspec.json.decode(row["spec"], type=ServiceSpec),
+                decode_spec(row["spec"]),
                 row["desired"],
                 row["restarts"],
                 row["created_at"],
@@ -84,6 +87,13 @@ class ServiceStore:
 
     def get(self, name: str) -> Declared | None:
         return self._rows.get(name)
+
+    def declared(self, name: str) -> Declared:
+        """The declared service; `ServiceNotFound` when there is none."""
+        row = self._rows.get(name)
+        if row is None:
+            raise ServiceNotFound(f"Service '{name}' not found", {"service_name": name})
+        return row
 
     def all(self) -> dict[str, Declared]:
         return dict(self._rows)
@@ -113,7 +123,7 @@ class ServiceStore:
             " desired = excluded.desired, updated_at = excluded.updated_at",
             (
                 spec.name,
-                msgspec.json.encode(spec).decode(),
+                encode_spec(spec).decode(),
                 row.desired,
                 row.restarts,
                 row.created_at,

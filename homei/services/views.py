@@ -4,34 +4,42 @@ superset shape, with the container's live state, health and logs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
-from homei.docker.containers import Containers
-from homei.docker.runtime import DockerRuntime
 from homei.services.health import HealthMonitor
+from homei.services.instance import (
+    MANAGED_LABEL,
+    SERVICE_LABEL,
+    InstanceState,
+    ServiceStatus,
+    Usage,
+)
+from homei.services.runtime import Runtime
 from homei.services.spec import ServiceSpec
 from homei.services.store import Declared
 
 
-def status_of(declared: Declared, inspected: dict[str, Any] | None, busy: str | None) -> str:
+def status_of(
+    declared: Declared, instance: InstanceState | None, busy: ServiceStatus | None
+) -> ServiceStatus:
     """installing / updating / running / paused / restarting / stopped / missing."""
     if busy:
         return busy
-    if inspected is None:
-        return "missing" if declared.should_run else "stopped"
-    state = inspected.get("State") or {}
-    if state.get("Paused"):
-        return "paused"
-    if state.get("Restarting"):
-        return "restarting"
-    return "running" if state.get("Running") else "stopped"
+    if instance is None:
+        return ServiceStatus.MISSING if declared.should_run else ServiceStatus.STOPPED
+    if instance.paused:
+        return ServiceStatus.PAUSED
+    if instance.restarting:
+        return ServiceStatus.RESTARTING
+    return ServiceStatus.RUNNING if instance.running else ServiceStatus.STOPPED
 
 
 def config_of(spec: ServiceSpec) -> dict[str, Any]:
     """000's nested `config`."""
     return {
         "image": spec.image,
-        "ports": list(spec.ports),
+        "ports": [str(p) for p in spec.ports],
         "volumes": [v.as_string() for v in spec.volumes],
         "environment": dict(spec.environment),
         "networks": list(spec.networks),
@@ -42,38 +50,38 @@ def config_of(spec: ServiceSpec) -> dict[str, Any]:
         if spec.healthcheck is None
         else {
             "test": spec.healthcheck.test,
-            "interval": spec.healthcheck.interval,
-            "timeout": spec.healthcheck.timeout,
+            "interval": str(spec.healthcheck.interval),
+            "timeout": str(spec.healthcheck.timeout),
             "retries": spec.healthcheck.retries,
-            "start_period": spec.healthcheck.start_period,
+            "start_period": str(spec.healthcheck.start_period),
         },
     }
 
 
-def container_of(inspected: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if inspected is None:
+def container_of(instance: InstanceState | None) -> list[dict[str, Any]]:
+    """The service's instance as 000's `containers` list."""
+    if instance is None:
         return []
-    state = inspected.get("State") or {}
     return [
         {
-            "id": str(inspected.get("Id", ""))[:12],
-            "name": str(inspected.get("Name", "")).lstrip("/"),
-            "state": state.get("Status", ""),
-            "uptime": state.get("StartedAt") if state.get("Running") else None,
-            "restartCount": int(inspected.get("RestartCount") or 0),
+            "id": instance.id[:12],
+            "name": instance.name,
+            "state": instance.status,
+            "uptime": instance.started_at if instance.running else None,
+            "restartCount": instance.restart_count,
         }
     ]
 
 
 def view(
     declared: Declared,
-    inspected: dict[str, Any] | None,
+    instance: InstanceState | None,
     health: dict[str, Any],
-    busy: str | None,
+    busy: ServiceStatus | None,
 ) -> dict[str, Any]:
     """One service in the superset shape."""
     spec = declared.spec
-    labels = {**spec.labels, "io.homei.managed": "true", "io.homei.service": spec.name}
+    labels = {**spec.labels, MANAGED_LABEL: "true", SERVICE_LABEL: spec.name}
     return {
         "id": spec.name,
         "name": spec.name,
@@ -81,25 +89,25 @@ def view(
         "category": spec.category,
         "version": spec.version or _tag(spec.image),
         "description": spec.description,
-        "status": status_of(declared, inspected, busy),
+        "status": status_of(declared, instance, busy),
         "health": health,
         "enabled": spec.enabled,
         "critical": spec.critical,
         "desired_state": declared.desired,
         "restart_policy": spec.restart_policy,
         "environment": dict(spec.environment),
-        "ports": list(spec.ports),
+        "ports": [str(p) for p in spec.ports],
         "volumes": [v.as_string() for v in spec.volumes],
         "networks": list(spec.networks),
         "depends_on": list(spec.depends_on),
         "dependencies": list(spec.depends_on),
         "labels": labels,
         "cpu_limit": spec.cpu_limit,
-        "memory_limit": spec.memory_limit,
+        "memory_limit": None if spec.memory_limit is None else spec.memory_limit.text,
         "backup_mode": spec.backup_mode,
         "restarts": declared.restarts,
         "config": config_of(spec),
-        "containers": container_of(inspected),
+        "containers": container_of(instance),
         "created_at": declared.created_at,
         "updated_at": declared.updated_at,
         "created": declared.created_at,
@@ -115,16 +123,28 @@ def _tag(image: str) -> str:
 class ServiceViews:
     """Reads for the API: one engine listing per request, not one call per service."""
 
-    def __init__(
-        self, runtime: DockerRuntime, containers: Containers, monitor: HealthMonitor
-    ) -> None:
+    def __init__(self, runtime: Runtime, monitor: HealthMonitor) -> None:
         self._runtime = runtime
-        self._containers = containers
         self._monitor = monitor
 
-    async def inspected_all(self, names: list[str]) -> dict[str, dict[str, Any] | None]:
+    async def instances(self, names: list[str]) -> dict[str, InstanceState | None]:
+        """Each service's instance (None where it has none), read at once."""
         found = await asyncio.gather(*(self._runtime.inspect(n) for n in names))
         return dict(zip(names, found, strict=True))
+
+    async def instance(self, name: str) -> InstanceState | None:
+        """The service's instance, or None."""
+        return await self._runtime.inspect(name)
+
+    async def usage(self, name: str) -> Usage:
+        """The instance's resource use now, its CPU percent measured over a moment."""
+        return await self._runtime.usage(name, instant=False)
+
+    def follow(
+        self, name: str, *, tail: int, since: int | None, timestamps: bool
+    ) -> AsyncIterator[bytes]:
+        """The instance's log as it is written."""
+        return self._runtime.follow(name, tail=tail, since=since, timestamps=timestamps)
 
     def health(self, name: str) -> dict[str, Any]:
         return self._monitor.get(name).as_dict()
@@ -135,8 +155,8 @@ class ServiceViews:
         """000's log entries: both streams, each line with its time and stream, oldest first."""
         entries: list[tuple[str, str, str]] = []
         for stream in ("stdout", "stderr"):
-            lines = await self._containers.logs(
-                name, tail=tail, since=since, timestamps=True, streams=(stream,)
+            lines = await self._runtime.logs(
+                name, tail=tail, since=since, timestamps=True, stream=stream
             )
             for line in lines:
                 stamp, _, message = line.partition(" ")

@@ -1,7 +1,8 @@
 """The app services' part of the daemon: declared in SQLite, kept equal in Docker.
 
-`build_services` creates the parts and connects them to one another and to what the rest of
-the daemon offers (Docker's events, health, metrics); `homei.app` starts and stops them.
+`build_services` creates the service model's parts on Docker's `Runtime` and connects them to
+one another and to what the rest of the daemon offers (Docker's events, health, metrics);
+`homei.app` starts and stops them. This is the one place that knows both sides of the seam.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from homei.core.store import Store
 from homei.core.tasks import TaskManager
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
-from homei.docker.reconciler import Reconciler
 from homei.docker.runtime import DockerRuntime
 from homei.monitor.api_metrics import ApiMetrics
 from homei.services.backup_data import ServiceBackupData
 from homei.services.control import ServiceControl
-from homei.services.health import STATES, HealthMonitor
+from homei.services.health import HealthMonitor
+from homei.services.instance import HealthStatus
 from homei.services.locks import ServiceLocks
 from homei.services.manager import ServiceManager
 from homei.services.policy import Policy
+from homei.services.reconciler import Reconciler
 from homei.services.samples import Sampler
 from homei.services.store import ServiceStore
 from homei.services.views import ServiceViews
@@ -62,8 +64,8 @@ def build_services(
         tuple(Path(root) for root in settings.services.bind_roots),
         frozenset(settings.services.trusted),
     )
-    runtime = DockerRuntime(docker, policy)
-    reconciler = Reconciler(runtime, service_store, locks, events)
+    runtime = DockerRuntime(docker, policy, containers)
+    reconciler = Reconciler(runtime, policy, service_store, locks, events)
     control = ServiceControl(
         service_store,
         reconciler,
@@ -71,7 +73,7 @@ def build_services(
         events,
         dependency_timeout=settings.services.dependency_timeout,
     )
-    manager = ServiceManager(service_store, reconciler, control, locks, tasks, events)
+    manager = ServiceManager(service_store, reconciler, policy, control, locks, tasks, events)
     monitor = HealthMonitor(
         service_store,
         runtime,
@@ -109,7 +111,7 @@ def build_services(
         "homei_services_health",
         "Declared services by health",
         "status",
-        {state: partial(monitor.count, state) for state in STATES},
+        {state: partial(monitor.count, state) for state in HealthStatus},
     )
     return ServiceParts(
         service_store,
@@ -117,6 +119,6 @@ def build_services(
         reconciler,
         monitor,
         samples,
-        ServiceViews(runtime, containers, monitor),
-        ServiceBackupData(service_store, reconciler, locks),
+        ServiceViews(runtime, monitor),
+        ServiceBackupData(service_store, reconciler, policy, locks),
     )

@@ -1,11 +1,11 @@
-"""Keeps Docker equal to the declared services.
+"""Keeps the runtime equal to the declared services.
 
-At start-up, whenever the engine comes back, on every event of a managed container
-and once a minute as a backstop, each service's container is compared with its spec:
+At start-up, whenever the runtime comes back, on every event of a managed instance
+and once a minute as a backstop, each service's instance is compared with its spec:
 a missing one is created, one that drifted (changed by hand, or made from an older
 spec) is recreated, the restart policy decides whether a stopped one runs again, an
-`enabled: false` service is kept stopped, and managed containers that no service
-declares are removed. Containers without Homei's label are never touched.
+`enabled: false` service is kept stopped, and managed instances that no service
+declares are removed. Instances without Homei's label are never touched.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from homei.core.events import EventBus
-from homei.docker.containers import SERVICE_LABEL
-from homei.docker.engine import DockerError
-from homei.docker.runtime import NEXT_SUFFIX, DockerRuntime, container_config, drift
+from homei.services.drift import drift, expected
+from homei.services.instance import InstanceState, RuntimeFailure
 from homei.services.locks import ServiceLocks
+from homei.services.policy import Policy
+from homei.services.runtime import Runtime
 from homei.services.spec import ServiceSpec
 from homei.services.store import Declared, ServiceStore
 
@@ -27,9 +27,10 @@ _LOGGER = logging.getLogger(__name__)
 
 BACKSTOP_INTERVAL = 60.0
 DEBOUNCE = 0.2
+NEXT_SUFFIX = "--next"  # the staged instance of an update, until it is swapped in
 
 
-def wants_running(declared: Declared, state: dict[str, Any]) -> bool | None:
+def wants_running(declared: Declared, state: InstanceState) -> bool | None:
     """Whether a container should run now: True, False, or None for "leave it as it is"."""
     if not declared.should_run:
         return False
@@ -37,17 +38,23 @@ def wants_running(declared: Declared, state: dict[str, Any]) -> bool | None:
     if policy in ("always", "unless-stopped"):
         return True
     if policy == "on-failure":
-        return True if state.get("Running") else state.get("ExitCode", 0) != 0
+        return True if state.running else state.exit_code != 0
     return None
 
 
 class Reconciler:
-    """Makes containers match specs, one service at a time under that service's lock."""
+    """Makes instances match specs, one service at a time under that service's lock."""
 
     def __init__(
-        self, runtime: DockerRuntime, store: ServiceStore, locks: ServiceLocks, events: EventBus
+        self,
+        runtime: Runtime,
+        policy: Policy,
+        store: ServiceStore,
+        locks: ServiceLocks,
+        events: EventBus,
     ) -> None:
         self.runtime = runtime
+        self._policy = policy
         self._store = store
         self._locks = locks
         self._events = events
@@ -56,69 +63,68 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self.last_error: str | None = None
+        self.passes = 0  # reconcile passes finished, for those who wait for the next one
 
     # --- one service -----------------------------------------------------------------
-    async def ensure(self, declared: Declared, *, run: bool | None) -> dict[str, Any]:
-        """The service's container made from its spec, running if `run` (None: as the
-        restart policy says). Call with the service's lock held. Returns its inspection."""
+    async def ensure(self, declared: Declared, *, run: bool | None) -> InstanceState | None:
+        """The service's instance made from its spec, running if `run` (None: as the
+        restart policy says). Call with the service's lock held. Returns its state."""
         spec = declared.spec
-        expected = container_config(spec, self.runtime.policy)
-        inspected = await self.runtime.inspect(spec.name)
-        if inspected is not None and not _is_ours(inspected, spec.name):
-            raise DockerError(
+        state = await self.runtime.inspect(spec.name)
+        if state is not None and not state.belongs_to(spec.name):
+            raise RuntimeFailure(
                 f"A container named '{spec.name}' exists and is not Homei's",
                 {"container": spec.name},
             )
-        if inspected is not None:
-            differences = drift(expected, inspected)
+        if state is not None:
+            differences = drift(expected(spec, self._policy), state)
             if differences:
                 _LOGGER.warning("Service %s drifted (%s): recreating", spec.name, differences)
                 self._events.publish("service:drift", {"service": spec.name, "fields": differences})
-                await self.runtime.remove(inspected["Id"])
-                inspected = None
-        if inspected is None:
-            await self.runtime.ensure_networks(spec)
-            await self.runtime.ensure_volumes(spec)
+                await self.runtime.remove(state.id)
+                state = None
+        if state is None:
+            await self.runtime.prepare(spec)
             await self.runtime.create(spec, spec.name)
-            inspected = await self.runtime.inspect(spec.name) or {}
-        state = inspected.get("State") or {}
+            state = await self.runtime.inspect(spec.name)
+            if state is None:
+                return None  # removed meanwhile: the next pass makes it again
         should = run if run is not None else wants_running(declared, state)
-        if should and not state.get("Running"):
+        if should and not state.running:
             await self.runtime.start(spec.name)
             self._events.publish("service:started", {"service": spec.name})
-        elif should is False and state.get("Running"):
+        elif should is False and state.running:
             await self.runtime.stop(spec.name, spec.stop_timeout)
             self._events.publish("service:stopped", {"service": spec.name})
-        return await self.runtime.inspect(spec.name) or inspected
+        return await self.runtime.inspect(spec.name) or state
 
     async def swap(self, old: Declared, new: ServiceSpec, *, run: bool) -> None:
         """Replace the container of `old` with one made from `new`: the new container is
         created first; if it cannot start, it goes and the old one runs again as before."""
         staged = f"{new.name}{NEXT_SUFFIX}"
         await self.runtime.remove(staged)  # a leftover of an interrupted swap
-        await self.runtime.ensure_networks(new)
-        await self.runtime.ensure_volumes(new)
+        await self.runtime.prepare(new)
         await self.runtime.create(new, staged)
         current = await self.runtime.inspect(new.name)
-        was_running = bool(current and (current.get("State") or {}).get("Running"))
+        was_running = current is not None and current.running
         try:
             if current is not None and was_running:
-                await self.runtime.stop(current["Id"], old.spec.stop_timeout)
+                await self.runtime.stop(current.id, old.spec.stop_timeout)
             if run:
                 await self.runtime.start(staged)
         except BaseException:
             await self.runtime.remove(staged)
             if current is not None and was_running:
-                await self.runtime.start(current["Id"])
+                await self.runtime.start(current.id)
             raise
         if current is not None:
-            await self.runtime.remove(current["Id"])
+            await self.runtime.remove(current.id)
         await self.runtime.rename(staged, new.name)
 
     async def remove(self, name: str) -> None:
-        """Every container of the service (its volumes stay unless asked for separately)."""
-        for row in await self.runtime.containers(name):
-            await self.runtime.remove(row["Id"])
+        """Every instance of the service (its volumes stay unless asked for separately)."""
+        for instance in await self.runtime.instances(name):
+            await self.runtime.remove(instance.id)
 
     # --- everything ------------------------------------------------------------------
     async def reconcile_all(self) -> None:
@@ -126,21 +132,19 @@ class Reconciler:
         declared = self._store.all()
         for name in sorted(declared):
             await self._reconcile(name)
-        for row in await self.runtime.containers():
-            labels = row.get("Labels") or {}
-            owner = labels.get(SERVICE_LABEL, "")
-            container_name = str((row.get("Names") or [""])[0]).lstrip("/")
-            staged = container_name.endswith(NEXT_SUFFIX)
+        for instance in await self.runtime.instances():
+            owner = instance.service or ""
+            staged = instance.name.endswith(NEXT_SUFFIX)
             if owner in declared and not staged:
                 continue
             lock = self._locks.get(owner)
             if lock.locked():
                 continue  # an install or a swap of that service is under way
             async with lock:
-                _LOGGER.info("Removing orphaned container %s", container_name)
-                await self.runtime.remove(row["Id"])
+                _LOGGER.info("Removing orphaned container %s", instance.name)
+                await self.runtime.remove(instance.id)
                 self._events.publish(
-                    "service:orphan:removed", {"service": owner, "container": container_name}
+                    "service:orphan:removed", {"service": owner, "container": instance.name}
                 )
 
     async def _reconcile(self, name: str) -> None:
@@ -150,7 +154,7 @@ class Reconciler:
                 return
             try:
                 await self.ensure(row, run=None)
-            except DockerError as err:
+            except RuntimeFailure as err:
                 self.last_error = f"{name}: {err.message}"
                 _LOGGER.warning("Could not reconcile %s: %s", name, err.message)
 
@@ -182,19 +186,15 @@ class Reconciler:
             everything = self._all_pending or not self._pending
             names, self._pending, self._all_pending = self._pending, set(), False
             try:
-                await self.runtime.engine.require()
+                await self.runtime.require()
                 if everything:
                     await self.reconcile_all()
                 else:
                     for name in sorted(names):
                         await self._reconcile(name)
                 self.last_error = None
-            except DockerError as err:
+            except RuntimeFailure as err:
                 _LOGGER.debug("Reconciling deferred: %s", err.message)
             except Exception:
                 _LOGGER.exception("Reconciling failed")
-
-
-def _is_ours(inspected: dict[str, Any], name: str) -> bool:
-    labels = (inspected.get("Config") or {}).get("Labels") or {}
-    return labels.get(SERVICE_LABEL) == name and labels.get("io.homei.managed") == "true"
+            self.passes += 1

@@ -1,0 +1,74 @@
+"""Drift: where a running instance differs from what its spec asks for, field by field.
+
+Compared on what the runtime reports back, so an instance changed by hand is noticed even
+when its labels (and the spec's hash among them) were copied.
+"""
+
+from __future__ import annotations
+
+from homei.services.instance import (
+    HASH_LABEL,
+    MANAGED_LABEL,
+    SERVICE_LABEL,
+    Applied,
+    InstanceState,
+    PublishedPort,
+)
+from homei.services.policy import Policy
+from homei.services.spec import ServiceSpec
+
+
+def identity_labels(spec: ServiceSpec) -> dict[str, str]:
+    """The spec's labels plus Homei's marks and the hash of the spec."""
+    return {
+        **spec.labels,
+        MANAGED_LABEL: "true",
+        SERVICE_LABEL: spec.name,
+        HASH_LABEL: spec.runtime_hash(),
+    }
+
+
+def expected(spec: ServiceSpec, policy: Policy) -> Applied:
+    """What an instance made from the spec reports back."""
+    return Applied(
+        image=spec.image,
+        command=tuple(spec.command) if spec.command else None,
+        environment=frozenset(f"{k}={v}" for k, v in spec.environment.items()),
+        labels=identity_labels(spec),
+        ports=frozenset(
+            PublishedPort(p.ip, str(p.host) if p.host is not None else "", p.container, p.protocol)
+            for p in spec.ports
+        ),
+        binds=frozenset(policy.binds(spec)),
+        restart_policy=spec.restart_policy,
+        memory=spec.memory_bytes or 0,
+        nano_cpus=int(spec.cpu_limit * 1e9) if spec.cpu_limit else 0,
+        privileged=spec.privileged,
+    )
+
+
+def drift(want: Applied, state: InstanceState) -> list[str]:
+    """The spec's field names where the instance differs from `want`."""
+    have = state.applied
+    differences = []
+    if have.image != want.image:
+        differences.append("image")
+    if want.command is not None and have.command != want.command:
+        differences.append("command")
+    if not want.environment <= have.environment:  # an image adds variables of its own
+        differences.append("environment")
+    if any(have.labels.get(k) != v for k, v in want.labels.items()):
+        differences.append("labels")
+    if have.ports != want.ports:
+        differences.append("ports")
+    if have.binds != want.binds:
+        differences.append("volumes")
+    if have.restart_policy != want.restart_policy:
+        differences.append("restart_policy")
+    if have.memory != want.memory:
+        differences.append("memory_limit")
+    if have.nano_cpus != want.nano_cpus:
+        differences.append("cpu_limit")
+    if have.privileged != want.privileged:
+        differences.append("privileged")
+    return differences
