@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from homei.core.events import EventBus
 from homei.core.health import Health
@@ -91,14 +92,15 @@ def build_services(
     )
 
     # Docker coming back, or a managed container stopping, is a reason to compare again.
-    containers.connect_listeners.append(reconciler.request)
-    containers.event_listeners.append(
-        lambda action, event: (
+    def on_connect() -> None:
+        reconciler.request()
+
+    def on_event(action: str, event: dict[str, Any]) -> None:
+        if event["managed"] and event["service"] and action in RECONCILE_ON:
             reconciler.request(event["service"])
-            if event["managed"] and event["service"] and action in RECONCILE_ON
-            else None
-        )
-    )
+
+    containers.connect_listeners.append(on_connect)
+    containers.event_listeners.append(on_event)
     health.register("services", monitor.report)
     health.count_services_with(monitor.counts)
     metrics.labelled_gauge(

@@ -125,6 +125,11 @@ class Containers:
         """One resource sample in 001's shape, CPU measured as `docker stats` does."""
         return shapes.stats(await self.usage(ref, instant=False))
 
+    @property
+    def is_watching(self) -> bool:
+        """Docker's event stream is open: every container event from now on is forwarded."""
+        return self._watcher.is_attached
+
     def start_watching(self) -> None:
         """Forward Docker's container events to the event bus, reconnecting as needed."""
         self._watcher.start()

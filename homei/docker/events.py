@@ -44,6 +44,7 @@ class ContainerEvents:
         self._watcher: asyncio.Task[None] | None = None
         self.event_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.connect_listeners: list[Callable[[], None]] = []
+        self.is_attached = False  # the event stream is open: no event is missed from now on
 
     def start(self) -> None:
         """Forward Docker's container events to the event bus, reconnecting as needed."""
@@ -78,26 +79,33 @@ class ContainerEvents:
         docker = self._engine.client
         params = {"filters": '{"type": ["container"]}'}
         async with docker._query("events", method="GET", params=params, timeout=None) as response:
-            async for raw_line in response.content:
-                event = _decode(raw_line)
-                if event is None:
-                    continue
-                action = str(event.get("Action") or event.get("status") or "").split(":")[0]
-                if action not in EVENT_ACTIONS:
-                    continue
-                actor = event.get("Actor") or {}
-                attributes = actor.get("Attributes") or {}
-                payload = {
-                    "container_id": str(actor.get("ID", event.get("id", "")))[:12],
-                    "name": attributes.get("name"),
-                    "image": attributes.get("image"),
-                    "managed": attributes.get(MANAGED_LABEL) == "true",
-                    "service": attributes.get(SERVICE_LABEL),
-                    "exit_code": attributes.get("exitCode"),
-                }
-                self._events.publish(f"container.{action}", payload)
-                for listener in self.event_listeners:
-                    listener(action, payload)
+            self.is_attached = True
+            try:
+                await self._relay(response.content)
+            finally:
+                self.is_attached = False
+
+    async def _relay(self, content: aiohttp.StreamReader) -> None:
+        async for raw_line in content:
+            event = _decode(raw_line)
+            if event is None:
+                continue
+            action = str(event.get("Action") or event.get("status") or "").split(":")[0]
+            if action not in EVENT_ACTIONS:
+                continue
+            actor = event.get("Actor") or {}
+            attributes = actor.get("Attributes") or {}
+            payload = {
+                "container_id": str(actor.get("ID", event.get("id", "")))[:12],
+                "name": attributes.get("name"),
+                "image": attributes.get("image"),
+                "managed": attributes.get(MANAGED_LABEL) == "true",
+                "service": attributes.get(SERVICE_LABEL),
+                "exit_code": attributes.get("exitCode"),
+            }
+            self._events.publish(f"container.{action}", payload)
+            for listener in self.event_listeners:
+                listener(action, payload)
 
 
 def _decode(raw_line: bytes) -> dict[str, Any] | None:

@@ -139,7 +139,7 @@ class HealthMonitor:
         results: dict[str, str] = {}
         error = None
         checks_failed = False
-        crash = _crash_loop(state, instance, row.spec.health)
+        crash = crash_loop(state, instance, row.spec.health)
         if crash is not None:
             status, error = UNHEALTHY, crash
         elif instance is None or not instance.running or instance.paused:
@@ -294,7 +294,7 @@ class HealthMonitor:
         return DependencyReport("services", HealthState.HEALTHY, "critical services are up")
 
 
-def _crash_loop(
+def crash_loop(
     state: ServiceHealth, instance: InstanceState | None, policy: HealthPolicy
 ) -> str | None:
     """Why the instance is in a crash loop, or None when it is not."""

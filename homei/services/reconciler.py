@@ -63,7 +63,8 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self.last_error: str | None = None
-        self.passes = 0  # reconcile passes finished, for those who wait for the next one
+        self.passes = 0  # passes finished
+        self._taken = 0  # passes that have taken their requests
 
     # --- one service -----------------------------------------------------------------
     async def ensure(self, declared: Declared, *, run: bool | None) -> InstanceState | None:
@@ -77,7 +78,7 @@ class Reconciler:
                 {"container": spec.name},
             )
         if state is not None:
-            differences = drift(expected(spec, self._policy), state)
+            differences = self.drift(spec, state)
             if differences:
                 _LOGGER.warning("Service %s drifted (%s): recreating", spec.name, differences)
                 self._events.publish("service:drift", {"service": spec.name, "fields": differences})
@@ -97,6 +98,10 @@ class Reconciler:
             await self.runtime.stop(spec.name, spec.stop_timeout)
             self._events.publish("service:stopped", {"service": spec.name})
         return await self.runtime.inspect(spec.name) or state
+
+    def drift(self, spec: ServiceSpec, state: InstanceState) -> list[str]:
+        """The spec's fields in which the instance differs from it."""
+        return drift(expected(spec, self._policy), state)
 
     async def swap(self, old: Declared, new: ServiceSpec, *, run: bool) -> None:
         """Replace the container of `old` with one made from `new`: the new container is
@@ -158,13 +163,15 @@ class Reconciler:
                 self.last_error = f"{name}: {err.message}"
                 _LOGGER.warning("Could not reconcile %s: %s", name, err.message)
 
-    def request(self, name: str | None = None) -> None:
-        """Ask for one service (or everything, with None) to be reconciled soon."""
+    def request(self, name: str | None = None) -> int:
+        """Ask for one service (or everything, with None) to be reconciled soon; the number
+        of the pass that will do it (done once `passes` reaches it)."""
         if name is None:
             self._all_pending = True
         else:
             self._pending.add(name)
         self._wake.set()
+        return self._taken + 1
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._work(), name="homei-reconciler")
@@ -183,6 +190,7 @@ class Reconciler:
                     await self._wake.wait()
             await asyncio.sleep(DEBOUNCE)  # let a burst of events settle into one pass
             self._wake.clear()
+            self._taken += 1
             everything = self._all_pending or not self._pending
             names, self._pending, self._all_pending = self._pending, set(), False
             try:

@@ -181,7 +181,10 @@ async def test_stats_compute_cpu_and_memory(homei, engine):
 
 async def test_docker_events_become_homei_events(homei, engine):
     subscription = homei.components.events.subscribe(["container.*"])
-    await asyncio.sleep(0)  # the forwarder is already attached; start a container
+    containers = homei.components.containers
+    async with asyncio.timeout(30):  # Docker's event stream open: no event can be missed
+        while not containers.is_watching:
+            await asyncio.sleep(0.05)
     await start(engine, "evented", "true")
     seen: dict[str, dict] = {}
     async with asyncio.timeout(30):

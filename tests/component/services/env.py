@@ -52,6 +52,13 @@ async def until(condition: Callable[[], Any], what: str, deadline: float = DEADL
     raise AssertionError(f"gave up waiting for {what}")  # pragma: no cover
 
 
+async def reconciled(homei: Any, name: str | None = None) -> None:
+    """Until a reconcile pass that takes this request (of one service or all) has finished."""
+    reconciler = homei.components.reconciler
+    ticket = reconciler.request(name)
+    await until(lambda: reconciler.passes >= ticket, "a reconcile pass")
+
+
 async def call(
     homei: Any, method: str, path: str, headers: dict[str, str], status: int = 200, **kwargs: Any
 ) -> Any:

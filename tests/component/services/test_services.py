@@ -12,6 +12,7 @@ from tests.component.services.env import (
     call,
     httpd,
     install,
+    reconciled,
     running,
     sleeper,
     state,
@@ -137,9 +138,10 @@ async def test_stop_and_start_follow_dependency_order(homei, engine):
     assert stopped["services"] == ["top", "mid", "base"]
     for name in ("base", "mid", "top"):
         assert not await running(engine, name)
-    # Stopped on purpose: the reconciler leaves them stopped.
-    await asyncio.sleep(0)
-    homei.components.reconciler.request()
+    # Stopped on purpose: a reconcile pass leaves them stopped.
+    await reconciled(homei)
+    for name in ("base", "mid", "top"):
+        assert not await running(engine, name)
     started = await call(
         homei, "POST", "/api/v1/services/top/control", headers, json={"action": "start"}
     )
