@@ -22,19 +22,19 @@ or a short `--stop-timeout`.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.docker_tools import ApiResponse as ApiResponse
+from tests.docker_tools import DockerEnvError as DockerEnvError
+from tests.docker_tools import docker_cli as docker_cli
+from tests.docker_tools import dockerd_available as dockerd_available
+from tests.docker_tools import engine_ping, engine_request
 from tests.processes import is_alive, run_command, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,67 +44,8 @@ MAKE_TEST_IMAGE = REPO / "devdevice" / "make-test-image"
 
 IMAGE = "homei-test/busybox:1"
 DEFAULT_TIMEOUT = 60.0
-# Where Debian puts dockerd and docker-proxy; not always on a test runner's PATH.
-SYSTEM_PATH = os.pathsep.join(("/usr/local/sbin", "/usr/sbin", "/sbin"))
 # Environment that would make a docker client talk to another engine or pin its API version.
 CLIENT_OVERRIDES = ("DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
-
-
-def _search_path() -> str:
-    return os.pathsep.join((os.environ.get("PATH", ""), SYSTEM_PATH))
-
-
-def dockerd_available() -> bool:
-    """Whether `dockerd` is installed (the tests skip without it)."""
-    return shutil.which("dockerd", path=_search_path()) is not None
-
-
-def docker_cli() -> str:
-    """The docker client: $DOCKER, else the one installed beside dockerd (Debian's
-    /usr/bin/docker, the engine's own version), else `docker` on PATH. Any of them negotiates
-    the API version with the engine (a 28.x client speaks 1.41 to Debian's 20.10)."""
-    chosen = os.environ.get("DOCKER")
-    if chosen:
-        return chosen
-    dockerd = shutil.which("dockerd", path=_search_path())
-    if dockerd is not None:
-        sbin = Path(dockerd).parent
-        for candidate in (sbin / "docker", sbin.parent / "bin" / "docker"):
-            if os.access(candidate, os.X_OK):
-                return str(candidate)
-    found = shutil.which("docker")
-    if found is None:
-        raise DockerEnvError("no docker client found (apt-get install docker.io)")
-    return found
-
-
-class DockerEnvError(RuntimeError):
-    """A step of the Docker test environment failed or timed out."""
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    """An answer of the Engine API: its status and body (parsed when it is JSON)."""
-
-    status: int
-    body: Any
-    headers: dict[str, str]
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("docker", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 class DockerEngine:
@@ -166,7 +107,7 @@ class DockerEngine:
             raise DockerEnvError(f"the engine under {self.dir} does not run\n{self.log_tail()}")
         socket_path = self.socket_path
         self._script(DOCKER_DOWN)
-        if self._ping(socket_path):
+        if engine_ping(socket_path):
             raise DockerEnvError(f"{socket_path} still answers after docker-down")
 
     def kill_engine(self) -> None:
@@ -192,7 +133,7 @@ class DockerEngine:
             socket_path = self.socket_path
         except DockerEnvError:
             return False
-        return self._ping(socket_path)
+        return engine_ping(socket_path)
 
     # --- the Engine API ---
     def api(
@@ -207,7 +148,7 @@ class DockerEngine:
         """One Engine API request over the socket (unversioned path: the engine's own version),
         e.g. `api("GET", "/containers/json", query={"all": 1})`. Dict and list values in `query`
         are sent as JSON (as `filters` wants)."""
-        return self._request(self.socket_path, method, path, body, query, timeout or self.timeout)
+        return engine_request(self.socket_path, method, path, body, query, timeout or self.timeout)
 
     def version(self) -> dict[str, Any]:
         """`GET /version`: Version, ApiVersion, MinAPIVersion, Os, Arch, ..."""
@@ -332,47 +273,6 @@ class DockerEngine:
             env=env,
             input=input,
         )
-
-    def _ping(self, socket_path: Path) -> bool:
-        try:
-            response = self._request(socket_path, "GET", "/_ping", None, None, 5.0)
-        except (OSError, http.client.HTTPException):
-            return False
-        return response.status == 200
-
-    @staticmethod
-    def _request(
-        socket_path: Path,
-        method: str,
-        path: str,
-        body: Any,
-        query: dict[str, Any] | None,
-        timeout: float,
-    ) -> ApiResponse:
-        if query:
-            encoded = {
-                k: json.dumps(v) if isinstance(v, dict | list) else str(v) for k, v in query.items()
-            }
-            path = f"{path}?{urllib.parse.urlencode(encoded)}"
-        headers = {}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        connection = _UnixConnection(str(socket_path), timeout)
-        try:
-            connection.request(method, path, body=payload, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-            response_headers = {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            connection.close()
-        parsed: Any = data
-        if response_headers.get("content-type", "").startswith("application/json") and data:
-            parsed = json.loads(data)
-        elif data:
-            parsed = data.decode(errors="replace")
-        return ApiResponse(response.status, parsed, response_headers)
 
     def _wait(self, condition: Callable[[], bool], what: str) -> None:
         wait_for(

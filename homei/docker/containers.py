@@ -44,7 +44,7 @@ class Containers:
             "containers/json",
             what="Listing containers",
             params=params,
-            decode=builtins.list[shapes.Listed],
+            decode=builtins.list[described.Listed],
         )
         rows = [shapes.summary(raw) for raw in found or []]
         if managed is False:

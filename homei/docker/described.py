@@ -7,6 +7,8 @@ them; everyone else sees the typed records.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from homei.services.instance import (
@@ -144,6 +146,39 @@ def instance_state(raw: Inspected) -> InstanceState:
             privileged=host.privileged,
         ),
     )
+
+
+# --- lists, volumes, networks --------------------------------------------------------------
+class ListedPort(
+    msgspec.Struct,
+    rename={"ip": "IP", "private_port": "PrivatePort", "public_port": "PublicPort", "type": "Type"},
+):
+    ip: str | None = None
+    private_port: int | None = None
+    public_port: int | None = None
+    type: str = "tcp"
+
+
+class Listed(msgspec.Struct, rename="pascal"):
+    """One entry of `GET /containers/json`."""
+
+    id: str
+    names: list[str] | None = None
+    image: str = ""
+    state: str = ""
+    status: str = ""
+    created: int = 0
+    labels: dict[str, str] | None = None
+    ports: list[ListedPort] | None = None
+
+
+class Volume(msgspec.Struct, rename="pascal"):
+    mountpoint: str = ""
+
+
+class Network(msgspec.Struct, rename="pascal"):
+    labels: dict[str, str] | None = None
+    containers: dict[str, Any] | None = None
 
 
 # --- stats ---------------------------------------------------------------------------------

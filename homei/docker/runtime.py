@@ -36,31 +36,6 @@ from homei.services.spec import ServiceSpec
 _LOGGER = logging.getLogger(__name__)
 
 
-class _Listed(msgspec.Struct, rename="pascal"):
-    id: str
-    names: list[str] | None = None
-    labels: dict[str, str] | None = None
-
-
-class _Port(msgspec.Struct, rename={"ip": "IP", "public_port": "PublicPort"}):
-    ip: str = ""
-    public_port: int = 0
-
-
-class _Published(msgspec.Struct, rename="pascal"):
-    names: list[str] | None = None
-    ports: list[_Port] | None = None
-
-
-class _Volume(msgspec.Struct, rename="pascal"):
-    mountpoint: str = ""
-
-
-class _Network(msgspec.Struct, rename="pascal"):
-    labels: dict[str, str] | None = None
-    containers: dict[str, Any] | None = None
-
-
 def _first_name(names: list[str] | None) -> str:
     return (names or ["?"])[0].lstrip("/")
 
@@ -150,7 +125,7 @@ class DockerRuntime:
                 continue
             try:
                 found = await self.engine.request(
-                    f"networks/{network}", what=f"Network '{network}'", decode=_Network
+                    f"networks/{network}", what=f"Network '{network}'", decode=described.Network
                 )
             except ContainerNotFound:
                 continue
@@ -167,7 +142,7 @@ class DockerRuntime:
     async def volume_path(self, name: str) -> str | None:
         try:
             found = await self.engine.request(
-                f"volumes/{name}", what=f"Volume '{name}'", decode=_Volume
+                f"volumes/{name}", what=f"Volume '{name}'", decode=described.Volume
             )
         except ContainerNotFound:
             return None
@@ -182,12 +157,12 @@ class DockerRuntime:
     async def published_ports(self) -> dict[tuple[str, int], str]:
         taken: dict[tuple[str, int], str] = {}
         rows = await self.engine.request(
-            "containers/json", what="Listing containers", decode=list[_Published]
+            "containers/json", what="Listing containers", decode=list[described.Listed]
         )
         for row in rows or []:
             for port in row.ports or []:
                 if port.public_port:
-                    taken[(port.ip, port.public_port)] = _first_name(row.names)
+                    taken[(port.ip or "", port.public_port)] = _first_name(row.names)
         return taken
 
     # --- containers ----------------------------------------------------------------------
@@ -228,7 +203,7 @@ class DockerRuntime:
             "containers/json",
             what="Listing containers",
             params={"all": "1", "filters": msgspec.json.encode({"label": label}).decode()},
-            decode=list[_Listed],
+            decode=list[described.Listed],
         )
         return [
             InstanceRef(row.id, _first_name(row.names), (row.labels or {}).get(SERVICE_LABEL))

@@ -1,7 +1,7 @@
 """Containers as seed 001 shows them: typed records made once from Docker's answers.
 
-Docker's list answer is decoded straight into `Listed` structs (only the fields shown), and
-each becomes a `ContainerSummary`; nothing is decoded into dictionaries first.
+Docker's list answer is decoded straight into `described.Listed` structs (only the fields
+shown), and each becomes a `ContainerSummary`; nothing is decoded into dictionaries first.
 """
 
 from __future__ import annotations
@@ -9,32 +9,8 @@ from __future__ import annotations
 import msgspec
 
 from homei.core.clock import from_epoch
-from homei.docker.described import Binding, Inspected
+from homei.docker.described import Binding, Inspected, Listed
 from homei.services.instance import MANAGED_LABEL, SERVICE_LABEL, Usage
-
-
-# --- Docker's list answer ------------------------------------------------------------------
-class ListedPort(
-    msgspec.Struct,
-    rename={"ip": "IP", "private_port": "PrivatePort", "public_port": "PublicPort", "type": "Type"},
-):
-    ip: str | None = None
-    private_port: int | None = None
-    public_port: int | None = None
-    type: str = "tcp"
-
-
-class Listed(msgspec.Struct, rename="pascal"):
-    """One entry of `GET /containers/json`."""
-
-    id: str
-    names: list[str] | None = None
-    image: str = ""
-    state: str = ""
-    status: str = ""
-    created: int = 0
-    labels: dict[str, str] | None = None
-    ports: list[ListedPort] | None = None
 
 
 # --- what the API shows --------------------------------------------------------------------

@@ -11,21 +11,16 @@ recover; the restarts are counted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
-
-import aiohttp
 
 from homei.core.clock import monotonic, now_iso
 from homei.core.events import EventBus
 from homei.core.health import DependencyReport, HealthState, ServiceCounts
+from homei.services.checks import CheckRunner, ServiceHealth, crash_loop
 from homei.services.control import ServiceControl
-from homei.services.instance import HealthStatus, InstanceState, RuntimeFailure, age
+from homei.services.instance import HealthStatus, RuntimeFailure, age
 from homei.services.runtime import Runtime
-from homei.services.spec import Check, HealthPolicy, ServiceSpec
 from homei.services.store import ServiceStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,31 +32,6 @@ HEALTHY, UNHEALTHY, STARTING, STOPPED = (
     HealthStatus.STOPPED,
 )
 _CHECK_RESULTS = {HEALTHY: "passed", UNHEALTHY: "failed", STARTING: "starting"}
-
-
-@dataclass
-class ServiceHealth:
-    status: HealthStatus = STOPPED
-    last_check: str | None = None
-    response_time: float | None = None
-    error: str | None = None
-    checks: dict[str, str] = field(default_factory=dict)
-    failures: int = 0
-    restarts_in_a_row: int = 0
-    next_restart_at: float = 0.0
-    # (when, restart count) readings of the current instance, for crash-loop detection.
-    instance_id: str = ""
-    restart_readings: deque[tuple[float, int]] = field(default_factory=deque)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "lastCheck": self.last_check,
-            "responseTime": self.response_time,
-            "error": self.error,
-            "failures": self.failures,
-            "details": {"checks": dict(self.checks)},
-        }
 
 
 class HealthMonitor:
@@ -85,7 +55,7 @@ class HealthMonitor:
         self._max_backoff = max_backoff
         self.states: dict[str, ServiceHealth] = {}
         self._loops: dict[str, asyncio.Task[None]] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._checks = CheckRunner(runtime)
         self._supervisor: asyncio.Task[None] | None = None
 
     def get(self, name: str) -> ServiceHealth:
@@ -99,8 +69,7 @@ class HealthMonitor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        await self._checks.close()
 
     async def _supervise(self) -> None:
         """One loop per declared service: started for new ones, ended for removed ones."""
@@ -148,7 +117,7 @@ class HealthMonitor:
             if instance.health is not None:
                 results["docker"] = _CHECK_RESULTS[instance.health]
             for item in row.spec.health.checks:
-                passed, reason = await self._run(row.spec, item, instance)
+                passed, reason = await self._checks.run(row.spec, item, instance)
                 results[item.type] = "passed" if passed else "failed"
                 error = error or reason
             failed = [k for k, v in results.items() if v == "failed"]
@@ -224,41 +193,6 @@ class HealthMonitor:
         await self._control.restart_unhealthy(name)
         self._events.publish("service:restarted", {"service": name, "reason": "unhealthy"})
 
-    async def _run(
-        self, spec: ServiceSpec, item: Check, instance: InstanceState
-    ) -> tuple[bool, str | None]:
-        timeout = spec.health.timeout.seconds
-        if item.type == "command":
-            assert item.command is not None
-            try:
-                code = await self._runtime.exec(spec.name, item.command, timeout)
-            except RuntimeFailure as err:
-                return False, err.message
-            return code == 0, None if code == 0 else f"command exited with {code}"
-        address = instance.address
-        if address is None:
-            return False, "the container has no address to check"
-        try:
-            async with asyncio.timeout(timeout):
-                if item.type == "tcp":
-                    _, writer = await asyncio.open_connection(address, item.port)
-                    writer.close()
-                    with contextlib.suppress(OSError):
-                        await writer.wait_closed()
-                    return True, None
-                if self._session is None:
-                    self._session = aiohttp.ClientSession()
-                url = f"http://{address}:{item.port}{item.path}"
-                async with self._session.get(url, allow_redirects=False) as response:
-                    ok = (
-                        response.status == item.expect_status
-                        if item.expect_status
-                        else response.status < 400
-                    )
-                    return ok, None if ok else f"HTTP {response.status} from {item.path}"
-        except (OSError, TimeoutError, aiohttp.ClientError) as err:
-            return False, f"{item.type} check: {type(err).__name__} {err}".strip()
-
     def count(self, status: HealthStatus) -> int:
         """How many declared services are in `status` now."""
         return sum(1 for name in self._store.all() if self.get(name).status == status)
@@ -292,28 +226,3 @@ class HealthMonitor:
                 f"critical services down: {', '.join(sorted(down))}",
             )
         return DependencyReport("services", HealthState.HEALTHY, "critical services are up")
-
-
-def crash_loop(
-    state: ServiceHealth, instance: InstanceState | None, policy: HealthPolicy
-) -> str | None:
-    """Why the instance is in a crash loop, or None when it is not."""
-    if instance is None:
-        return None
-    if instance.restarting:
-        return f"restarting (exited with code {instance.exit_code})"
-    readings = state.restart_readings
-    if instance.id != state.instance_id:  # a new instance starts a new count
-        state.instance_id = instance.id
-        readings.clear()
-    now = monotonic()
-    readings.append((now, instance.restart_count))
-    while readings and readings[0][0] < now - policy.restart_window.seconds:
-        readings.popleft()
-    restarts = instance.restart_count - readings[0][1]
-    if restarts > policy.restart_budget:
-        return (
-            f"restarted {restarts} times within {policy.restart_window}"
-            f" (budget {policy.restart_budget})"
-        )
-    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homei.core.errors import ValidationError
-from homei.services.health import ServiceHealth, crash_loop
+from homei.services.checks import ServiceHealth, crash_loop
 from homei.services.instance import InstanceState, InstanceStatus
 from homei.services.spec import HealthPolicy, decode_spec, encode_spec, parse_spec, spec_fields
 from homei.services.values import Duration

@@ -37,9 +37,12 @@ async def test_drift_by_hand_is_repaired(homei, engine):
     homei.components.reconciler.request("drifty")
 
     async def repaired() -> bool:
-        current = await asyncio.to_thread(engine.inspect, "drifty")
+        # Removed, then made again: between the two there is no container to inspect.
+        response = await asyncio.to_thread(engine.api, "GET", "/containers/drifty/json")
+        current = response.body if response.status == 200 else None
         return (
-            current["Id"] != original["Id"]
+            current is not None
+            and current["Id"] != original["Id"]
             and current["State"]["Running"]
             and current["HostConfig"]["RestartPolicy"]["Name"] == "always"
         )
