@@ -103,23 +103,31 @@ class Components:
     backups: BackupManager
 
 
+# The parts a test may leave unstarted (their routes stay, answering 503 or empty).
+OPTIONAL_PARTS = frozenset({"updates", "backups"})
+
+
 async def build(
-    settings: Settings, notifier: Notifier | None = None
+    settings: Settings,
+    notifier: Notifier | None = None,
+    *,
+    parts: frozenset[str] = OPTIONAL_PARTS,
 ) -> tuple[web.Application, Components]:
-    """Open the database, create every component and the web application around them."""
+    """Open the database, create every component and the web application around them;
+    of `OPTIONAL_PARTS`, only those in `parts` are started."""
     await asyncio.to_thread(settings.data_dir.mkdir, parents=True, exist_ok=True)
     notifier = notifier or Notifier()
 
     store = await Store.open(settings.database_path, MIGRATIONS)
     try:
-        return await _assemble(settings, notifier, store)
+        return await _assemble(settings, notifier, store, parts)
     except BaseException:
         await store.close()
         raise
 
 
 async def _assemble(
-    settings: Settings, notifier: Notifier, store: Store
+    settings: Settings, notifier: Notifier, store: Store, parts: frozenset[str]
 ) -> tuple[web.Application, Components]:
     events = EventBus(settings.events.queue_size)
     tasks = TaskManager(store, events, retention=settings.tasks.retention)
@@ -222,7 +230,8 @@ async def _assemble(
     await tasks.load()
     await services.store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
-    await backups.start()
+    if "backups" in parts:
+        await backups.start()
 
     policy = AccessPolicy(
         accounts, RateLimiter(window=settings.rate_limits.window), settings.rate_limits
@@ -263,14 +272,16 @@ async def _assemble(
         loop_monitor.start()
         watchdog.start()
         access_log.start()
-        await updates.start()
-        await system_bus.start(first_attempt=0)
-        gate.start()
+        if "updates" in parts:
+            await updates.start()
+            await system_bus.start(first_attempt=0)
+            gate.start()
         containers.start_watching()
         services.reconciler.start()
         services.health.start()
         services.samples.start()
-        backup_schedules.start()
+        if "backups" in parts:
+            backup_schedules.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:

@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from blockbuster import BlockBuster, blockbuster_ctx
 
-from homei.app import Components, build
+from homei.app import OPTIONAL_PARTS, Components, build
 from homei.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,11 +122,16 @@ async def make_homei(tmp_path: Path, aiohttp_client: Any) -> HomeiFactory:
     """Start a Homei with the given settings text; several per test if needed."""
     started: list[Homei] = []
 
-    async def start(toml: str = OPEN_LIMITS, name: str = "homei", **environ: str) -> Homei:
+    async def start(
+        toml: str = OPEN_LIMITS,
+        name: str = "homei",
+        parts: frozenset[str] = OPTIONAL_PARTS,
+        **environ: str,
+    ) -> Homei:
         directory = tmp_path / name
         directory.mkdir(exist_ok=True)
         settings = await asyncio.to_thread(make_settings, directory, toml, **environ)
-        app, components = await build(settings)
+        app, components = await build(settings, parts=parts)
         client = await aiohttp_client(app)
         homei = Homei(client, components, settings)
         started.append(homei)

@@ -23,8 +23,11 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
 
 
 @pytest.fixture
-async def homei(engine: DockerEngine, make_homei):
-    homei = await make_homei(settings_for(engine))
+async def homei(request: pytest.FixtureRequest, engine: DockerEngine, make_homei):
+    """A Homei on this engine that starts only what services need: no updates, and backups
+    only for a module that asks for them (`HOMEI_PARTS`)."""
+    parts = getattr(request.module, "HOMEI_PARTS", frozenset())
+    homei = await make_homei(settings_for(engine), parts=parts)
     yield homei
     await homei.client.close()  # first, or its reconciler would bring the containers back
     await asyncio.to_thread(engine.remove_containers, "io.homei.managed")

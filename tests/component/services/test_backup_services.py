@@ -13,6 +13,8 @@ import pytest
 from tests.component.services.env import call, install, running, wait_task
 from tests.docker_env import IMAGE, DockerEngine, dockerd_available
 
+HOMEI_PARTS = frozenset({"backups"})
+
 pytestmark = pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed")
 
 WRITE = (
