@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
@@ -13,15 +13,15 @@ from homei.api.websockets import WebSocketHub
 from homei.core.auth import Permission
 from homei.docker.containers import Containers
 from homei.docker.shapes import ContainerDetail, ContainerStats, ContainerSummary
+from homei.services.instance import InstanceStatus
 
-ContainerState = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 CONTAINER_REF = "{container_id:[A-Za-z0-9][A-Za-z0-9_.-]*}"
 CONTAINER_PARAM = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
 
 
 class ContainerQuery(msgspec.Struct):
     managed: bool | None = None
-    status: ContainerState | None = None
+    status: InstanceStatus | None = None
 
 
 class LogQuery(msgspec.Struct):

@@ -19,27 +19,33 @@ class Demuxer:
     """Feeds multiplexed bytes in, takes payload bytes out."""
 
     def __init__(self) -> None:
-        self._pending = bytearray()
+        self._pending = b""  # the start of a header cut by a chunk boundary
         self._remaining = 0  # payload bytes still owed by the current frame
 
     def feed(self, data: bytes) -> bytes:
         """The payload bytes `data` completes (possibly empty)."""
-        out = bytearray()
-        view = memoryview(data)
-        while view:
-            if self._remaining:
-                take = min(self._remaining, len(view))
-                out += view[:take]
-                view = view[take:]
-                self._remaining -= take
-                continue
-            need = HEADER.size - len(self._pending)
-            self._pending += view[:need]
-            view = view[need:]
-            if len(self._pending) == HEADER.size:
-                _, self._remaining = HEADER.unpack(self._pending)
-                self._pending.clear()
-        return bytes(out)
+        # Offsets into one bytes object and one join: a frame per log line makes this loop
+        # the follower's hot path.
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        size, position, remaining = len(data), 0, self._remaining
+        out = []
+        if remaining:
+            position = min(remaining, size)
+            out.append(data[:position])
+            remaining -= position
+        unpack = HEADER.unpack_from
+        while not remaining and position + HEADER.size <= size:
+            _, length = unpack(data, position)
+            start = position + HEADER.size
+            position = start + length
+            if position > size:
+                remaining, position = position - size, size
+            out.append(data[start:position])
+        if not remaining and position < size:
+            self._pending = data[position:]
+        self._remaining = remaining
+        return b"".join(out)
 
 
 async def payloads(chunks: AsyncIterator[bytes], *, tty: bool) -> AsyncIterator[bytes]:
