@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from homei.services.drift import identity_labels
 from homei.services.policy import Policy
 from homei.services.spec import ServiceSpec
 
@@ -52,7 +51,7 @@ def container_config(spec: ServiceSpec, policy: Policy) -> dict[str, Any]:
     config: dict[str, Any] = {
         "Image": spec.image,
         "Env": [f"{k}={v}" for k, v in sorted(spec.environment.items())],
-        "Labels": identity_labels(spec),
+        "Labels": spec.instance_labels(),
         "ExposedPorts": exposed,
         "StopTimeout": spec.stop_timeout,
         "HostConfig": host_config,

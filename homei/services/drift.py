@@ -6,26 +6,9 @@ when its labels (and the spec's hash among them) were copied.
 
 from __future__ import annotations
 
-from homei.services.instance import (
-    HASH_LABEL,
-    MANAGED_LABEL,
-    SERVICE_LABEL,
-    Applied,
-    InstanceState,
-    PublishedPort,
-)
+from homei.services.instance import Applied, InstanceState, PublishedPort
 from homei.services.policy import Policy
 from homei.services.spec import ServiceSpec
-
-
-def identity_labels(spec: ServiceSpec) -> dict[str, str]:
-    """The spec's labels plus Homei's marks and the hash of the spec."""
-    return {
-        **spec.labels,
-        MANAGED_LABEL: "true",
-        SERVICE_LABEL: spec.name,
-        HASH_LABEL: spec.runtime_hash(),
-    }
 
 
 def expected(spec: ServiceSpec, policy: Policy) -> Applied:
@@ -34,7 +17,7 @@ def expected(spec: ServiceSpec, policy: Policy) -> Applied:
         image=spec.image,
         command=tuple(spec.command) if spec.command else None,
         environment=frozenset(f"{k}={v}" for k, v in spec.environment.items()),
-        labels=identity_labels(spec),
+        labels=spec.instance_labels(),
         ports=frozenset(
             PublishedPort(p.ip, str(p.host) if p.host is not None else "", p.container, p.protocol)
             for p in spec.ports

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from homei.core.errors import ValidationError
+from homei.services.instance import HASH_LABEL, MANAGED_LABEL, SERVICE_LABEL
 from homei.services.values import Duration, Port, Size, decode_value, encode_value
 
 NAME_PATTERN = r"^(?!validate$)[a-z0-9][a-z0-9_.-]{0,62}$"  # /services/validate is a route
@@ -113,6 +114,15 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     def memory_bytes(self) -> int | None:
         """The memory limit in bytes."""
         return None if self.memory_limit is None else self.memory_limit.bytes
+
+    def instance_labels(self) -> dict[str, str]:
+        """The instance's labels: the spec's own, Homei's marks and the hash of the spec."""
+        return {
+            **self.labels,
+            MANAGED_LABEL: "true",
+            SERVICE_LABEL: self.name,
+            HASH_LABEL: self.runtime_hash(),
+        }
 
     def runtime_hash(self) -> str:
         """What the container is made from: a change here means a new container."""
