@@ -36,16 +36,20 @@ class UpdateRefused(HomeiError):
     status = 400
 
 
-def _installing(owner: UpdateManager | str | None) -> Conflict:
-    operation = owner.rauc.operation if isinstance(owner, UpdateManager) else "installing"
+def _already_installing(operation: str) -> Conflict:
     return Conflict("An update is already being installed", {"operation": operation})
 
 
 # One install at a time: claimed when the request is accepted, held by its task.
-ONE_INSTALL = OneAtATime("update-install", busy=_installing, lasts="task")
+ONE_INSTALL = OneAtATime(
+    "update-install", busy=lambda _: _already_installing("installing"), lasts="task"
+)
 # RAUC installing for someone else (its own CLI, say) refuses ours too; the check reads
 # `rauc`, so it also answers 503 when RAUC is not there.
-RAUC_IDLE = RefuseWhile(lambda updates: updates.rauc.operation != "idle", _installing)
+RAUC_IDLE = RefuseWhile(
+    lambda updates: updates.rauc.operation != "idle",
+    lambda updates: _already_installing(updates.rauc.operation),
+)
 
 
 @dataclass(frozen=True, slots=True)
