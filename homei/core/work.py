@@ -163,7 +163,7 @@ class Workplace:
 
 
 class Worker(Protocol):
-    """An object whose methods carry work policies: it has its workplace."""
+    """An object whose methods carry stateful work policies: it has its workplace."""
 
     @property
     def workplace(self) -> Workplace: ...
@@ -182,6 +182,8 @@ def work(
             if key is not None and key not in signature.parameters:
                 raise TypeError(f"{func.__qualname__} has no argument '{key}' to key a rule by")
 
+        stateful = any(isinstance(rule, OneAtATime | AtMost) for rule in rules)
+
         def key_of(rule: OneAtATime | AtMost, bound: inspect.BoundArguments) -> str | None:
             return None if rule.key is None else str(bound.arguments[rule.key])
 
@@ -189,20 +191,23 @@ def work(
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             bound = signature.bind(*args, **kwargs)
             owner: Worker = args[0]  # type: ignore[assignment]
-            place = owner.workplace
             for rule in rules:
                 if isinstance(rule, Needs):
                     await rule.check(owner)
                 elif isinstance(rule, RefuseWhile) and rule.condition(owner):
                     raise rule.refusal(owner)
+            # Only rules that keep state need the owner's workplace.
+            place = owner.workplace if stateful else None
             for rule in rules:
                 if isinstance(rule, AtMost):
+                    assert place is not None
                     place.count(rule, key_of(rule, bound))
             call_claims: list[Claim] = []
             task_claims: list[Claim] = []
             try:
                 for rule in rules:
                     if isinstance(rule, OneAtATime):
+                        assert place is not None
                         claim = await place.claim(rule, key_of(rule, bound))
                         (task_claims if rule.lasts == "task" else call_claims).append(claim)
                 result = await func(*args, **kwargs)
@@ -210,6 +215,7 @@ def work(
                     task_id = getattr(result, "id", None)
                     if not isinstance(task_id, str):
                         raise TypeError(f"{func.__qualname__} must return the task it started")
+                    assert place is not None
                     place.hand_to_task(task_id, task_claims)
                     task_claims = []
                 return result

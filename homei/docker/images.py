@@ -14,6 +14,7 @@ from homei.core import uploads
 from homei.core.clock import from_epoch
 from homei.core.errors import ValidationError
 from homei.core.events import EventBus
+from homei.core.work import Needs, work
 from homei.docker.engine import DockerEngine, DockerError
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,12 +45,12 @@ class Images:
         rows = [image_summary(i) for i in images]
         return sorted(rows, key=lambda r: r["created_at"] or "", reverse=True)
 
+    @work(Needs(lambda images: images._engine.require()))
     async def load(
         self, chunks: AsyncIterator[bytes], declared_size: int | None
     ) -> builtins.list[str]:
         """Stream a `docker save` tarball into the engine; the image names it loaded."""
         uploads.check_declared(declared_size, self.max_size, "the image")
-        await self._engine.require()
         # The engine stores what it loads: no file of ours, so no free-space check or hash.
         stream = uploads.Bounded(chunks, self.max_size, "the image")
         docker = self._engine.client

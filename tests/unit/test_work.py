@@ -119,3 +119,22 @@ def test_a_rule_keyed_by_a_missing_argument_is_refused_at_definition():
         @work(ONE_PER_SERVICE)
         async def nameless(self) -> None:
             return None
+
+
+async def test_conditions_alone_need_no_workplace():
+    class Loader:  # like the image loader: it needs Docker and keeps no state
+        docker_up = False
+
+        async def require_docker(self) -> None:
+            if not self.docker_up:
+                raise Unavailable("Docker is not running")
+
+        @work(Needs(lambda loader: loader.require_docker()))
+        async def load(self) -> str:
+            return "loaded"
+
+    loader = Loader()
+    with pytest.raises(Unavailable):
+        await loader.load()
+    loader.docker_up = True
+    assert await loader.load() == "loaded"
