@@ -131,3 +131,27 @@ async def test_a_backup_task_cancelled_through_the_api_frees_the_turn(homei):
     assert created.status == 202, await created.text()
     done = await homei.components.tasks.wait((await created.json())["taskId"])
     assert done.status == "completed", done.error
+
+
+async def test_a_generic_backup_task_cancelled_midway_frees_the_turn(engine: Engine):
+    """`POST /api/v1/tasks {"type": "backup"}` takes the turn inside its task."""
+    tasks = engine.homei.components.tasks
+    gate = Gate()
+    original = engine.services.quiesced
+
+    @contextlib.asynccontextmanager
+    async def quiesce_then_wait(name, mode):
+        async with original(name, mode):
+            await gate.stop_here()
+            yield
+
+    engine.services.quiesced = quiesce_then_wait
+    record = await tasks.create("backup", params={"name": "generic"})
+    await gate.wait_reached()
+    assert engine.manager.is_busy
+    with pytest.raises(BackupBusy):
+        await engine.manager.create(BackupRequest())
+    await cancel(engine, record.id)
+    assert engine.services.state == {"app": "running", "db": "running"}
+    engine.services.quiesced = original
+    await next_backup_runs(engine)
