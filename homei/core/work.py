@@ -103,6 +103,8 @@ class Workplace:
         self._tasks = tasks
         self._locks: dict[tuple[str, str | None], asyncio.Lock] = {}
         self._runs: dict[tuple[str, str | None], deque[float]] = {}
+        # Who waits for a turn: a turn just released to a waiter is not free to a refuser.
+        self._waiting: dict[tuple[str, str | None], int] = {}
 
     def is_held(self, rule: OneAtATime, key: str | None = None) -> bool:
         """True while someone holds `rule`'s turn (for `key`)."""
@@ -111,14 +113,24 @@ class Workplace:
 
     async def claim(self, rule: OneAtATime, key: str | None = None) -> Claim:
         """Take `rule`'s turn: refused with `rule.busy` when taken, else waited for."""
-        lock = self._locks.get((rule.name, key))
+        slot = (rule.name, key)
+        lock = self._locks.get(slot)
         if lock is None:
-            lock = self._locks[(rule.name, key)] = asyncio.Lock()
-        if rule.busy is not None and lock.locked():
-            raise rule.busy(key)
-        # Unlocked and nobody waiting: acquire() returns without yielding, so check and
-        # take are one step and two callers cannot both pass the check.
-        await lock.acquire()
+            lock = self._locks[slot] = asyncio.Lock()
+        if rule.busy is not None:
+            if lock.locked() or self._waiting.get(slot):
+                raise rule.busy(key)
+            # Unlocked and nobody waiting: acquire() returns without yielding, so check and
+            # take are one step and two callers cannot both pass the check.
+            await lock.acquire()
+            return Claim(lock)
+        self._waiting[slot] = self._waiting.get(slot, 0) + 1
+        try:
+            await lock.acquire()
+        finally:
+            self._waiting[slot] -= 1
+            if not self._waiting[slot]:
+                del self._waiting[slot]
         return Claim(lock)
 
     @contextlib.asynccontextmanager
@@ -136,7 +148,7 @@ class Workplace:
     def forget(self, rule: OneAtATime | AtMost, key: str) -> None:
         """Drop what is kept for `key` (a deleted service), unless its turn is held."""
         lock = self._locks.get((rule.name, key))
-        if lock is None or not lock.locked():
+        if lock is None or not (lock.locked() or self._waiting.get((rule.name, key))):
             self._locks.pop((rule.name, key), None)
             self._runs.pop((rule.name, key), None)
 

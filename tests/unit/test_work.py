@@ -138,3 +138,21 @@ async def test_conditions_alone_need_no_workplace():
         await loader.load()
     loader.docker_up = True
     assert await loader.load() == "loaded"
+
+
+async def test_a_refusing_rule_never_waits_behind_a_waiting_one():
+    """A group taken by waiting callers (the reconciler, say) refuses a caller that would
+    rather skip, even at the moment the turn passes from one waiter to the next."""
+    place = Workplace()
+    skip = OneAtATime("service", key="name", busy=lambda name: Conflict(f"{name} busy"))
+    first = await place.claim(ONE_PER_SERVICE, "a")
+    second = asyncio.create_task(place.claim(ONE_PER_SERVICE, "a"))
+    async with asyncio.timeout(5):
+        while not place._waiting:
+            await asyncio.sleep(0)
+    first.release()  # handed to the waiter, which has not run yet
+    async with asyncio.timeout(5):  # waiting here instead of refusing would hang
+        with pytest.raises(Conflict, match="a busy"):
+            await place.claim(skip, "a")
+    (await second).release()
+    (await place.claim(skip, "a")).release()
