@@ -184,8 +184,8 @@ class Worker(Protocol):
 def work(
     *rules: Rule,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Run the decorated method only as `rules` allow (in order: conditions, budgets,
-    then turns). A method with a `lasts="task"` rule returns the task it started."""
+    """Run the decorated method only as `rules` allow (in order: conditions, turns, then
+    budgets). A method with a `lasts="task"` rule returns the task it started."""
 
     def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         signature = inspect.signature(func)
@@ -210,10 +210,6 @@ def work(
                     raise rule.refusal(owner)
             # Only rules that keep state need the owner's workplace.
             place = owner.workplace if stateful else None
-            for rule in rules:
-                if isinstance(rule, AtMost):
-                    assert place is not None
-                    place.count(rule, key_of(rule, bound))
             call_claims: list[Claim] = []
             task_claims: list[Claim] = []
             try:
@@ -222,6 +218,11 @@ def work(
                         assert place is not None
                         claim = await place.claim(rule, key_of(rule, bound))
                         (task_claims if rule.lasts == "task" else call_claims).append(claim)
+                # Counted once the turn is ours: a run refused as busy spends no budget.
+                for rule in rules:
+                    if isinstance(rule, AtMost):
+                        assert place is not None
+                        place.count(rule, key_of(rule, bound))
                 result = await func(*args, **kwargs)
                 if task_claims:
                     task_id = getattr(result, "id", None)

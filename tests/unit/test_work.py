@@ -156,3 +156,28 @@ async def test_a_refusing_rule_never_waits_behind_a_waiting_one():
             await place.claim(skip, "a")
     (await second).release()
     (await place.claim(skip, "a")).release()
+
+
+async def test_a_run_refused_as_busy_spends_no_budget():
+    once = AtMost("once", calls=1, period=60.0, refuse=lambda _, wait: RateLimited("spent"))
+
+    class Single:
+        def __init__(self) -> None:
+            self.workplace = Workplace()
+            self.release = asyncio.Event()
+
+        @work(ONE_BACKUP, once)
+        async def run(self) -> None:
+            await self.release.wait()
+
+    single = Single()
+    first = asyncio.create_task(single.run())
+    async with asyncio.timeout(5):
+        while not single.workplace.is_held(ONE_BACKUP):
+            await asyncio.sleep(0)
+    with pytest.raises(Conflict):
+        await single.run()
+    single.release.set()
+    await first
+    with pytest.raises(RateLimited, match="spent"):  # the first run's budget, not the refused one's
+        await single.run()
