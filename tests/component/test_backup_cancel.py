@@ -30,6 +30,21 @@ class Gate:
             await self.reached.wait()
 
 
+def hold_in_quiesce(engine: Engine) -> Gate:
+    """Make the next backup stop, its service quiesced, until the gate is released."""
+    gate = Gate()
+    original = engine.services.quiesced
+
+    @contextlib.asynccontextmanager
+    async def quiesce_then_wait(name, mode):
+        async with original(name, mode):
+            await gate.stop_here()
+            yield
+
+    engine.services.quiesced = quiesce_then_wait
+    return gate
+
+
 async def cancel(engine: Engine, task_id: str) -> None:
     record = await engine.homei.components.tasks.cancel(task_id)
     assert record.status == "cancelled"
@@ -54,16 +69,8 @@ async def test_a_backup_cancelled_before_its_first_step_frees_the_turn(engine: E
 
 
 async def test_a_backup_cancelled_midway_frees_the_turn_and_resumes_services(engine: Engine):
-    gate = Gate()
     original = engine.services.quiesced
-
-    @contextlib.asynccontextmanager
-    async def quiesce_then_wait(name, mode):
-        async with original(name, mode):
-            await gate.stop_here()
-            yield
-
-    engine.services.quiesced = quiesce_then_wait
+    gate = hold_in_quiesce(engine)
     record = await engine.manager.create(BackupRequest())
     await gate.wait_reached()
     assert engine.services.state["app"] == "stopped"
@@ -136,16 +143,8 @@ async def test_a_backup_task_cancelled_through_the_api_frees_the_turn(homei):
 async def test_a_generic_backup_task_cancelled_midway_frees_the_turn(engine: Engine):
     """`POST /api/v1/tasks {"type": "backup"}` takes the turn inside its task."""
     tasks = engine.homei.components.tasks
-    gate = Gate()
     original = engine.services.quiesced
-
-    @contextlib.asynccontextmanager
-    async def quiesce_then_wait(name, mode):
-        async with original(name, mode):
-            await gate.stop_here()
-            yield
-
-    engine.services.quiesced = quiesce_then_wait
+    gate = hold_in_quiesce(engine)
     record = await tasks.create("backup", params={"name": "generic"})
     await gate.wait_reached()
     assert engine.manager.is_busy
