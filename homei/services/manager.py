@@ -132,28 +132,38 @@ class ServiceManager:
         """Declare a service and start the task that brings it up."""
         spec = parse_spec(body)
         async with self._locks.get(spec.name):
-            if self.store.get(spec.name) is not None:
+            if self.store.get(spec.name) is not None or spec.name in self.busy:
                 raise ServiceExists(
                     f"Service '{spec.name}' already exists", {"service_name": spec.name}
                 )
             await self._admissible(spec, None)
-            declared = await self.store.put(spec, "running")
-            self.busy[spec.name] = ServiceStatus.INSTALLING
+            self.busy[spec.name] = ServiceStatus.INSTALLING  # the name is taken from now on
         task = await self._tasks.start(
             "service_install",
-            lambda context: self._run_install(context, declared),
+            lambda context: self._run_install(context, spec),
             service=spec.name,
             params={"image": spec.image},
             created_by=created_by,
         )
+        self._release_when_finished(task, spec.name)
         return spec, task
 
-    async def _run_install(self, context: TaskContext, declared: Declared) -> dict[str, Any]:
-        spec = declared.spec
+    def _release_when_finished(self, task: TaskRecord, name: str) -> None:
+        """Clear the service's mark however its task ends, even cancelled before it ran."""
+
+        def release() -> None:
+            self.busy.pop(name, None)
+
+        self._tasks.when_finished(task.id, release)
+
+    async def _run_install(self, context: TaskContext, spec: ServiceSpec) -> dict[str, Any]:
         folder = self._policy.service_dir(spec.name)
         made_folder = False
         try:
             async with self._locks.get(spec.name):
+                # Declared by the task, not the request: a task cancelled before it ran
+                # leaves nothing declared.
+                declared = await self.store.put(spec, "running")
                 await context.log(f"Installing {spec.name} from {spec.image}")
                 await self._runtime.ensure_image(spec.image, context.progress)
                 await context.progress(40, "Preparing networks, volumes and folders")
@@ -200,6 +210,7 @@ class ServiceManager:
             params={"image": spec.image},
             created_by=created_by,
         )
+        self._release_when_finished(task, name)
         return spec, task
 
     async def _run_update(self, context: TaskContext, name: str, spec: ServiceSpec) -> Any:

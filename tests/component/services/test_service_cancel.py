@@ -1,12 +1,7 @@
 """Cancelling service installs and updates before their task's first step: the service is
 left as it was (no half-declared service, no "installing" or "updating" for ever), and the
-next install or update of it runs.
-
-services/ marks a service busy and declares it when the request is accepted, and undoes
-that in the task body, which a task cancelled before its first step never runs. The fix
-belongs to the services rework (a `OneAtATime(..., key="name", lasts="task")` turn and
-`TaskManager.when_finished` for the marks, see homei/core/work.py); until it lands these
-tests are expected to fail, strictly, so the fix cannot go unnoticed."""
+next install or update of it runs. An install declares its service in its task, and the
+marks are cleared by `TaskManager.when_finished`, however the task ends."""
 
 from __future__ import annotations
 
@@ -15,10 +10,7 @@ import pytest
 from tests.component.services.env import call, install, sleeper, wait_task
 from tests.docker_env import dockerd_available
 
-pytestmark = [
-    pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed"),
-    pytest.mark.xfail(strict=True, reason="services/ releases its marks in the task body"),
-]
+pytestmark = pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed")
 
 
 async def test_an_install_cancelled_before_its_first_step_leaves_nothing(homei):
