@@ -21,7 +21,8 @@ from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
 from homei.api.metrics import MetricsApi
-from homei.api.middleware import AccessPolicy, make_access_middleware, make_error_middleware
+from homei.api.middleware import AccessPolicy
+from homei.api.middleware import install as install_pipeline
 from homei.api.openapi import build_document
 from homei.api.routing import MAX_BODY_SIZE, register
 from homei.api.service_status import ServiceStatusApi
@@ -229,11 +230,11 @@ async def _assemble(
     )
     access_log = AccessLog()
     app = web.Application(
-        middlewares=[make_error_middleware(metrics, access_log), make_access_middleware(policy)],
         client_max_size=settings.api.max_body_size,
         # A bigger socket read buffer (64 KiB by default) pauses a streamed upload less often.
         handler_args={"read_bufsize": 1024 * 1024},
     )
+    install_pipeline(app, metrics, access_log, policy)
     app[MAX_BODY_SIZE] = settings.api.max_body_size
     tasks_api = TasksApi(tasks)
     throttle = LoginThrottle(settings.auth.login_free_attempts, settings.auth.login_max_delay)

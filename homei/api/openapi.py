@@ -26,6 +26,7 @@ _STATUS_TEXT = {
     404: "Not found",
     409: "Conflict with the current state",
     413: "Request body too large (PAYLOAD_TOO_LARGE)",
+    415: "The body is not JSON (UNSUPPORTED_MEDIA_TYPE)",
     429: "Rate limit exceeded (RATE_LIMITED); see Retry-After",
     500: "Internal error (INTERNAL_ERROR)",
     503: "A dependency is unavailable",
@@ -36,6 +37,8 @@ def _error_statuses(declared: Endpoint) -> list[int]:
     statuses = {429, 500, *declared.errors}
     if declared.body is not None or declared.upload is not None:
         statuses |= {400, 413}
+    if declared.body is not None:
+        statuses.add(415)
     if declared.query is not None:
         statuses.add(400)
     if not declared.is_public:

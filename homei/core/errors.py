@@ -83,6 +83,11 @@ class PayloadTooLarge(HomeiError):
     status = 413
 
 
+class UnsupportedMediaType(HomeiError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
 class RateLimited(HomeiError):
     code = "RATE_LIMITED"
     status = 429
