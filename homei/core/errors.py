@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from homei.core.clock import now_iso
@@ -26,8 +27,35 @@ class HomeiError(Exception):
         self.headers: dict[str, str] = headers or {}
 
     def envelope(self) -> dict[str, Any]:
-        """The JSON body sent to the client."""
-        return error_envelope(self.code, self.message, self.details)
+        """The JSON body sent to the client, with the device's internals left out."""
+        return error_envelope(self.code, redact(self.message), _redact_values(self.details))
+
+
+# What an OS or library error says about the device and nobody outside needs: errno
+# numbers, absolute paths (cut to their last part, which names the resource), and the
+# resolver a failed DNS lookup asked. The API's own routes are no internals.
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+_ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.:/])/(?!api/|health|ws/|docs|metrics|openapi)(?:[\w.+@-]+/)+([\w.+@-]*)"
+)
+_RESOLVER = re.compile(r"(lookup \S+) on \S+:53\b")
+
+
+def redact(text: str) -> str:
+    """`text` without errno numbers, folder paths or resolver addresses."""
+    text = _ERRNO.sub("", text)
+    text = _RESOLVER.sub(r"\1", text)
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "/", text)
+
+
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(item) for item in value]
+    return value
 
 
 def error_envelope(
