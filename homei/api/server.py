@@ -175,8 +175,9 @@ class GuardedServer(web.Server):
             )
             refusal = raw_response(429, "Too Many Requests", envelope, **{"Retry-After": "1"})
             transport.write(refusal)
-            handler.force_close()
-            transport.close()
+            # Not `handler.force_close()`: that closes the transport before the handler's
+            # task has started, and the task then fails on the connection it lost.
+            self._loop.call_soon(transport.close)
             return
         self._per_client[handler.peer] += 1
 
@@ -208,9 +209,7 @@ class GuardedServer(web.Server):
                 "REQUEST_TIMEOUT", "The request headers did not arrive in time"
             )
             transport.write(raw_response(408, "Request Timeout", envelope))
-        handler.force_close()
-        if transport is not None:
-            transport.close()
+        handler.force_close()  # closes the transport, after what was written
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Stop the sweeper, then the connections."""
