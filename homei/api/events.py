@@ -14,6 +14,7 @@ from homei.api.routing import endpoint
 from homei.api.websockets import WebSocketHub, close
 from homei.core.auth import Permission
 from homei.core.clock import now_iso
+from homei.core.event_types import EventName
 from homei.core.events import EventBus, Subscription, SubscriptionClosed
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class EventsApi:
             await ws.send_str(
                 msgspec.json.encode(
                     {
-                        "type": "connected",
+                        "type": EventName.CONNECTED,
                         "data": {"patterns": list(subscription.patterns)},
                         "timestamp": now_iso(),
                         "seq": 0,
