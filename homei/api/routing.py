@@ -46,6 +46,8 @@ class Endpoint:
     body_optional: bool = False
     upload: str | None = None
     description: str = ""
+    # A WebSocket route: the type of the messages the server sends on it.
+    websocket: Any = None
 
     @property
     def is_public(self) -> bool:

@@ -152,7 +152,7 @@ class ContainerEvent(_Payload):
     exit_code: str | None
 
 
-class ImagesLoaded(_Payload):
+class LoadedImages(_Payload):
     images: list[str]
     size: int
 
@@ -257,7 +257,7 @@ EVENTS: dict[EventName, type[_Payload]] = {
     EventName.TASK_FAILED: TaskFailed,
     EventName.TASK_CANCELLED: TaskRef,
     **{name: ContainerEvent for name in EventName if name.startswith("container.")},
-    EventName.IMAGE_LOAD: ImagesLoaded,
+    EventName.IMAGE_LOAD: LoadedImages,
     EventName.UPDATE_STARTED: UpdateStarted,
     EventName.UPDATE_PROGRESS: UpdateProgress,
     EventName.UPDATE_COMPLETED: UpdateCompleted,
@@ -278,6 +278,15 @@ EVENTS: dict[EventName, type[_Payload]] = {
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
 }
+
+
+class EventMessage(msgspec.Struct):
+    """One message of `/ws/events`; `data` is shaped by `type`, as `EVENTS` says."""
+
+    type: EventName
+    data: dict[str, Any]
+    timestamp: str
+    seq: int
 
 
 def is_registered(name: str) -> bool:

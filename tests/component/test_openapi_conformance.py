@@ -4,9 +4,12 @@ with generated valid and invalid requests, as an admin, and checks each answer a
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
+import msgspec
 import pytest
 import requests
 import schemathesis
@@ -16,6 +19,7 @@ from schemathesis.checks import CheckContext, CheckFunction, positive_data_accep
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from homei.api.routing import Endpoint, endpoint_of
+from homei.core.event_types import EventName
 from tests.component.conftest import LiveHomei
 from tests.conftest import Homei
 
@@ -212,3 +216,64 @@ def test_openapi_json_needs_no_token(homei_process: LiveHomei, authorization: st
 async def test_query_values_are_read_as_documented(homei: Homei, query: str, status: int) -> None:
     response = await homei.client.get(f"/api/v1/tasks?{query}", headers=await homei.auth())
     assert response.status == status, await response.text()
+
+
+async def _served(homei: Homei) -> dict[str, Any]:
+    response = await homei.client.get("/openapi.json")
+    assert response.status == 200
+    return dict(await response.json())
+
+
+def _routed(homei: Homei) -> list[tuple[str, Endpoint]]:
+    return [
+        (route.resource.canonical, declared)
+        for route in homei.client.app.router.routes()
+        if route.resource is not None and (declared := endpoint_of(route.handler)) is not None
+    ]
+
+
+async def test_every_query_parameter_is_documented(homei: Homei) -> None:
+    """Each operation lists every field of its query model (two models of one name, such as
+    the two `UploadQuery`s and `LogQuery`s, once hid each other's parameters)."""
+    document = await _served(homei)
+    checked = 0
+    for path, declared in _routed(homei):
+        if declared.query is None or not declared.in_schema:
+            continue
+        info = msgspec.inspect.type_info(declared.query)
+        assert isinstance(info, msgspec.inspect.StructType)
+        operation = document["paths"][path][declared.method.lower()]
+        documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        assert {f.encode_name for f in info.fields} <= documented, (declared.method, path)
+        checked += 1
+    assert checked >= 6
+    bundles = document["paths"]["/api/v1/update/bundles"]["post"]["parameters"]
+    assert [p["name"] for p in bundles] == ["filename"]
+    assert "pattern" in json.dumps(bundles[0]["schema"])
+
+
+async def test_websocket_routes_and_their_messages_are_documented(homei: Homei) -> None:
+    """`x-websockets` holds every WebSocket route; `/ws/events` sends `EventMessage`s, one
+    variant per registered event, each `data` with its payload's schema."""
+    document = await _served(homei)
+    sockets = document["x-websockets"]
+    routed = {
+        re.sub(r"{([^}:]+):[^}]*}", r"{\1}", path)
+        for path, declared in _routed(homei)
+        if declared.websocket is not None
+    }
+    assert routed == set(sockets) >= {"/ws/events"}
+    assert all(path.startswith("/ws/") for path in routed)
+    assert sockets["/ws/events"]["messages"] == {"$ref": "#/components/schemas/EventMessage"}
+    assert {p["name"] for p in sockets["/ws/events"]["parameters"]} == {"types", "token"}
+    schemas = document["components"]["schemas"]
+    variants = schemas["EventMessage"]["oneOf"]
+    assert {v["properties"]["type"]["const"] for v in variants} == {str(n) for n in EventName}
+    for variant in variants:
+        data = variant["properties"]["data"]
+        assert data["$ref"].rsplit("/", 1)[1] in schemas
+    task_progress = next(v for v in variants if v["properties"]["type"]["const"] == "task:progress")
+    payload = schemas[task_progress["properties"]["data"]["$ref"].rsplit("/", 1)[1]]
+    assert {"taskId", "progress"} <= set(payload["required"])
+    # The logs routes send plain text lines.
+    assert sockets["/ws/services/{service_name}/logs"]["messages"] == {"type": "string"}
