@@ -80,6 +80,38 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return parameters
 
 
+# OpenAPI links: what a creating operation answers names the resource that other operations
+# take as a path parameter (parameter <- response field). Clients and schemathesis's stateful
+# runs follow them from a create to its reads, updates and deletes.
+LINKS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/api/v1/users"): {"username": "username"},
+    ("POST", "/api/v1/auth/keys"): {"key_id": "id"},
+    ("POST", "/api/v1/tasks"): {"task_id": "id"},
+    ("POST", "/api/v1/backups"): {"backup_name": "name"},
+    ("POST", "/api/v1/backups/upload"): {"backup_name": "name"},
+    ("POST", "/api/v1/services"): {"service_name": "name"},
+    ("POST", "/api/v1/update/bundles"): {"name": "name"},
+}
+
+
+def _links(source: Endpoint, declared: list[Endpoint]) -> dict[str, Any]:
+    """The links from `source`'s answer to the operations on what it created."""
+    fields = LINKS.get((source.method, _template(source.path)), {})
+    collection = "/".join(_template(source.path).split("/")[:4])
+    links: dict[str, Any] = {}
+    for target in declared:
+        path = _template(target.path)
+        if target is source or not path.startswith(collection + "/"):
+            continue
+        wanted = set(_PATH_PARAM.findall(target.path))
+        if wanted and wanted <= set(fields):
+            links[target.operation_id] = {
+                "operationId": target.operation_id,
+                "parameters": {name: f"$response.body#/{fields[name]}" for name in wanted},
+            }
+    return links
+
+
 SchemaRefinement = Callable[[dict[str, Any]], None]
 
 
@@ -137,6 +169,8 @@ def build_document(
                 "content": {item.upload: {"schema": {"type": "string", "format": "binary"}}},
             }
         success: dict[str, Any] = {"description": _STATUS_TEXT.get(item.status, "OK")}
+        if links := _links(item, declared):
+            success["links"] = links
         if item.response is not None:
             success["content"] = {item.content_type: {"schema": ref_of[item.response]}}
         elif item.content_type != JSON:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ Handler = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=Handler)
 
 ENDPOINT_ATTR = "__homei_endpoint__"
+_PARAMETER_REGEX = re.compile(r":[^}]*}")
 MAX_BODY_SIZE = web.AppKey("max_body_size", int)
 JSON = "application/json"
 
@@ -56,8 +58,8 @@ class Endpoint:
 
     @property
     def operation_id(self) -> str:
-        """A stable id for the OpenAPI document."""
-        cleaned = self.path.replace("/api/v1/", "/").strip("/")
+        """A stable id for the OpenAPI document, from the path without its parameters' regexes."""
+        cleaned = _PARAMETER_REGEX.sub("}", self.path).replace("/api/v1/", "/").strip("/")
         for char in "/{}-.":
             cleaned = cleaned.replace(char, "_")
         return f"{self.method.lower()}_{cleaned.strip('_') or 'root'}".replace("__", "_")

@@ -143,6 +143,56 @@ def test_every_operation_conforms(
     )
 
 
+@pytest.mark.timeout(900)
+def test_stateful_runs_follow_the_links(
+    api_schema: OpenApiSchema, homei_process: LiveHomei
+) -> None:
+    """schemathesis's stateful phase: sequences that create a user, key, task, backup,
+    service or bundle and then follow the document's links to read, change and delete it,
+    under the same checks (and use_after_free, ensure_resource_availability, which only
+    have something to compare in such sequences)."""
+    links = [
+        operation.definition.raw
+        for operation in (result.ok() for result in api_schema.get_all_operations())
+        if any("links" in r for r in operation.definition.raw["responses"].values())
+    ]
+    assert len(links) >= 6
+    token_check = keeps_its_token(homei_process.token)
+
+    class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: schemathesis.Case) -> None:
+            if case.operation.label in ENDLESS_STREAMS and isinstance(case.query, dict):
+                case.query["follow"] = "false"
+
+        def validate_response(
+            self,
+            response: schemathesis.Response,
+            case: schemathesis.Case,
+            additional_checks: list[CheckFunction] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            excluded = (
+                [positive_data_acceptance] if case.operation.label in SEMANTIC_VALIDATION else []
+            )
+            case.validate_response(
+                response,
+                additional_checks=[token_check],
+                excluded_checks=excluded,
+                transport_kwargs=kwargs or None,
+            )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=5,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+
 def test_document_is_valid_openapi_3_1(api_schema: OpenApiSchema) -> None:
     """Valid against the OpenAPI 3.1 meta-schema; every operation usable, named and secured."""
     api_schema.validate()
