@@ -252,3 +252,29 @@ def test_slow_clients_cannot_hold_the_api(daemon: HomeiProcess) -> None:
     assert timed_out, "no trickled headers were cut with 408"
     # Everyone was let go well before the idle timeout's second round.
     assert elapsed < IDLE_TIMEOUT * 2 + 10
+
+
+def test_a_stalled_body_is_cut_and_a_moving_one_is_not(daemon: HomeiProcess) -> None:
+    body = b'{"username": "admin", "password": "' + b"x" * 60 + b'"}'
+    head = (
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    source = ("127.0.0.3", 0)
+    with socket.create_connection(("127.0.0.1", daemon.port), 30, source) as moving:
+        moving.sendall(head)
+        started = time.monotonic()
+        # The client's pace is what is under test: a few bytes every half stall timeout,
+        # for several stall timeouts in all.
+        for offset in range(0, len(body), 10):
+            moving.sendall(body[offset : offset + 10])
+            time.sleep(BODY_STALL_TIMEOUT / 2)
+        assert time.monotonic() - started > 3 * BODY_STALL_TIMEOUT
+        answer = moving.recv(65536)
+    assert parse(answer)[0] == 401, answer  # heard out in full: a wrong password
+
+    with socket.create_connection(("127.0.0.1", daemon.port), 30, source) as stalled:
+        stalled.sendall(head + body[:20])
+        started = time.monotonic()
+        assert stalled.recv(65536) == b""  # closed, with nothing to say
+        assert BODY_STALL_TIMEOUT <= time.monotonic() - started < BODY_STALL_TIMEOUT + 10
