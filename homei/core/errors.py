@@ -38,6 +38,7 @@ _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
 _ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/])/(?!api/|health|ws/|docs|metrics|openapi)(?:[\w.+@-]+/)+([\w.+@-]*)"
 )
+_SOCKET_URL = re.compile(r"unix://(?:/[\w.+@-]+)*/([\w.+@-]+)")
 _RESOLVER = re.compile(r"(lookup \S+) on \S+:53\b")
 
 
@@ -45,6 +46,7 @@ def redact(text: str) -> str:
     """`text` without errno numbers, folder paths or resolver addresses."""
     text = _ERRNO.sub("", text)
     text = _RESOLVER.sub(r"\1", text)
+    text = _SOCKET_URL.sub(r"unix:\1", text)
     return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "/", text)
 
 

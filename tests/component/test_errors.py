@@ -219,3 +219,33 @@ async def test_docs_send_no_rate_limit_headers(homei, path):
     assert response.status == 200
     assert "X-RateLimit-Limit" not in response.headers
     assert response.headers["X-Request-ID"]
+
+
+async def test_errors_name_the_resource_not_the_device_internals(homei):
+    """Docker's socket path, errno numbers and folders on the device stay out of answers."""
+    headers = await homei.auth()
+    response = await homei.client.get("/api/v1/containers", headers=headers)
+    assert response.status == 503
+    text = await response.text()
+    assert "docker" in text.lower()
+    assert "/nonexistent" not in text and "Errno" not in text, text
+    response = await homei.client.post(
+        "/api/v1/update/install", headers=headers, json={"bundle_path": "/etc/secret/x.raucb"}
+    )
+    text = await response.text()
+    assert response.status in (400, 503), text
+    assert "/etc/secret" not in text and str(homei.settings.data_dir) not in text, text
+
+
+def test_redact_keeps_the_resource_and_drops_the_rest():
+    from homei.core.errors import redact
+
+    assert redact("[Errno 2] No such file: '/var/lib/homei/backups/b.tar'") == (
+        "No such file: 'b.tar'"
+    )
+    assert redact("lookup registry.example on 10.0.0.1:53: no such host") == (
+        "lookup registry.example: no such host"
+    )
+    assert redact("see /api/v1/update/install and /health/ready") == (
+        "see /api/v1/update/install and /health/ready"
+    )
