@@ -14,7 +14,7 @@ import pytest
 import requests
 import schemathesis
 import schemathesis.specs.openapi.coverage._operation  # imported early: see tests/conftest.py
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import CheckContext, CheckFunction, positive_data_acceptance
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -185,6 +185,9 @@ def test_stateful_runs_follow_the_links(
         settings=settings(
             max_examples=40,
             stateful_step_count=5,
+            # The device's state moves on between runs: a replay to shrink a failure could
+            # not draw the same steps, so the failure is reported as first found.
+            phases=[Phase.generate],
             deadline=None,
             derandomize=True,
             database=None,
