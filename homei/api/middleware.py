@@ -15,17 +15,17 @@ from aiohttp import web
 from aiohttp.web_exceptions import HTTPException
 
 from homei.api.accesslog import AccessLog
-from homei.api.routing import Endpoint, endpoint_of, json_response
+from homei.api.failures import REQUEST_ID, failure_response
+from homei.api.routing import Endpoint, endpoint_of
 from homei.core.accounts import Accounts
 from homei.core.auth import Identity, Role
-from homei.core.errors import Forbidden, HomeiError, RateLimited, Unauthorized, error_envelope
+from homei.core.errors import Forbidden, RateLimited, Unauthorized
 from homei.core.ratelimit import Quota, RateLimiter
 from homei.monitor.api_metrics import ApiMetrics
 from homei.settings import RateLimitSettings
 
 _LOGGER = logging.getLogger(__name__)
 
-REQUEST_ID = "X-Request-ID"
 # aiohttp 3.12+ types request storage; the string keys keep older releases (the
 # device image's) working.
 IDENTITY: Any = (
@@ -43,23 +43,6 @@ PREPARED_KEY: Any = (
     else "homei.prepared"
 )
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_HTTP_CODES = {
-    400: "VALIDATION_ERROR",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-}
-_HTTP_MESSAGES = {
-    404: "No such route",
-    405: "Method not allowed on this route",
-    413: "Request body too large",
-}
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -76,57 +59,10 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def _error_response(err: HomeiError, request_id: str) -> web.Response:
-    headers = {**err.headers, REQUEST_ID: request_id}
-    return json_response(err.envelope(), err.status, headers)
-
-
-def http_error_envelope(status: int, reason: str) -> dict[str, Any]:
-    """The envelope for an HTTP-level refusal (aiohttp's own or the protocol's)."""
-    code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "HTTP_ERROR")
-    return error_envelope(code, _HTTP_MESSAGES.get(status) or reason)
-
-
-def _http_error_response(exc: HTTPException, request_id: str) -> web.Response:
-    status = exc.status
-    envelope = http_error_envelope(status, exc.reason)
-    headers = {
-        k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")
-    }
-    headers[REQUEST_ID] = request_id
-    if status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
-        envelope["error"]["details"] = {
-            "method": exc.method,
-            "allowed": sorted(exc.allowed_methods),
-        }
-        headers["Allow"] = ",".join(sorted(exc.allowed_methods))
-    return json_response(envelope, status, headers)
-
-
 def is_disconnected(request: web.BaseRequest) -> bool:
     """True once the client has gone: nothing can be sent to it any more."""
     transport = request.transport
     return transport is None or transport.is_closing()
-
-
-def _failure_response(request: web.Request, exc: Exception, request_id: str) -> web.Response:
-    """The envelope for a handler's failure before any byte of its answer was sent."""
-    if isinstance(exc, HomeiError):
-        return _error_response(exc, request_id)
-    if isinstance(exc, HTTPException):
-        return _http_error_response(exc, request_id)
-    _LOGGER.error(
-        "Unhandled error in %s %s [%s]",
-        request.method,
-        request.path,
-        request_id,
-        exc_info=(type(exc), exc, exc.__traceback__),
-    )
-    return json_response(
-        error_envelope("INTERNAL_ERROR", "Internal server error", {"requestId": request_id}),
-        500,
-        {REQUEST_ID: request_id},
-    )
 
 
 async def _stamp_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
@@ -217,7 +153,7 @@ def _after_failure(
         return sent, left
     if left:
         return web.Response(status=CLIENT_CLOSED), left
-    return _failure_response(request, exc, request_id), left
+    return failure_response(request, exc, request_id), left
 
 
 @dataclass(frozen=True, slots=True)

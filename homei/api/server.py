@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from homei.api.middleware import REQUEST_ID, http_error_envelope
+from homei.api.failures import REQUEST_ID, http_error_envelope
 from homei.api.routing import JSON, encode
 from homei.core.errors import error_envelope
 
