@@ -82,14 +82,14 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 # OpenAPI links: what a creating operation answers names the resource that other operations
 # take as a path parameter (parameter <- response field). Clients and schemathesis's stateful
-# runs follow them from a create to its reads, updates and deletes.
+# runs follow them from a create to its reads, updates and deletes. Only creates whose
+# resource exists once they answer: a backup or service accepted with 202 appears when its
+# task is done, and its task (`taskId`) is what to follow then.
 LINKS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/v1/users"): {"username": "username"},
     ("POST", "/api/v1/auth/keys"): {"key_id": "id"},
     ("POST", "/api/v1/tasks"): {"task_id": "id"},
-    ("POST", "/api/v1/backups"): {"backup_name": "name"},
     ("POST", "/api/v1/backups/upload"): {"backup_name": "name"},
-    ("POST", "/api/v1/services"): {"service_name": "name"},
     ("POST", "/api/v1/update/bundles"): {"name": "name"},
 }
 
