@@ -166,7 +166,10 @@ def build_document(
         elif item.upload is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {item.upload: {"schema": {"type": "string", "format": "binary"}}},
+                # An empty upload is never a bundle, backup or image.
+                "content": {
+                    item.upload: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+                },
             }
         success: dict[str, Any] = {"description": _STATUS_TEXT.get(item.status, "OK")}
         if links := _links(item, declared):
