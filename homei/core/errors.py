@@ -118,6 +118,13 @@ class UnsupportedMediaType(HomeiError):
     status = 415
 
 
+class InsufficientStorage(HomeiError):
+    """507: the disk has no room for what was asked (an upload, a backup, a restore)."""
+
+    code = "INSUFFICIENT_STORAGE"
+    status = 507
+
+
 class RateLimited(HomeiError):
     code = "RATE_LIMITED"
     status = 429
