@@ -32,22 +32,22 @@ class HomeiError(Exception):
 
 
 # What an OS or library error says about the device and nobody outside needs: errno
-# numbers, absolute paths (cut to their last part, which names the resource), and the
-# resolver a failed DNS lookup asked. The API's own routes are no internals.
+# numbers, the folders of the files and sockets it names (cut to their last part, which
+# names the resource), and the resolver a failed DNS lookup asked. Paths a client sent
+# itself, in a spec or a request, are left as they are.
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
-_ABSOLUTE_PATH = re.compile(
-    r"(?<![\w.:/])/(?!api/|health|ws/|docs|metrics|openapi)(?:[\w.+@-]+/)+([\w.+@-]*)"
-)
-_SOCKET_URL = re.compile(r"unix://(?:/[\w.+@-]+)*/([\w.+@-]+)")
+_QUOTED_PATH = re.compile(r"'/(?:[^'/]*/)*([^'/]*)'")
+_SOCKET_PATH = re.compile(r"(unix socket |unix://)/(?:[\w.+@-]+/)*([\w.+@-]+)")
 _RESOLVER = re.compile(r"(lookup \S+) on \S+:53\b")
 
 
 def redact(text: str) -> str:
-    """`text` without errno numbers, folder paths or resolver addresses."""
-    text = _ERRNO.sub("", text)
+    """`text` without errno numbers, OS errors' folders, socket paths or resolver addresses."""
+    if _ERRNO.search(text):
+        # An OSError's text: `[Errno 2] No such file or directory: '/var/lib/...'`.
+        text = _QUOTED_PATH.sub(r"'\1'", _ERRNO.sub("", text))
     text = _RESOLVER.sub(r"\1", text)
-    text = _SOCKET_URL.sub(r"unix:\1", text)
-    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "/", text)
+    return _SOCKET_PATH.sub(r"\1\2", text)
 
 
 def _redact_values(value: Any) -> Any:

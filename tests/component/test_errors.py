@@ -246,6 +246,10 @@ def test_redact_keeps_the_resource_and_drops_the_rest():
     assert redact("lookup registry.example on 10.0.0.1:53: no such host") == (
         "lookup registry.example: no such host"
     )
-    assert redact("see /api/v1/update/install and /health/ready") == (
-        "see /api/v1/update/install and /health/ready"
+    assert redact("Cannot connect to unix socket /run/docker.sock ssl:default") == (
+        "Cannot connect to unix socket docker.sock ssl:default"
+    )
+    # What a client sent itself stays as sent.
+    assert (
+        redact("'/etc/x' is outside the allowed roots") == "'/etc/x' is outside the allowed roots"
     )
