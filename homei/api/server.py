@@ -95,7 +95,9 @@ class GuardedRequestHandler(RequestHandler):
             if self.headers_began is not None and now - self.headers_began > limits.header_timeout:
                 return "headers"
             return None
-        if self.request.content.is_eof() or self._reading_paused or self._buffer_paused:
+        # `_buffer_paused` is newer than the device image's aiohttp.
+        paused = self._reading_paused or getattr(self, "_buffer_paused", False)
+        if self.request.content.is_eof() or paused:
             # The body is in, or the server is the one not reading (a slow disk).
             return None
         since = max(self.last_byte, self.request_began or 0.0)
