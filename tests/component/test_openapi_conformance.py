@@ -47,8 +47,6 @@ SEMANTIC_VALIDATION = {
     "PUT /api/v1/services/{service_name}",
     # An image upload must be a `docker save` tarball.
     "POST /api/v1/images/load",
-    # An upload must hold something (an empty body is no bundle).
-    "POST /api/v1/update/bundles",
     # The bundle must be a file inside the updates directory.
     "POST /api/v1/update/install",
     # The slot must be one this device's RAUC knows (its system.conf).
