@@ -13,7 +13,7 @@ import pytest
 
 from homei.core.event_types import EVENTS, EventName, check_payload
 from homei.core.events import EventBus
-from homei.docker.containers import EVENT_ACTIONS
+from homei.docker.events import EVENT_ACTIONS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "homei"
 
@@ -74,7 +74,7 @@ PUBLICATIONS = _publications()
 
 def test_the_scan_sees_the_publishers() -> None:
     places = {p.where.split(":")[0] for p in PUBLICATIONS}
-    assert {"core/tasks.py", "docker/containers.py", "update/gate.py"} <= places
+    assert {"core/tasks.py", "docker/events.py", "update/gate.py"} <= places
     assert len(PUBLICATIONS) > 30
 
 
