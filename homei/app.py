@@ -262,7 +262,7 @@ async def _assemble(
             BackupsApi(backups, backup_schedules),
         ],
     )
-    register(app, [DocsApi(build_document(endpoints, refine=[tasks_api.document_kinds]))])
+    register(app, [DocsApi(lambda: build_document(endpoints, refine=[tasks_api.document_kinds]))])
 
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()

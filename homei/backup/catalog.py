@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from homei.backup.archive import BackupReader
 from homei.backup.manifest import BackupError, BackupManifest
 from homei.core.atomic import fsync_dir
 from homei.core.clock import from_epoch
@@ -119,6 +118,8 @@ class BackupCatalog:
         cached = self._cache.get(path.name)
         if cached is not None and cached[0] == key:
             return cached[1]
+        from homei.backup.archive import BackupReader  # the archive stack costs megabytes
+
         try:
             with BackupReader(path) as reader:
                 manifest, problem = reader.manifest, None

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from homei.backup import crypto
-from homei.backup.archive import BackupReader
 from homei.backup.catalog import BackupCatalog, StoredBackup, sanitise
 from homei.backup.create import BackupPlan, estimate, write_backup
 from homei.backup.homei_part import HomeiPart
@@ -25,6 +23,7 @@ from homei.core.auth import Permission
 from homei.core.clock import monotonic
 from homei.core.errors import Conflict, ValidationError
 from homei.core.events import EventBus
+from homei.core.lazy import import_module
 from homei.core.tasks import TaskContext, TaskKind, TaskManager, TaskRecord
 
 _LOGGER = logging.getLogger(__name__)
@@ -201,6 +200,7 @@ class BackupManager:
         manifest = stored.manifest
         key = None
         if manifest.encryption is not None:
+            crypto = await import_module("homei.backup.crypto")  # megabytes: only when needed
             if not password:
                 raise WrongPassword("This backup is encrypted: give its password",
                                     {"field": "password"})  # fmt: skip
@@ -277,6 +277,8 @@ class BackupManager:
 
 
 def _verify(path: Path):  # type: ignore[no-untyped-def]
+    from homei.backup.archive import BackupReader  # the archive stack costs megabytes
+
     with BackupReader(path) as reader:
         for part in reader.manifest.parts:
             reader.verify(part, None)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from homei.core.lazy import import_module
 
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
@@ -30,9 +31,9 @@ class DBusCallError(Exception):
 
 async def connect(address: str | None = None) -> MessageBus:
     """Connect to the system bus (or to `address`, e.g. a development device's private bus)."""
-    # Imported here, in a thread: dbus-fast costs start-up time, and the bus is dialled
-    # in the background.
-    await asyncio.to_thread(importlib.import_module, "dbus_fast.aio")
+    # Imported on first use: dbus-fast costs start-up time, and the bus is dialled in the
+    # background.
+    await import_module("dbus_fast.aio")
     from dbus_fast import BusType
     from dbus_fast.aio import MessageBus
 
