@@ -18,6 +18,7 @@ from homei.backup.manifest import BackupError, BackupManifest
 from homei.core.atomic import fsync_dir
 from homei.core.clock import from_epoch
 from homei.core.errors import Conflict, HomeiError, NotFound, PayloadTooLarge, ValidationError
+from homei.core.lazy import load
 from homei.core.partial_file import PartialFile
 
 SUFFIX = ".tar"
@@ -118,10 +119,9 @@ class BackupCatalog:
         cached = self._cache.get(path.name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        from homei.backup.archive import BackupReader  # the archive stack costs megabytes
-
+        archive = load("homei.backup.archive")  # the archive stack costs megabytes
         try:
-            with BackupReader(path) as reader:
+            with archive.BackupReader(path) as reader:
                 manifest, problem = reader.manifest, None
         except BackupError as err:
             manifest, problem = None, err.message

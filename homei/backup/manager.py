@@ -23,7 +23,7 @@ from homei.core.auth import Permission
 from homei.core.clock import monotonic
 from homei.core.errors import Conflict, ValidationError
 from homei.core.events import EventBus
-from homei.core.lazy import import_module
+from homei.core.lazy import import_module, load
 from homei.core.tasks import TaskContext, TaskKind, TaskManager, TaskRecord
 
 _LOGGER = logging.getLogger(__name__)
@@ -277,9 +277,8 @@ class BackupManager:
 
 
 def _verify(path: Path):  # type: ignore[no-untyped-def]
-    from homei.backup.archive import BackupReader  # the archive stack costs megabytes
-
-    with BackupReader(path) as reader:
+    archive = load("homei.backup.archive")  # the archive stack costs megabytes
+    with archive.BackupReader(path) as reader:
         for part in reader.manifest.parts:
             reader.verify(part, None)
         return reader.manifest

@@ -22,6 +22,7 @@ from typing import Any
 
 from homei.core.atomic import write_file_atomic
 from homei.core.errors import Unauthorized
+from homei.core.lazy import load_without
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -33,9 +34,9 @@ VERIFIED_CACHE_SIZE = 4096
 
 def _jwt() -> ModuleType:
     """PyJWT, imported on first use: start-up need not wait for it (see `preload`)."""
-    import jwt
-
-    return jwt
+    # Without its optional `cryptography` backend, which only RSA and EC keys need: Homei
+    # signs with HS256 (hmac), and the backend would add some 9 MiB to an idle daemon.
+    return load_without("jwt", "cryptography")
 
 
 def preload() -> None:
