@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import homei
-from homei.backup.catalog import BackupCatalog, InsufficientStorage, StoredBackup
+from homei.backup.catalog import BackupCatalog, StoredBackup
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manifest import (
     HOMEI_PART,
@@ -28,6 +28,7 @@ from homei.backup.manifest import (
 from homei.backup.progress import ByteProgress, in_thread
 from homei.backup.sources import ServiceData
 from homei.core.clock import now_iso
+from homei.core.errors import InsufficientStorage
 from homei.core.lazy import import_module
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -340,6 +341,15 @@ class TaskManager:
         ]
         return matched[offset : offset + limit], len(matched)
 
+    def when_finished(self, task_id: str, callback: Callable[[], None]) -> None:
+        """Call `callback` once task `task_id` has ended, however it ends (at once if it
+        has); what a task holds is released this way even when it never ran."""
+        running = self._running.get(task_id)
+        if running is None:
+            callback()
+        else:
+            running.add_done_callback(lambda _: callback())
+
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a pending or running task; 409 when it has already finished."""
         record = await self.get(task_id, with_logs=False)
@@ -352,6 +362,13 @@ class TaskManager:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+        if not self._records[task_id].status.is_finished:
+            # Cancelled before its first step: `_run` never ran to record the outcome.
+            self._running.pop(task_id, None)
+            await self._finish(
+                task_id, TaskStatus.CANCELLED, monotonic(), message="Cancelled", error="Cancelled"
+            )
+            self._events.publish("task:cancelled", {"taskId": task_id})
         return await self.get(task_id)
 
     async def wait(self, task_id: str) -> TaskRecord:
