@@ -211,14 +211,22 @@ async def _assemble(
         refine=[tasks_api.document_kinds],
     )
 
+    dials: list[asyncio.Task[None]] = []
+
+    async def dial_after_ready() -> None:
+        await notifier.wait_ready_sent()
+        await system_bus.start(first_attempt=0)
+        containers.start_watching()
+
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()
         watchdog.start()
         access_log.start()
         await updates.start()
-        await system_bus.start(first_attempt=0)
         gate.start()
-        containers.start_watching()
+        # Dialling the bus and Docker imports their clients on worker threads: once READY is
+        # out, those imports no longer hold the GIL while the API comes up.
+        dials.append(asyncio.create_task(dial_after_ready(), name="homei-dial-after-ready"))
         services.reconciler.start()
         services.health.start()
         services.samples.start()
@@ -231,6 +239,9 @@ async def _assemble(
         events.close()
 
     async def on_cleanup(_: web.Application) -> None:
+        for dial in dials:
+            dial.cancel()
+        await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
         await containers.stop_watching()
         await services.samples.stop()

@@ -88,9 +88,9 @@ async def serve(settings: Settings) -> None:
         url,
         settings.data_dir,
     )
+    notifier.ready(f"Serving {url}")
     if await asyncio.to_thread(settings.initial_password_file.exists):
         _LOGGER.info("The initial admin password is in %s", settings.initial_password_file)
-    notifier.ready(f"Serving {url}")
     await asyncio.to_thread(preload)
 
     await stop.wait()

@@ -30,6 +30,7 @@ class Notifier:
         if address.startswith("@"):
             address = "\0" + address[1:]
         self._address = address or None
+        self._ready_sent = asyncio.Event()
         self._sock: socket.socket | None = None
         if self._address:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
@@ -52,6 +53,12 @@ class Notifier:
     def ready(self, status: str) -> None:
         """`READY=1` with a status line."""
         self.notify("READY=1", f"STATUS={status}")
+        self._ready_sent.set()
+
+    async def wait_ready_sent(self) -> None:
+        """Until `READY=1` has gone out; at once when there is no systemd to tell."""
+        if self.is_enabled:
+            await self._ready_sent.wait()
 
     def status(self, status: str) -> None:
         """A `STATUS=` line for `systemctl status`."""
