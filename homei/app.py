@@ -36,6 +36,7 @@ from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
 from homei.backup.manager import BackupManager
 from homei.backup.schedule import Scheduler
+from homei.backup.task_kind import backup_task_kind
 from homei.core import accounts as accounts_schema
 from homei.core import tasks as tasks_schema
 from homei.core.accounts import Accounts
@@ -176,6 +177,7 @@ async def _assemble(
         tasks,
         events,
     )
+    tasks.register(backup_task_kind(backups))  # replaces BackupManager's, honouring `config`
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
 
     async def reboot() -> None:

@@ -97,13 +97,30 @@ TaskRunner = Callable[["TaskContext"], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """What a client asked for in `POST /api/v1/tasks`."""
+
+    config: dict[str, Any]
+    service: str | None
+    created_by: str | None
+
+
+#: Checks a request's `config` and starts the task itself (400 for a bad config).
+TaskStarter = Callable[[TaskRequest], Awaitable[TaskRecord]]
+
+
+@dataclass(frozen=True, slots=True)
 class TaskKind:
-    """A kind of task clients may create through the API, and who may create it."""
+    """A kind of task clients may create through the API, and who may create it.
+
+    A kind either has a `runner`, run with the client's `config` as its params, or a
+    `starter` that validates the config and starts the task the way its own API does."""
 
     name: str
-    runner: TaskRunner
+    runner: TaskRunner | None
     permission: str
     description: str
+    starter: TaskStarter | None = None
 
 
 class TaskJournal(Protocol):
