@@ -171,7 +171,7 @@ async def _assemble(
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
             await asyncio.to_thread(settings_file_from_environment, settings.mode),
-            reload=[services.store.load, services_restored],
+            reload=[accounts.reload, services.store.load, services_restored],
         ),
         services.backup_data,
         tasks,
