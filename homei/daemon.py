@@ -15,6 +15,7 @@ from aiohttp import web
 import homei
 from homei.app import build
 from homei.core.auth import preload
+from homei.core.memory import return_large_blocks
 from homei.core.watchdog import Notifier
 from homei.settings import Settings
 
@@ -61,6 +62,7 @@ def configure_logging(level: str) -> logging.handlers.QueueListener:
 
 async def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully."""
+    return_large_blocks()
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -44,6 +44,11 @@ class ApiKeys:
         )
         self._used: ExpiringCache[str, bool] = ExpiringCache(KEY_CACHE_SIZE)
 
+    @property
+    def cached_count(self) -> int:
+        """How many key ids are remembered (at most `KEY_CACHE_SIZE`)."""
+        return len(self._cache)
+
     def forget(self) -> None:
         """Drop every cached key (an owner's role changed, or a restore replaced them)."""
         self._cache.clear()

@@ -14,6 +14,8 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from homei.core.clock import monotonic, now_iso
 from homei.core.errors import Conflict, ValidationError
 from homei.core.events import EventBus
@@ -45,6 +47,9 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger(__name__)
+
+# Every retained task is held in memory with its config: a client's config is kept small.
+MAX_PARAMS_SIZE = 16 * 1024
 
 
 class TaskManager:
@@ -106,6 +111,11 @@ class TaskManager:
     ) -> TaskRecord:
         """Start a registered kind of task for a client."""
         kind = self.kind(kind_name)
+        if len(msgspec.json.encode(params or {})) > MAX_PARAMS_SIZE:
+            raise ValidationError(
+                f"A task's config may take at most {MAX_PARAMS_SIZE} bytes of JSON",
+                {"field": "config", "limit": MAX_PARAMS_SIZE},
+            )
         if kind.starter is not None:
             return await kind.starter(TaskRequest(dict(params or {}), service, created_by))
         assert kind.runner is not None

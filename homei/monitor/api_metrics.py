@@ -12,6 +12,9 @@ from prometheus_client.process_collector import ProcessCollector
 
 import homei
 
+# Any token is a method to HTTP: others are counted together, or a client inventing
+# methods would add a time series per invention.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -48,6 +51,7 @@ class ApiMetrics:
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """Count one finished request; `endpoint` is the route template, never the raw path."""
+        method = method if method in METHODS else "OTHER"
         key = (method, endpoint, status)
         children = self._children.get(key)
         if children is None:
