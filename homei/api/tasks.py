@@ -161,9 +161,12 @@ class TasksApi:
         body=TaskCreate,
         response=TaskOut,
         status=202,
+        errors=(409, 507),
     )
     async def create_task(self, request: web.Request, body: TaskCreate) -> TaskOut:
-        """Start a task of a registered type; answers at once with its id (202)."""
+        """Start a task of a registered type; answers at once with its id (202). A `backup`
+        task takes the body of `POST /api/v1/backups` as its `config` (409 while another
+        backup or restore runs, 507 without room for it)."""
         identity = identity_of(request)
         kind = self._tasks.kind(body.type)
         if not identity.can(Permission(kind.permission)):

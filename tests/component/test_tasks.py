@@ -283,3 +283,14 @@ async def test_unnamed_backups_made_in_the_same_second_do_not_collide(homei):
     # Names end in a time stamp to the second; what comes before it differs.
     assert names[0].rsplit("-", 2)[0] != names[1].rsplit("-", 2)[0], names
     assert all(n.startswith("backup-") for n in names)
+
+
+async def test_a_huge_config_is_refused(homei):
+    headers = await homei.auth()
+    config = {"note": "x" * (64 * 1024)}
+    response = await homei.client.post(
+        "/api/v1/tasks", headers=headers, json={"type": "database_check", "config": config}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["details"]["field"] == "config"
+    assert homei.components.tasks.retained_count == 0
