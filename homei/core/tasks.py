@@ -170,26 +170,15 @@ class TaskManager:
             self._events.publish("task:started", {"taskId": task_id})
             result = await runner(context)
         except asyncio.CancelledError:
-            if self._stopping:
-                await self._finish(
-                    task_id,
-                    TaskStatus.FAILED,
-                    started_at,
-                    message=INTERRUPTED_BY_RESTART,
-                    error=INTERRUPTED_BY_RESTART,
-                )
-                self._events.publish(
-                    "task:failed", {"taskId": task_id, "error": INTERRUPTED_BY_RESTART}
-                )
-            else:
-                await self._finish(
-                    task_id,
-                    TaskStatus.CANCELLED,
-                    started_at,
-                    message="Cancelled",
-                    error="Cancelled",
-                )
-                self._events.publish("task:cancelled", {"taskId": task_id})
+            # Cancelled by a client, or interrupted because the daemon stops.
+            status, reason = (
+                (TaskStatus.FAILED, INTERRUPTED_BY_RESTART)
+                if self._stopping
+                else (TaskStatus.CANCELLED, "Cancelled")
+            )
+            await self._finish(task_id, status, started_at, message=reason, error=reason)
+            data = {"taskId": task_id, "error": reason} if self._stopping else {"taskId": task_id}
+            self._events.publish(f"task:{status}", data)
             raise
         except Exception as err:  # a task's failure is its result, not the daemon's
             _LOGGER.warning("Task %s failed: %s", task_id, err, exc_info=not hasattr(err, "code"))
