@@ -15,8 +15,9 @@ connection sends a few requests, then the next one comes from another address), 
 VmRSS is read at the start (after one login and one read, as `bench_core.py` reads its
 idle RSS), when set-up is done and the daemon idle, after the first fifth of the requests
 and at the end; the ratio of the last two shows whether memory settles (target at most
-1.1x), and the end over the start what the whole run cost. Everything listens on 127.0.0.1, runs in a temp dir and stops by itself.
-Results are printed and written to `bench/results/memory.json`.
+1.1x), and the end over the start what the whole run cost. Everything listens on
+127.0.0.1, runs in a temp dir and stops by itself. Results are printed and written to
+`bench/results/memory.json`.
 
     .venv/bin/python bench/bench_memory.py [--requests 100000] [--addresses 2000]
 """
