@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 import msgspec
 from aiohttp import web
 
 from homei.api.accesslog import AccessLog
+from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.containers import ContainersApi
-from homei.api.docs import DocsApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
 from homei.api.metrics import MetricsApi
-from homei.api.middleware import AccessPolicy, make_access_middleware, make_error_middleware
-from homei.api.openapi import build_document
-from homei.api.routing import MAX_BODY_SIZE, register
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
@@ -31,20 +27,18 @@ from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
 from homei.api.websockets import WebSocketHub
-from homei.backup import homei_part as backup_schema
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
 from homei.backup.manager import BackupManager
 from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
-from homei.core import accounts as accounts_schema
-from homei.core import tasks as tasks_schema
+from homei.components import MIGRATIONS, Components
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.events import EventBus
 from homei.core.health import Health
 from homei.core.integrity import database_check_kind
-from homei.core.ratelimit import LoginThrottle, RateLimiter
+from homei.core.ratelimit import LoginThrottle
 from homei.core.store import Store
 from homei.core.tasks import TaskManager
 from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
@@ -53,55 +47,15 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
-from homei.docker.reconciler import Reconciler
 from homei.monitor.api_metrics import ApiMetrics
-from homei.services import store as services_schema
-from homei.services.health import HealthMonitor
-from homei.services.manager import ServiceManager
-from homei.services.samples import Sampler
 from homei.services.wiring import build_services
 from homei.settings import Settings
-from homei.update import history as update_schema
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
 from homei.update.manager import UpdateManager
 
 _LOGGER = logging.getLogger(__name__)
-
-MIGRATIONS = (
-    *accounts_schema.MIGRATIONS,
-    *tasks_schema.MIGRATIONS,
-    *update_schema.MIGRATIONS,
-    *services_schema.MIGRATIONS,
-    *backup_schema.MIGRATIONS,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Components:
-    """The long-lived parts of a running daemon, for the server and for tests."""
-
-    settings: Settings
-    store: Store
-    events: EventBus
-    tasks: TaskManager
-    accounts: Accounts
-    health: Health
-    metrics: ApiMetrics
-    loop_monitor: LoopMonitor
-    watchdog: Watchdog
-    websockets: WebSocketHub
-    system_bus: SystemBus
-    updates: UpdateManager
-    gate: HealthGate
-    docker: DockerEngine
-    containers: Containers
-    services: ServiceManager
-    reconciler: Reconciler
-    service_health: HealthMonitor
-    samples: Sampler
-    backups: BackupManager
 
 
 async def build(
@@ -226,21 +180,14 @@ async def _assemble(
     await accounts.ensure_initial_admin(settings.initial_password_file)
     await backups.start()
 
-    policy = AccessPolicy(
-        accounts, RateLimiter(window=settings.rate_limits.window), settings.rate_limits
-    )
     access_log = AccessLog()
-    app = web.Application(
-        middlewares=[make_error_middleware(metrics, access_log), make_access_middleware(policy)],
-        client_max_size=settings.api.max_body_size,
-        # A bigger socket read buffer (64 KiB by default) pauses a streamed upload less often.
-        handler_args={"read_bufsize": 1024 * 1024},
-    )
-    app[MAX_BODY_SIZE] = settings.api.max_body_size
     tasks_api = TasksApi(tasks)
     throttle = LoginThrottle(settings.auth.login_free_attempts, settings.auth.login_max_delay)
-    endpoints = register(
-        app,
+    app = web_application(
+        settings,
+        accounts,
+        metrics,
+        access_log,
         [
             HealthApi(health),
             AuthApi(accounts, throttle),
@@ -263,8 +210,8 @@ async def _assemble(
             ),
             BackupsApi(backups, backup_schedules),
         ],
+        refine=[tasks_api.document_kinds],
     )
-    register(app, [DocsApi(build_document(endpoints, refine=[tasks_api.document_kinds]))])
 
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()

@@ -23,7 +23,8 @@ from aiohttp.test_utils import TestClient
 from blockbuster import BlockBuster, blockbuster_ctx
 
 from homei.app import Components, build
-from homei.settings import Settings, load_settings
+from homei.settings import Settings
+from homei.settings_layers import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import errno
-import os
 import re
 import secrets
 import shutil
@@ -16,21 +14,15 @@ from pathlib import Path
 
 from homei.backup.archive import BackupReader
 from homei.backup.manifest import BackupError, BackupManifest
+from homei.core import uploads
 from homei.core.atomic import fsync_dir
 from homei.core.clock import from_epoch
-from homei.core.errors import Conflict, HomeiError, NotFound, PayloadTooLarge, ValidationError
-from homei.core.partial_file import PartialFile
+from homei.core.errors import Conflict, NotFound
 
 SUFFIX = ".tar"
-FREE_SPACE_MARGIN = 64 * 1024 * 1024
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.tar$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 TEMPORARY = (".partial-", ".upload-", ".work-", ".restore-")
-
-
-class InsufficientStorage(HomeiError):
-    code = "BACKUP_ERROR"
-    status = 507
 
 
 class BackupNotFound(NotFound):
@@ -141,21 +133,14 @@ class BackupCatalog:
         return self.directory / f"{kind}{secrets.token_hex(6)}"
 
     async def check_space(self, needed: int) -> None:
-        """507 unless the folder's filesystem has `needed` bytes (plus a margin) free."""
-        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True, mode=0o700)
-        free = (await asyncio.to_thread(shutil.disk_usage, self.directory)).free
-        if needed + FREE_SPACE_MARGIN > free:
-            raise InsufficientStorage(
-                f"Not enough free space for the backup ({free} bytes free, "
-                f"{needed + FREE_SPACE_MARGIN} needed)",
-                {"free": free, "needed": needed + FREE_SPACE_MARGIN},
-            )
+        """507 unless the folder's filesystem has `needed` bytes (plus the margin) free."""
+        await uploads.ensure_free_space(self.directory, needed, "the backup")
 
     async def publish(self, temporary: Path, name: str) -> StoredBackup:
         """Make a complete, fsynced file visible under `name` (never replacing one)."""
         final = self.path_of(name)
         try:
-            await asyncio.to_thread(_link_into_place, temporary, final)
+            await uploads.move_into_place(temporary, final, replace=False)
         except FileExistsError:
             raise Conflict(f"A backup named '{name}' exists", {"backup_name": name}) from None
         return await self.get(name)
@@ -163,43 +148,18 @@ class BackupCatalog:
     async def receive(
         self, chunks: AsyncIterator[bytes], declared_size: int | None
     ) -> tuple[Path, str]:
-        """Stream an upload to a temporary file (size limit, free space, fsync); its path
-        and SHA-256. The caller validates and publishes it, or deletes it."""
-        if declared_size is not None and declared_size > self.max_size:
-            raise PayloadTooLarge(
-                f"Backup exceeds the limit of {self.max_size} bytes", {"limit": self.max_size}
-            )
-        await self.check_space(declared_size or 0)
-        partial = self.temporary(".upload-")
-        sink = await PartialFile.create(partial)
-        size = 0
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > self.max_size:
-                    raise PayloadTooLarge(
-                        f"Backup exceeds the limit of {self.max_size} bytes",
-                        {"limit": self.max_size},
-                    )
-                await sink.write(chunk)
-            if size == 0:
-                raise ValidationError("The upload is empty", {"field": "body"})
-            await sink.finish()
-        except BaseException as err:
-            await sink.discard()
-            if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-                raise InsufficientStorage(
-                    "The disk filled up during the upload", {"received": size}
-                ) from None
-            raise
-        return partial, sink.sha256
-
-
-def _link_into_place(temporary: Path, final: Path) -> None:
-    # link + unlink, not rename: an existing backup of that name is never replaced.
-    os.link(temporary, final)
-    temporary.unlink()
-    fsync_dir(final.parent)
+        """Stream an upload to a temporary file (`core.uploads.receive`: limit, free space,
+        SHA-256, fsync); its path and SHA-256. The caller validates and publishes it, or
+        deletes it."""
+        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True, mode=0o700)
+        received = await uploads.receive(
+            chunks,
+            self.temporary(".upload-"),
+            limit=self.max_size,
+            declared_size=declared_size,
+            what="the backup",
+        )
+        return received.path, received.sha256
 
 
 def _unlink_durably(path: Path) -> None:

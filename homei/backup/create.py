@@ -13,7 +13,7 @@ from pathlib import Path
 
 import homei
 from homei.backup import crypto
-from homei.backup.catalog import BackupCatalog, InsufficientStorage, StoredBackup
+from homei.backup.catalog import BackupCatalog, StoredBackup
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manifest import (
     HOMEI_PART,
@@ -29,6 +29,7 @@ from homei.backup.progress import ByteProgress, in_thread
 from homei.backup.sources import ServiceData
 from homei.backup.writer import BackupWriter
 from homei.core.clock import now_iso
+from homei.core.errors import InsufficientStorage
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from homei.core.clock import monotonic
 from homei.core.errors import Conflict, ValidationError
 from homei.core.events import EventBus
 from homei.core.tasks import TaskContext, TaskKind, TaskManager, TaskRecord
+from homei.core.work import OneAtATime, Workplace, work
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,6 +37,16 @@ class WrongPassword(ValidationError):
 
 class BackupBusy(Conflict):
     """409: one backup or restore runs at a time."""
+
+
+def _busy(_: str | None) -> BackupBusy:
+    return BackupBusy("Another backup or restore is running", {})
+
+
+# One backup or restore at a time: claimed when a request is accepted, held by its task.
+ONE_BACKUP_OR_RESTORE = OneAtATime("backup-or-restore", busy=_busy, lasts="task")
+# The same turn, taken by a backup that a client started as a generic task.
+ONE_BACKUP_IN_TASK = OneAtATime("backup-or-restore", busy=_busy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +67,15 @@ class BackupManager:
         services: ServiceData | None,
         tasks: TaskManager,
         events: EventBus,
+        *,
+        workplace: Workplace | None = None,
     ) -> None:
         self.catalog = catalog
         self._homei = homei_part
         self._services = services
         self._tasks = tasks
         self._events = events
-        self._busy = False
+        self._work = workplace or Workplace(tasks)
         tasks.register(
             TaskKind("backup", self._task_kind_backup, Permission.CONTROL, "Create a full backup")
         )
@@ -75,8 +88,14 @@ class BackupManager:
             _LOGGER.warning("Removed %d leftover(s) of interrupted backups", len(swept))
 
     @property
+    def workplace(self) -> Workplace:
+        """The state behind this manager's work policies."""
+        return self._work
+
+    @property
     def is_busy(self) -> bool:
-        return self._busy
+        """True while a backup or restore runs (or has been accepted to)."""
+        return self._work.is_held(ONE_BACKUP_OR_RESTORE)
 
     async def list(self) -> builtins.list[StoredBackup]:
         return await self.catalog.list()
@@ -88,6 +107,7 @@ class BackupManager:
         await self.catalog.delete(name)
         self._events.publish("backup:deleted", {"backup": name})
 
+    @work(ONE_BACKUP_IN_TASK)
     async def _task_kind_backup(self, context: TaskContext) -> dict[str, Any]:
         plan = await self._plan(BackupRequest(name=context.params.get("name")))
         return await self._run_create(plan, context)
@@ -139,28 +159,18 @@ class BackupManager:
         the disk has not room for it."""
         plan = await self._plan(request)
         await self.catalog.check_space(plan.estimated)
-        self._claim()
-        try:
-            return await self._tasks.start(
-                "backup",
-                lambda context: self._run_create(plan, context, claimed=True),
-                params={"backup": plan.name, "type": str(plan.type), "services": plan.services},
-                created_by=created_by,
-            )
-        except BaseException:
-            self._busy = False
-            raise
+        return await self._start_create(plan, created_by)
 
-    def _claim(self) -> None:
-        if self._busy:
-            raise BackupBusy("Another backup or restore is running", {})
-        self._busy = True  # released by the task when it ends
+    @work(ONE_BACKUP_OR_RESTORE)
+    async def _start_create(self, plan: BackupPlan, created_by: str | None) -> TaskRecord:
+        return await self._tasks.start(
+            "backup",
+            lambda context: self._run_create(plan, context),
+            params={"backup": plan.name, "type": str(plan.type), "services": plan.services},
+            created_by=created_by,
+        )
 
-    async def _run_create(
-        self, plan: BackupPlan, context: TaskContext, *, claimed: bool = False
-    ) -> dict[str, Any]:
-        if not claimed:
-            self._claim()
+    async def _run_create(self, plan: BackupPlan, context: TaskContext) -> dict[str, Any]:
         started = monotonic()
         progress = ByteProgress(context, self._events, plan.name, "backing up", plan.estimated)
         self._events.publish("backup:started", {"backup": plan.name, "taskId": context.task_id})
@@ -172,8 +182,6 @@ class BackupManager:
         except BaseException as err:
             self._events.publish("backup:failed", {"backup": plan.name, "error": str(err)})
             raise
-        finally:
-            self._busy = False
         duration = round(monotonic() - started, 3)
         data = {"backup": stored.name, "size": stored.size, "duration": duration}
         self._events.publish("backup:completed", data)
@@ -225,17 +233,18 @@ class BackupManager:
             raise ValidationError("Nothing to restore", {"field": "services"})
         plan = RestorePlan(secrets.token_hex(8), name, stored.path, key, with_homei, chosen,
                            manifest.include_data)  # fmt: skip
-        self._claim()
-        try:
-            return await self._tasks.start(
-                "backup_restore",
-                lambda context: self._run_restore(plan, stored.size, context),
-                params={"backup": name, "services": chosen, "homei": with_homei},
-                created_by=created_by,
-            )
-        except BaseException:
-            self._busy = False
-            raise
+        return await self._start_restore(plan, stored.size, created_by)
+
+    @work(ONE_BACKUP_OR_RESTORE)
+    async def _start_restore(
+        self, plan: RestorePlan, size: int, created_by: str | None
+    ) -> TaskRecord:
+        return await self._tasks.start(
+            "backup_restore",
+            lambda context: self._run_restore(plan, size, context),
+            params={"backup": plan.name, "services": plan.services, "homei": plan.homei},
+            created_by=created_by,
+        )
 
     async def _run_restore(
         self, plan: RestorePlan, size: int, context: TaskContext
@@ -252,8 +261,6 @@ class BackupManager:
             self._events.publish("backup:restore_failed", {"backup": plan.name,
                                                            "error": str(err)})  # fmt: skip
             raise
-        finally:
-            self._busy = False
         self._events.publish("backup:restored", {"backup": plan.name, **result})
         await context.progress(100, f"Restored {plan.name}")
         return result

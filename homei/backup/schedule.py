@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from homei.backup.catalog import StoredBackup
-from homei.backup.cron import Cron
 from homei.backup.manager import BackupManager, BackupRequest
 from homei.backup.manifest import BackupType
 from homei.core.clock import isoformat
+from homei.core.cron import Cron
 from homei.core.errors import HomeiError
 from homei.core.events import EventBus
 from homei.core.tasks import TaskManager, TaskStatus

@@ -13,7 +13,8 @@ from homei.cli import backup, services, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
-from homei.settings import Settings, SettingsError, load_settings
+from homei.settings import Settings
+from homei.settings_layers import SettingsError, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:

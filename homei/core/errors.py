@@ -83,6 +83,13 @@ class PayloadTooLarge(HomeiError):
     status = 413
 
 
+class InsufficientStorage(HomeiError):
+    """507: the disk has no room for what was asked (an upload, a backup, a restore)."""
+
+    code = "INSUFFICIENT_STORAGE"
+    status = 507
+
+
 class RateLimited(HomeiError):
     code = "RATE_LIMITED"
     status = 429

@@ -1,5 +1,5 @@
 """A file received as a stream: written and hashed on threads of their own, fsynced when
-complete, dropped when not. Used by every upload (bundles, backups)."""
+complete, dropped when not. `homei.core.uploads` receives every upload through it."""
 
 from __future__ import annotations
 
@@ -75,8 +75,9 @@ class PartialFile:
 
     async def discard(self) -> None:
         """Drop the partial file, whatever state the writes are in."""
-        with contextlib.suppress(Exception):
-            await self._drain()
+        while self._pending:  # every write's outcome is taken, failed ones too (ENOSPC)
+            with contextlib.suppress(Exception):
+                await self._pending.popleft()
         await self._close()
         await asyncio.to_thread(self._path.unlink, missing_ok=True)
 

@@ -11,13 +11,11 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
 from homei.core.clock import monotonic, now_iso
-from homei.core.errors import Conflict, ValidationError
+from homei.core.errors import Conflict
 from homei.core.events import EventBus
 from homei.core.store import Store
 from homei.core.task_history import TaskHistory
@@ -26,11 +24,13 @@ from homei.core.task_records import (
     MIGRATIONS,
     TaskContext,
     TaskKind,
+    TaskKinds,
     TaskLog,
     TaskRecord,
     TaskRequest,
     TaskRunner,
     TaskStatus,
+    check_config,
 )
 
 __all__ = [
@@ -48,9 +48,6 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
-# Every retained task is held in memory with its config: a client's config is kept small.
-MAX_PARAMS_SIZE = 16 * 1024
-
 
 class TaskManager:
     """Starts, tracks, cancels and deletes tasks; `TaskHistory` remembers them."""
@@ -60,31 +57,23 @@ class TaskManager:
     ) -> None:
         self._history = TaskHistory(store, retention=retention, log_limit=log_limit)
         self._events = events
-        self._kinds: dict[str, TaskKind] = {}
+        self._kinds = TaskKinds()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
 
     def register(self, kind: TaskKind) -> None:
         """Offer a kind of task to API clients (`POST /api/v1/tasks`); a kind registered
         again under the same name replaces the earlier one."""
-        if (kind.runner is None) == (kind.starter is None):
-            raise ValueError(f"Task kind '{kind.name}' needs a runner or a starter")
-        self._kinds[kind.name] = kind
+        self._kinds.register(kind)
 
     @property
     def kinds(self) -> dict[str, TaskKind]:
         """The kinds clients may create, by name."""
-        return dict(self._kinds)
+        return self._kinds.all()
 
     def kind(self, name: str) -> TaskKind:
         """The registered kind called `name`; 400 naming the known ones otherwise."""
-        try:
-            return self._kinds[name]
-        except KeyError:
-            raise ValidationError(
-                f"Unknown task type '{name}'",
-                {"field": "type", "known": sorted(self._kinds)},
-            ) from None
+        return self._kinds.get(name)
 
     @property
     def running_count(self) -> int:
@@ -111,11 +100,7 @@ class TaskManager:
     ) -> TaskRecord:
         """Start a registered kind of task for a client."""
         kind = self.kind(kind_name)
-        if len(msgspec.json.encode(params or {})) > MAX_PARAMS_SIZE:
-            raise ValidationError(
-                f"A task's config may take at most {MAX_PARAMS_SIZE} bytes of JSON",
-                {"field": "config", "limit": MAX_PARAMS_SIZE},
-            )
+        check_config(params or {})
         if kind.starter is not None:
             return await kind.starter(TaskRequest(dict(params or {}), service, created_by))
         assert kind.runner is not None
@@ -241,25 +226,19 @@ class TaskManager:
         """One task, with its log lines; 404 `TASK_NOT_FOUND` if unknown."""
         return await self._history.get(task_id, with_logs=with_logs)
 
-    def list(
-        self,
-        *,
-        status: TaskStatus | None = None,
-        service: str | None = None,
-        task_type: str | None = None,
-        since: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[TaskRecord], int]:
-        """Tasks newest first, filtered; the page and the total that matched."""
-        return self._history.list(
-            status=status,
-            service=service,
-            task_type=task_type,
-            since=since,
-            limit=limit,
-            offset=offset,
-        )
+    def list(self, **filters: Any) -> tuple[list[TaskRecord], int]:
+        """Tasks newest first, filtered as `TaskHistory.list` filters; the page and the total
+        that matched."""
+        return self._history.list(**filters)
+
+    def when_finished(self, task_id: str, callback: Callable[[], None]) -> None:
+        """Call `callback` once task `task_id` has ended, however it ends (at once if it
+        has); what a task holds is released this way even when it never ran."""
+        running = self._running.get(task_id)
+        if running is None:
+            callback()
+        else:
+            running.add_done_callback(lambda _: callback())
 
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a pending or running task, keeping its record; 409 when it has already
@@ -274,6 +253,15 @@ class TaskManager:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+        current = self._history.find(task_id)
+        if current is not None and not current.status.is_finished:
+            # Cancelled before its first step: `_run` never ran to record the outcome.
+            self._running.pop(task_id, None)
+            self._history.finished(task_id)
+            await self._finish(
+                task_id, TaskStatus.CANCELLED, monotonic(), message="Cancelled", error="Cancelled"
+            )
+            self._events.publish("task:cancelled", {"taskId": task_id})
         return await self.get(task_id)
 
     async def delete(self, task_id: str) -> TaskRecord:

@@ -10,9 +10,11 @@ from typing import Any
 
 import msgspec
 
+from homei.core import uploads
 from homei.core.clock import from_epoch
-from homei.core.errors import PayloadTooLarge, ValidationError
+from homei.core.errors import ValidationError
 from homei.core.events import EventBus
+from homei.core.work import Needs, work
 from homei.docker.engine import DockerEngine, DockerError
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,34 +45,20 @@ class Images:
         rows = [image_summary(i) for i in images]
         return sorted(rows, key=lambda r: r["created_at"] or "", reverse=True)
 
+    @work(Needs(lambda images: images._engine.require()))
     async def load(
         self, chunks: AsyncIterator[bytes], declared_size: int | None
     ) -> builtins.list[str]:
         """Stream a `docker save` tarball into the engine; the image names it loaded."""
-        if declared_size is not None and declared_size > self.max_size:
-            raise PayloadTooLarge(
-                f"Image exceeds the limit of {self.max_size} bytes", {"limit": self.max_size}
-            )
-        await self._engine.require()
-        received = 0
-
-        async def counted() -> AsyncIterator[bytes]:
-            nonlocal received
-            async for chunk in chunks:
-                received += len(chunk)
-                if received > self.max_size:
-                    raise PayloadTooLarge(
-                        f"Image exceeds the limit of {self.max_size} bytes",
-                        {"limit": self.max_size},
-                    )
-                yield chunk
-
+        uploads.check_declared(declared_size, self.max_size, "the image")
+        # The engine stores what it loads: no file of ours, so no free-space check or hash.
+        stream = uploads.Bounded(chunks, self.max_size, "the image")
         docker = self._engine.client
         query = docker._query(
             "images/load",
             method="POST",
             params={"quiet": "1"},
-            data=counted(),
+            data=aiter(stream),
             headers={"Content-Type": "application/x-tar"},
             timeout=None,
         )
@@ -101,8 +89,8 @@ class Images:
             raise
         if not loaded:
             raise ValidationError("The upload held no image", {"field": "body"})
-        _LOGGER.info("Loaded image(s) %s (%d bytes)", ", ".join(loaded), received)
-        self._events.publish("image.load", {"images": loaded, "size": received})
+        _LOGGER.info("Loaded image(s) %s (%d bytes)", ", ".join(loaded), stream.received)
+        self._events.publish("image.load", {"images": loaded, "size": stream.received})
         return loaded
 
 

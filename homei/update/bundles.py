@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import errno
 import os
 import re
 import secrets
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from homei.core.atomic import fsync_dir
+from homei.core import uploads
 from homei.core.clock import from_epoch
-from homei.core.errors import HomeiError, NotFound, PayloadTooLarge, ValidationError
-from homei.core.partial_file import PartialFile
+from homei.core.errors import NotFound, ValidationError
 
 BUNDLE_SUFFIX = ".raucb"
-FREE_SPACE_MARGIN = 64 * 1024 * 1024
 MAX_NAME = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class InsufficientStorage(HomeiError):
-    code = "UPDATE_ERROR"
-    status = 507
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,50 +85,20 @@ class BundleStore:
     async def receive(
         self, chunks: AsyncIterator[bytes], name: str | None, declared_size: int | None
     ) -> StoredBundle:
-        """Stream an upload to disk: size limit and free space checked first, SHA-256
-        computed on the way, fsynced and renamed into place only when complete."""
-        if declared_size is not None and declared_size > self.max_size:
-            raise PayloadTooLarge(
-                f"Bundle exceeds the limit of {self.max_size} bytes", {"limit": self.max_size}
-            )
+        """Stream an upload to disk (`core.uploads.receive`: limit, free space, SHA-256,
+        fsync), then rename it into place."""
         await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True, mode=0o700)
-        free = (await asyncio.to_thread(shutil.disk_usage, self.directory)).free
-        needed = (declared_size or 0) + FREE_SPACE_MARGIN
-        if needed > free:
-            raise InsufficientStorage(
-                f"Not enough free space for the bundle ({free} bytes free, {needed} needed)",
-                {"free": free, "needed": needed},
-            )
         final = self.directory / safe_name(name)
-        partial = self.directory / f".upload-{secrets.token_hex(6)}.part"
-        sink = await PartialFile.create(partial)
-        size = 0
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > self.max_size:
-                    raise PayloadTooLarge(
-                        f"Bundle exceeds the limit of {self.max_size} bytes",
-                        {"limit": self.max_size},
-                    )
-                await sink.write(chunk)
-            if size == 0:
-                raise ValidationError("The upload is empty", {"field": "body"})
-            if declared_size is not None and size != declared_size:
-                raise ValidationError(
-                    "The upload ended before its declared length",
-                    {"received": size, "declared": declared_size},
-                )
-            await sink.finish()
-        except BaseException as err:
-            await sink.discard()
-            if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-                raise InsufficientStorage(
-                    "The data partition filled up during the upload", {"received": size}
-                ) from None
-            raise
-        modified = await asyncio.to_thread(_publish, partial, final)
-        return StoredBundle(final.name, final, size, from_epoch(modified), sink.sha256)
+        received = await uploads.receive(
+            chunks,
+            self.directory / f".upload-{secrets.token_hex(6)}.part",
+            limit=self.max_size,
+            declared_size=declared_size,
+            what="the bundle",
+        )
+        await uploads.move_into_place(received.path, final, replace=True)
+        modified = (await asyncio.to_thread(final.stat)).st_mtime
+        return StoredBundle(final.name, final, received.size, from_epoch(modified), received.sha256)
 
     async def list(self) -> builtins.list[StoredBundle]:
         """The bundles present, newest first."""
@@ -157,9 +118,3 @@ class BundleStore:
         """Remove one bundle by name."""
         path = await self.resolve(name)
         await asyncio.to_thread(path.unlink)
-
-
-def _publish(partial: Path, final: Path) -> float:
-    os.replace(partial, final)
-    fsync_dir(final.parent)
-    return final.stat().st_mtime

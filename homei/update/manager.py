@@ -12,6 +12,7 @@ from homei.core.errors import Conflict, HomeiError
 from homei.core.events import EventBus
 from homei.core.health import DependencyReport, HealthState
 from homei.core.tasks import TaskContext, TaskManager, TaskRecord
+from homei.core.work import OneAtATime, RefuseWhile, Workplace, work
 from homei.dbus.bus import DBusCallError, SystemBus
 from homei.dbus.rauc import InstallFailed, Progress, RaucInstaller, RaucUnavailable, SlotStatus
 from homei.update.bundles import BundleStore
@@ -33,6 +34,22 @@ class UpdateError(HomeiError):
 class UpdateRefused(HomeiError):
     code = "UPDATE_ERROR"
     status = 400
+
+
+def _already_installing(operation: str) -> Conflict:
+    return Conflict("An update is already being installed", {"operation": operation})
+
+
+# One install at a time: claimed when the request is accepted, held by its task.
+ONE_INSTALL = OneAtATime(
+    "update-install", busy=lambda _: _already_installing("installing"), lasts="task"
+)
+# RAUC installing for someone else (its own CLI, say) refuses ours too; the check reads
+# `rauc`, so it also answers 503 when RAUC is not there.
+RAUC_IDLE = RefuseWhile(
+    lambda updates: updates.rauc.operation != "idle",
+    lambda updates: _already_installing(updates.rauc.operation),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +107,7 @@ class UpdateManager:
         self._events = events
         self._install_timeout = install_timeout
         self._rauc: RaucInstaller | None = None
-        self._install_lock = asyncio.Lock()
+        self._work = Workplace(tasks)
         self._progress_writes = set()
         system_bus.on_connect(self._connected)
 
@@ -130,9 +147,14 @@ class UpdateManager:
         )
 
     @property
+    def workplace(self) -> Workplace:
+        """The state behind this manager's work policies."""
+        return self._work
+
+    @property
     def is_installing(self) -> bool:
-        """True while an install runs."""
-        return self._install_lock.locked()
+        """True while an install runs (or has been accepted to)."""
+        return self._work.is_held(ONE_INSTALL)
 
     async def report(self) -> DependencyReport:
         """RAUC as a dependency in `/health`."""
@@ -191,21 +213,18 @@ class UpdateManager:
     async def install(self, given: str, *, created_by: str | None = None) -> TaskRecord:
         """Start installing a bundle from the updates directory; a task reports the rest."""
         path = await self.bundles.resolve(given)
+        return await self._start_install(str(path), created_by)
+
+    @work(RAUC_IDLE, ONE_INSTALL)
+    async def _start_install(self, path: str, created_by: str | None) -> TaskRecord:
         rauc = self.rauc
-        if self.is_installing or rauc.operation != "idle":
-            raise Conflict("An update is already being installed", {"operation": rauc.operation})
-        await self._install_lock.acquire()
-        try:
-            return await self._tasks.start(
-                TASK_TYPE,
-                lambda context: self._run_install(context, rauc, str(path)),
-                params={"bundle": str(path)},
-                created_by=created_by,
-                message="Waiting for RAUC",
-            )
-        except BaseException:
-            self._install_lock.release()
-            raise
+        return await self._tasks.start(
+            TASK_TYPE,
+            lambda context: self._run_install(context, rauc, path),
+            params={"bundle": path},
+            created_by=created_by,
+            message="Waiting for RAUC",
+        )
 
     async def _run_install(
         self, context: TaskContext, rauc: RaucInstaller, path: str
@@ -262,7 +281,6 @@ class UpdateManager:
             return result
         finally:
             self._context = None
-            self._install_lock.release()
 
     @staticmethod
     def _bootname(slots: list[SlotStatus], slot_name: str | None) -> str | None:

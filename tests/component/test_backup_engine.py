@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from homei.backup import swap
-from homei.backup.catalog import BackupCatalog, InsufficientStorage
+from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manager import BackupBusy, BackupManager, BackupRequest, WrongPassword
 from homei.backup.manifest import BackupType
-from homei.core.errors import ValidationError
+from homei.core.errors import InsufficientStorage, ValidationError
 from tests.backup_files import crafted_backup, fill_tree, inner_tar, snapshot
 from tests.service_dirs import DirectoryServices
 from tests.unit.test_backup_archive import HOSTILE

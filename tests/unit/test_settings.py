@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from homei.cli import main
-from homei.settings import SettingsError, checkout_dir, load_settings, parse_listen
+from homei.settings import parse_listen
+from homei.settings_layers import SettingsError, checkout_dir, load_settings
 
 SCHEDULE = "[[backup.schedules]]\nname = 'nightly'\ncron = '{}'\n"
 

@@ -1,5 +1,6 @@
 """Cron-like times in UTC: `minute hour day-of-month month day-of-week` with `*`, lists,
-ranges and `/steps`. Checked when the settings load, so a bad one stops the daemon there."""
+ranges and `/steps`, for every schedule (backups today). Checked when the settings load,
+so a bad one stops the daemon there."""
 
 from __future__ import annotations
 

@@ -1,0 +1,41 @@
+"""The aiohttp application around the handlers: middlewares, body limits, the routes the
+handlers declare, and the OpenAPI document and its viewers built from those routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from homei.api.accesslog import AccessLog
+from homei.api.docs import DocsApi
+from homei.api.middleware import AccessPolicy, make_access_middleware, make_error_middleware
+from homei.api.openapi import SchemaRefinement, build_document
+from homei.api.routing import MAX_BODY_SIZE, register
+from homei.core.accounts import Accounts
+from homei.core.ratelimit import RateLimiter
+from homei.monitor.api_metrics import ApiMetrics
+from homei.settings import Settings
+
+
+def web_application(
+    settings: Settings,
+    accounts: Accounts,
+    metrics: ApiMetrics,
+    access_log: AccessLog,
+    handlers: list[object],
+    *,
+    refine: list[SchemaRefinement],
+) -> web.Application:
+    """The application serving `handlers`, with `/openapi.json` and the docs beside them."""
+    policy = AccessPolicy(
+        accounts, RateLimiter(window=settings.rate_limits.window), settings.rate_limits
+    )
+    app = web.Application(
+        middlewares=[make_error_middleware(metrics, access_log), make_access_middleware(policy)],
+        client_max_size=settings.api.max_body_size,
+        # A bigger socket read buffer (64 KiB by default) pauses a streamed upload less often.
+        handler_args={"read_bufsize": 1024 * 1024},
+    )
+    app[MAX_BODY_SIZE] = settings.api.max_body_size
+    endpoints = register(app, handlers)
+    register(app, [DocsApi(build_document(endpoints, refine=refine))])
+    return app

@@ -1,0 +1,65 @@
+"""What a running daemon is made of: its components, and the database migrations of those
+that keep state. `app.py` builds them; the server and the tests hold them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homei.api.websockets import WebSocketHub
+from homei.backup import homei_part as backup_schema
+from homei.backup.manager import BackupManager
+from homei.core import accounts as accounts_schema
+from homei.core import tasks as tasks_schema
+from homei.core.accounts import Accounts
+from homei.core.events import EventBus
+from homei.core.health import Health
+from homei.core.store import Store
+from homei.core.tasks import TaskManager
+from homei.core.watchdog import LoopMonitor, Watchdog
+from homei.dbus.bus import SystemBus
+from homei.docker.containers import Containers
+from homei.docker.engine import DockerEngine
+from homei.docker.reconciler import Reconciler
+from homei.monitor.api_metrics import ApiMetrics
+from homei.services import store as services_schema
+from homei.services.health import HealthMonitor
+from homei.services.manager import ServiceManager
+from homei.services.samples import Sampler
+from homei.settings import Settings
+from homei.update import history as update_schema
+from homei.update.gate import HealthGate
+from homei.update.manager import UpdateManager
+
+MIGRATIONS = (
+    *accounts_schema.MIGRATIONS,
+    *tasks_schema.MIGRATIONS,
+    *update_schema.MIGRATIONS,
+    *services_schema.MIGRATIONS,
+    *backup_schema.MIGRATIONS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """The long-lived parts of a running daemon, for the server and for tests."""
+
+    settings: Settings
+    store: Store
+    events: EventBus
+    tasks: TaskManager
+    accounts: Accounts
+    health: Health
+    metrics: ApiMetrics
+    loop_monitor: LoopMonitor
+    watchdog: Watchdog
+    websockets: WebSocketHub
+    system_bus: SystemBus
+    updates: UpdateManager
+    gate: HealthGate
+    docker: DockerEngine
+    containers: Containers
+    services: ServiceManager
+    reconciler: Reconciler
+    service_health: HealthMonitor
+    samples: Sampler
+    backups: BackupManager
