@@ -35,6 +35,7 @@ from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
+from homei.core.event_types import check_payload
 from homei.core.events import EventBus
 from homei.core.health import Health
 from homei.core.integrity import database_check_kind
@@ -76,7 +77,10 @@ async def build(
 async def _assemble(
     settings: Settings, notifier: Notifier, store: Store
 ) -> tuple[web.Application, Components]:
-    events = EventBus(settings.events.queue_size)
+    events = EventBus(
+        settings.events.queue_size,
+        check=check_payload if settings.mode == "development" else None,
+    )
     tasks = TaskManager(store, events, retention=settings.tasks.retention)
     tasks.register(database_check_kind(store))
     secret = await asyncio.to_thread(load_or_create_secret, settings.secrets_dir / "jwt.key")

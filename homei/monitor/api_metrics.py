@@ -39,6 +39,12 @@ class ApiMetrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self._disconnects = Counter(
+            "api_client_disconnects_total",
+            "Requests whose client left before the answer was sent (not server errors)",
+            ("method", "endpoint"),
+            registry=self.registry,
+        )
         build = Gauge(
             "homei_build_info",
             "Homei version and runtime",
@@ -62,6 +68,10 @@ class ApiMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_disconnect(self, method: str, endpoint: str) -> None:
+        """Count one request its client abandoned (an upload cut off, a log follow closed)."""
+        self._disconnects.labels(method, endpoint).inc()
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read from a callable at scrape time."""
