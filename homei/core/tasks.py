@@ -162,8 +162,10 @@ class TaskManager:
                 else (TaskStatus.CANCELLED, "Cancelled")
             )
             await self._finish(task_id, status, started_at, message=reason, error=reason)
-            data = {"taskId": task_id, "error": reason} if self._stopping else {"taskId": task_id}
-            self._events.publish(f"task:{status}", data)
+            if self._stopping:
+                self._events.publish("task:failed", {"taskId": task_id, "error": reason})
+            else:
+                self._events.publish("task:cancelled", {"taskId": task_id})
             raise
         except Exception as err:  # a task's failure is its result, not the daemon's
             _LOGGER.warning("Task %s failed: %s", task_id, err, exc_info=not hasattr(err, "code"))
