@@ -31,9 +31,11 @@ from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
 from homei.backup.manager import BackupManager
 from homei.backup.schedule import Scheduler
+from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
+from homei.core.event_types import check_payload
 from homei.core.events import EventBus
 from homei.core.health import Health
 from homei.core.integrity import database_check_kind
@@ -75,7 +77,10 @@ async def build(
 async def _assemble(
     settings: Settings, notifier: Notifier, store: Store
 ) -> tuple[web.Application, Components]:
-    events = EventBus(settings.events.queue_size)
+    events = EventBus(
+        settings.events.queue_size,
+        check=check_payload if settings.mode == "development" else None,
+    )
     tasks = TaskManager(store, events, retention=settings.tasks.retention)
     tasks.register(database_check_kind(store))
     secret = await asyncio.to_thread(load_or_create_secret, settings.secrets_dir / "jwt.key")
@@ -124,12 +129,13 @@ async def _assemble(
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
             await asyncio.to_thread(settings_file_from_environment, settings.mode),
-            reload=[services.store.load, services_restored],
+            reload=[accounts.reload, services.store.load, services_restored],
         ),
         services.backup_data,
         tasks,
         events,
     )
+    tasks.register(backup_task_kind(backups))  # replaces BackupManager's, honouring `config`
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
 
     async def reboot() -> None:

@@ -13,8 +13,10 @@ import sys
 from aiohttp import web
 
 import homei
+from homei.api.server import ConnectionLimits, HomeiRunner
 from homei.app import build
 from homei.core.auth import preload
+from homei.core.memory import return_large_blocks
 from homei.core.watchdog import Notifier
 from homei.settings import Settings
 
@@ -61,6 +63,7 @@ def configure_logging(level: str) -> logging.handlers.QueueListener:
 
 async def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully."""
+    return_large_blocks()
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -69,7 +72,15 @@ async def serve(settings: Settings) -> None:
 
     notifier.status("Starting")
     app, components = await build(settings, notifier)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.api.shutdown_timeout)
+    limits = ConnectionLimits(
+        settings.api.header_timeout,
+        settings.api.body_stall_timeout,
+        settings.api.idle_timeout,
+        settings.api.max_connections_per_client,
+    )
+    runner = HomeiRunner(
+        app, limits, access_log=None, shutdown_timeout=settings.api.shutdown_timeout
+    )
     await runner.setup()
     site = web.TCPSite(
         runner, settings.host, settings.port, shutdown_timeout=settings.api.shutdown_timeout

@@ -25,6 +25,14 @@ class ApiSettings(_Section):
     listen: str = ""
     max_body_size: Positive = 1024 * 1024
     shutdown_timeout: Seconds = 5.0
+    # Once a request's first byte is in, its headers must all arrive within this.
+    header_timeout: Seconds = 10.0
+    # A body (an upload) that sends nothing for this long is cut; one that moves may take
+    # as long as it needs.
+    body_stall_timeout: Seconds = 30.0
+    # A connection with no request in flight closes after this.
+    idle_timeout: Seconds = 60.0
+    max_connections_per_client: Positive = 64
 
 
 class AuthSettings(_Section):

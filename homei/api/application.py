@@ -7,7 +7,8 @@ from aiohttp import web
 
 from homei.api.accesslog import AccessLog
 from homei.api.docs import DocsApi
-from homei.api.middleware import AccessPolicy, make_access_middleware, make_error_middleware
+from homei.api.middleware import AccessPolicy
+from homei.api.middleware import install as install_pipeline
 from homei.api.openapi import SchemaRefinement, build_document
 from homei.api.routing import MAX_BODY_SIZE, register
 from homei.core.accounts import Accounts
@@ -30,11 +31,11 @@ def web_application(
         accounts, RateLimiter(window=settings.rate_limits.window), settings.rate_limits
     )
     app = web.Application(
-        middlewares=[make_error_middleware(metrics, access_log), make_access_middleware(policy)],
         client_max_size=settings.api.max_body_size,
         # A bigger socket read buffer (64 KiB by default) pauses a streamed upload less often.
         handler_args={"read_bufsize": 1024 * 1024},
     )
+    install_pipeline(app, metrics, access_log, policy)
     app[MAX_BODY_SIZE] = settings.api.max_body_size
     endpoints = register(app, handlers)
     register(app, [DocsApi(lambda: build_document(endpoints, refine=refine))])

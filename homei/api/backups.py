@@ -7,9 +7,10 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
+from homei.api.download import send_file
 from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
-from homei.backup.catalog import NAME, StoredBackup
+from homei.backup.catalog import NAME, BackupNotFound, StoredBackup
 from homei.backup.manager import BackupManager, BackupRequest
 from homei.backup.manifest import BackupType
 from homei.backup.schedule import Scheduler
@@ -198,11 +199,12 @@ class BackupsApi:
     async def download(self, request: web.Request) -> web.StreamResponse:
         """The backup file, streamed from disk."""
         stored = await self._backups.get(request.match_info["backup_name"])
-        return web.FileResponse(
+        return await send_file(
+            request,
             stored.path,
-            chunk_size=1024 * 1024,
-            headers={
-                "Content-Type": "application/x-tar",
-                "Content-Disposition": f'attachment; filename="{stored.name}"',
-            },
+            content_type="application/x-tar",
+            filename=stored.name,
+            missing=lambda: BackupNotFound(
+                f"Backup '{stored.name}' not found", {"backup_name": stored.name}
+            ),
         )

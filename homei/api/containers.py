@@ -229,6 +229,7 @@ class ContainersApi:
         query=LogQuery,
         in_schema=False,
         token_in_query=True,
+        websocket=str,
     )
     async def follow_logs(self, request: web.Request, query: LogQuery) -> web.WebSocketResponse:
         """One text message per log line. The stream moves at the client's pace: while a send

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Annotated
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -14,12 +15,19 @@ from homei.api.routing import endpoint
 from homei.api.websockets import WebSocketHub, close
 from homei.core.auth import Permission
 from homei.core.clock import now_iso
+from homei.core.event_types import EventMessage, EventName
 from homei.core.events import EventBus, Subscription, SubscriptionClosed
 
 _LOGGER = logging.getLogger(__name__)
 
 TRY_AGAIN_LATER = 1013
 MAX_PATTERNS = 32
+
+
+class EventsQuery(msgspec.Struct):
+    types: Annotated[
+        str, msgspec.Meta(description="Comma-separated globs of event types, e.g. `service:*`")
+    ] = "*"
 
 
 class EventsApi:
@@ -38,11 +46,14 @@ class EventsApi:
         permission=Permission.READ,
         in_schema=False,
         token_in_query=True,
+        query=EventsQuery,
+        websocket=EventMessage,
     )
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
-        """Every event, or those matching `?types=service:*,task:*`. The token goes in the
-        Authorization header or the `token` query parameter. A client that falls behind by a
-        whole queue is closed with 1013."""
+        """Every event, or those matching `?types=service:*,task:*` (comma-separated globs).
+        The token goes in the Authorization header or the `token` query parameter. The first
+        message is `connected`; a client sending `ping` gets `pong`; one that falls behind by
+        a whole queue is closed with 1013."""
         identity = identity_of(request)
         patterns = [p.strip() for p in request.query.get("types", "*").split(",") if p.strip()]
         ws = web.WebSocketResponse(heartbeat=self._heartbeat, max_msg_size=64 * 1024)
@@ -54,7 +65,7 @@ class EventsApi:
             await ws.send_str(
                 msgspec.json.encode(
                     {
-                        "type": "connected",
+                        "type": EventName.CONNECTED,
                         "data": {"patterns": list(subscription.patterns)},
                         "timestamp": now_iso(),
                         "seq": 0,

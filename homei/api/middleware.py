@@ -15,17 +15,17 @@ from aiohttp import web
 from aiohttp.web_exceptions import HTTPException
 
 from homei.api.accesslog import AccessLog
-from homei.api.routing import Endpoint, endpoint_of, json_response
+from homei.api.failures import REQUEST_ID, failure_response
+from homei.api.routing import Endpoint, endpoint_of
 from homei.core.accounts import Accounts
 from homei.core.auth import Identity, Role
-from homei.core.errors import Forbidden, HomeiError, RateLimited, Unauthorized, error_envelope
+from homei.core.errors import Forbidden, RateLimited, Unauthorized
 from homei.core.ratelimit import Quota, RateLimiter
 from homei.monitor.api_metrics import ApiMetrics
 from homei.settings import RateLimitSettings
 
 _LOGGER = logging.getLogger(__name__)
 
-REQUEST_ID = "X-Request-ID"
 # aiohttp 3.12+ types request storage; the string keys keep older releases (the
 # device image's) working.
 IDENTITY: Any = (
@@ -34,24 +34,15 @@ IDENTITY: Any = (
 REQUEST_ID_KEY: Any = (
     web.RequestKey("request_id", str) if hasattr(web, "RequestKey") else "homei.request_id"
 )
+RATE_LIMIT_KEY: Any = (
+    web.RequestKey("rate_limit", dict) if hasattr(web, "RequestKey") else "homei.rate_limit"
+)
+PREPARED_KEY: Any = (
+    web.RequestKey("prepared", web.StreamResponse)
+    if hasattr(web, "RequestKey")
+    else "homei.prepared"
+)
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_HTTP_CODES = {
-    400: "VALIDATION_ERROR",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-}
-_HTTP_MESSAGES = {
-    404: "No such route",
-    405: "Method not allowed on this route",
-    413: "Request body too large",
-}
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -68,30 +59,30 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def _error_response(err: HomeiError, request_id: str) -> web.Response:
-    headers = {**err.headers, REQUEST_ID: request_id}
-    return json_response(err.envelope(), err.status, headers)
+def is_disconnected(request: web.BaseRequest) -> bool:
+    """True once the client has gone: nothing can be sent to it any more."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
-def _http_error_response(exc: HTTPException, request_id: str) -> web.Response:
-    status = exc.status
-    code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "HTTP_ERROR")
-    message = _HTTP_MESSAGES.get(status) or exc.reason
-    details: dict[str, object] = {}
-    headers = {
-        k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")
-    }
-    headers[REQUEST_ID] = request_id
-    if status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
-        details = {"method": exc.method, "allowed": sorted(exc.allowed_methods)}
-        headers["Allow"] = ",".join(sorted(exc.allowed_methods))
-    return json_response(error_envelope(code, message, details), status, headers)
+async def _stamp_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Every answer, streamed and WebSocket upgrades included, carries the request id and
+    the rate-limit headers of its request."""
+    request_id = request.get(REQUEST_ID_KEY)
+    if request_id is not None:
+        response.headers.setdefault(REQUEST_ID, request_id)
+    for key, value in request.get(RATE_LIMIT_KEY, {}).items():
+        response.headers.setdefault(key, value)
+    request[PREPARED_KEY] = response
 
 
 def make_error_middleware(
     metrics: ApiMetrics, access_log: AccessLog | None = None
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Request id, timing, access log, metrics, and the error envelope for every failure."""
+    """Request id, timing, access log, metrics, and the error envelope for every failure.
+
+    The answer is prepared here, so the log and the metrics record the status really sent
+    (a file that vanished before its download started is a 404, not the 200 planned)."""
 
     @web.middleware
     async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -99,45 +90,70 @@ def make_error_middleware(
         given = request.headers.get(REQUEST_ID, "")
         request_id = given if _CLIENT_ID.match(given) else secrets.token_hex(8)
         request[REQUEST_ID_KEY] = request_id
+        left = False
         try:
             response = await handler(request)
-        except HomeiError as err:
-            response = _error_response(err, request_id)
+            if not response.prepared:
+                await response.prepare(request)
         except HTTPException as exc:
             if exc.status < 400:
                 exc.headers[REQUEST_ID] = request_id
                 raise
-            response = _http_error_response(exc, request_id)
-        except Exception:
-            _LOGGER.exception(
-                "Unhandled error in %s %s [%s]", request.method, request.path, request_id
-            )
-            response = json_response(
-                error_envelope(
-                    "INTERNAL_ERROR", "Internal server error", {"requestId": request_id}
-                ),
-                500,
-                {REQUEST_ID: request_id},
-            )
-        else:
-            if not response.prepared:
-                response.headers[REQUEST_ID] = request_id
+            response, left = _after_failure(request, exc, request_id)
+        except Exception as exc:
+            response, left = _after_failure(request, exc, request_id)
         elapsed = time.perf_counter() - started
         route = request.match_info.route.resource
         template = route.canonical if route is not None else "unmatched"
-        metrics.observe(request.method, template, response.status, elapsed)
+        status = response.status
+        if left:
+            metrics.observe_disconnect(request.method, template)
+            status = CLIENT_CLOSED
+        else:
+            metrics.observe(request.method, template, status, elapsed)
         if access_log is not None:
             access_log.record(
                 client_address(request),
                 request.method,
                 request.path_qs,
-                response.status,
+                status,
                 elapsed,
                 request_id,
             )
         return response
 
     return errors_middleware
+
+
+CLIENT_CLOSED = 499  # what nginx logs for a client that left before its answer was sent
+
+
+def _after_failure(
+    request: web.Request, exc: Exception, request_id: str
+) -> tuple[web.StreamResponse, bool]:
+    """What to hand aiohttp after a failure (the stream already started, or an envelope),
+    and whether the client had left: that is no server error, only worth a debug line."""
+    left = is_disconnected(request)
+    if left:
+        _LOGGER.debug(
+            "Client left during %s %s [%s]: %r", request.method, request.path, request_id, exc
+        )
+    sent: web.StreamResponse | None = request.get(PREPARED_KEY)
+    if sent is not None:
+        # The status line is out: its status stands, and the connection is closed.
+        if not left:
+            _LOGGER.warning(
+                "%s %s [%s] failed after its answer began: %r",
+                request.method,
+                request.path,
+                request_id,
+                exc,
+            )
+        sent.force_close()
+        return sent, left
+    if left:
+        return web.Response(status=CLIENT_CLOSED), left
+    return failure_response(request, exc, request_id), left
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +189,18 @@ class AccessPolicy:
 
 
 def _credential(request: web.Request, declared: Endpoint | None) -> str | None:
+    """The bearer token or API key the request carries; Unauthorized for one no token can be
+    (bytes that are not ASCII, which aiohttp hands over as escaped surrogates)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
+    credential: str | None = None
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    if declared is not None and declared.token_in_query:
-        return request.query.get("token") or None
-    return None
+        credential = value.strip()
+    elif declared is not None and declared.token_in_query:
+        credential = request.query.get("token") or None
+    if credential is not None and not (credential.isascii() and credential.isprintable()):
+        raise Unauthorized("Malformed credentials: a token is printable ASCII")
+    return credential
 
 
 def make_access_middleware(policy: AccessPolicy) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -188,23 +209,25 @@ def make_access_middleware(policy: AccessPolicy) -> Callable[..., Awaitable[web.
     @web.middleware
     async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         declared = endpoint_of(request.match_info.handler)
-        credential = _credential(request, declared)
         identity: Identity | None = None
         auth_error: Unauthorized | None = None
-        if credential is not None:
-            try:
+        try:
+            credential = _credential(request, declared)
+            if credential is not None:
                 identity = await policy.accounts.identify(credential)
-            except Unauthorized as err:
-                auth_error = err
+        except Unauthorized as err:
+            auth_error = err
         # Login always counts as anonymous: guessing passwords must not ride on a token.
         counted = (
             None
             if declared is not None and declared.tag == "auth" and declared.is_public
             else identity
         )
-        verdict = None
-        if policy.limits.enabled:
-            verdict = policy.limiter.hit(policy.quotas(request, declared, counted))
+        quotas = policy.quotas(request, declared, counted) if policy.limits.enabled else []
+        if quotas:
+            verdict = policy.limiter.hit(quotas)
+            # Stamped on whatever answer goes out, streams and upgrades included.
+            request[RATE_LIMIT_KEY] = verdict.headers()
             if not verdict.allowed:
                 raise RateLimited(
                     f"Too many requests; retry in {verdict.retry_after}s",
@@ -214,8 +237,6 @@ def make_access_middleware(policy: AccessPolicy) -> Callable[..., Awaitable[web.
         if declared is not None and not declared.is_public:
             if identity is None:
                 refusal = auth_error or Unauthorized("Authentication required")
-                if verdict is not None:
-                    refusal.headers.update(verdict.headers())
                 refusal.headers.setdefault("WWW-Authenticate", 'Bearer realm="homei"')
                 raise refusal
             assert declared.permission is not None
@@ -223,24 +244,22 @@ def make_access_middleware(policy: AccessPolicy) -> Callable[..., Awaitable[web.
                 raise Forbidden(
                     f"Role '{identity.role}' lacks the '{declared.permission}' permission",
                     {"required": str(declared.permission), "role": str(identity.role)},
-                    headers=verdict.headers() if verdict else None,
                 )
+        if identity is not None:
             request[IDENTITY] = identity
-        elif identity is not None:
-            request[IDENTITY] = identity
-        try:
-            response = await handler(request)
-        except HomeiError as err:
-            if verdict is not None:
-                for key, value in verdict.headers().items():
-                    err.headers.setdefault(key, value)
-            raise
-        except HTTPException as exc:
-            if verdict is not None:
-                exc.headers.update(verdict.headers())
-            raise
-        if verdict is not None and not response.prepared:
-            response.headers.update(verdict.headers())
-        return response
+        return await handler(request)
 
     return access_middleware
+
+
+def install(
+    app: web.Application,
+    metrics: ApiMetrics,
+    access_log: AccessLog | None,
+    policy: AccessPolicy,
+) -> None:
+    """Put the request pipeline in front of every route of `app`."""
+    app.middlewares.extend(
+        [make_error_middleware(metrics, access_log), make_access_middleware(policy)]
+    )
+    app.on_response_prepare.append(_stamp_headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -14,12 +15,13 @@ import msgspec
 from aiohttp import web
 
 from homei.core.auth import Permission
-from homei.core.errors import PayloadTooLarge, ValidationError
+from homei.core.errors import PayloadTooLarge, UnsupportedMediaType, ValidationError
 
 Handler = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=Handler)
 
 ENDPOINT_ATTR = "__homei_endpoint__"
+_PARAMETER_REGEX = re.compile(r":[^}]*}")
 MAX_BODY_SIZE = web.AppKey("max_body_size", int)
 JSON = "application/json"
 
@@ -46,6 +48,8 @@ class Endpoint:
     body_optional: bool = False
     upload: str | None = None
     description: str = ""
+    # A WebSocket route: the type of the messages the server sends on it.
+    websocket: Any = None
 
     @property
     def is_public(self) -> bool:
@@ -54,8 +58,8 @@ class Endpoint:
 
     @property
     def operation_id(self) -> str:
-        """A stable id for the OpenAPI document."""
-        cleaned = self.path.replace("/api/v1/", "/").strip("/")
+        """A stable id for the OpenAPI document, from the path without its parameters' regexes."""
+        cleaned = _PARAMETER_REGEX.sub("}", self.path).replace("/api/v1/", "/").strip("/")
         for char in "/{}-.":
             cleaned = cleaned.replace(char, "_")
         return f"{self.method.lower()}_{cleaned.strip('_') or 'root'}".replace("__", "_")
@@ -107,8 +111,20 @@ def _field_error(err: msgspec.ValidationError, where: str) -> ValidationError:
     )
 
 
+def is_json(content_type: str) -> bool:
+    """True for `application/json` and the `+json` types (`application/merge-patch+json`)."""
+    kind, _, subtype = content_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 async def read_body(request: web.Request, model: Any) -> Any:
-    """The request's JSON body decoded into `model`; 400/413 in the error envelope otherwise."""
+    """The request's JSON body decoded into `model`; 400/413/415 in the error envelope
+    otherwise."""
+    if not is_json(request.content_type):
+        raise UnsupportedMediaType(
+            f"Expected a JSON body (Content-Type: {JSON}), got {request.content_type}",
+            {"expected": JSON, "received": request.content_type},
+        )
     limit = request.app[MAX_BODY_SIZE]
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes", {"limit": limit})
@@ -125,9 +141,17 @@ async def read_body(request: web.Request, model: Any) -> Any:
     except msgspec.ValidationError as err:
         raise _field_error(err, "body") from None
     except msgspec.DecodeError as err:
-        raise ValidationError(
-            f"Malformed JSON: {err}", {"fields": [{"path": "body", "message": str(err)}]}
-        ) from None
+        raise _malformed(str(err)) from None
+    except UnicodeDecodeError:
+        raise _malformed("the body is not valid UTF-8") from None
+    except RecursionError:
+        raise _malformed("nested too deeply") from None
+
+
+def _malformed(reason: str) -> ValidationError:
+    return ValidationError(
+        f"Malformed JSON: {reason}", {"fields": [{"path": "body", "message": reason}]}
+    )
 
 
 _SCALARS = (msgspec.inspect.IntType, msgspec.inspect.FloatType, msgspec.inspect.BoolType)

@@ -206,6 +206,7 @@ class ServiceStatusApi:
         query=LogQuery,
         in_schema=False,
         token_in_query=True,
+        websocket=str,
     )
     async def follow_logs(self, request: web.Request, query: LogQuery) -> web.WebSocketResponse:
         """One text message per line, at the client's pace."""

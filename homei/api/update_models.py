@@ -132,8 +132,14 @@ class GateOut(msgspec.Struct):
     bootSlot: str | None
 
 
+# A bare file name: no folder (`/`, `\`), never `.` or `..`, nothing that needs quoting.
+BUNDLE_FILENAME = r"^[A-Za-z0-9._+-]*[A-Za-z0-9_+-][A-Za-z0-9._+-]*$"
+
+
 class UploadQuery(msgspec.Struct):
-    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+    filename: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=BUNDLE_FILENAME)] | None
+    ) = None
 
 
 def slot_out(slot: SlotStatus) -> SlotOut:

@@ -40,9 +40,11 @@ class StoredBackup:
 
 
 def sanitise(name: str | None, default: str = "backup") -> str:
-    """A user-given backup name reduced to letters, digits, `_` and `-` (at most 60)."""
+    """A user-given backup name reduced to letters, digits, `_` and `-` (at most 60). Without
+    one, `default` and a random part: two unnamed backups made in the same second (whose
+    names end in the same time stamp) must not collide."""
     cleaned = _UNSAFE.sub("-", name or "").strip("-_")[:60].strip("-_")
-    return cleaned or default
+    return cleaned or f"{default}-{secrets.token_hex(3)}"
 
 
 class BackupCatalog:

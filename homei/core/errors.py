@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from homei.core.clock import now_iso
@@ -26,8 +27,37 @@ class HomeiError(Exception):
         self.headers: dict[str, str] = headers or {}
 
     def envelope(self) -> dict[str, Any]:
-        """The JSON body sent to the client."""
-        return error_envelope(self.code, self.message, self.details)
+        """The JSON body sent to the client, with the device's internals left out."""
+        return error_envelope(self.code, redact(self.message), _redact_values(self.details))
+
+
+# What an OS or library error says about the device and nobody outside needs: errno
+# numbers, the folders of the files and sockets it names (cut to their last part, which
+# names the resource), and the resolver a failed DNS lookup asked. Paths a client sent
+# itself, in a spec or a request, are left as they are.
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+_QUOTED_PATH = re.compile(r"'/(?:[^'/]*/)*([^'/]*)'")
+_SOCKET_PATH = re.compile(r"(unix socket |unix://)/(?:[\w.+@-]+/)*([\w.+@-]+)")
+_RESOLVER = re.compile(r"(lookup \S+) on \S+:53\b")
+
+
+def redact(text: str) -> str:
+    """`text` without errno numbers, OS errors' folders, socket paths or resolver addresses."""
+    if _ERRNO.search(text):
+        # An OSError's text: `[Errno 2] No such file or directory: '/var/lib/...'`.
+        text = _QUOTED_PATH.sub(r"'\1'", _ERRNO.sub("", text))
+    text = _RESOLVER.sub(r"\1", text)
+    return _SOCKET_PATH.sub(r"\1\2", text)
+
+
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(item) for item in value]
+    return value
 
 
 def error_envelope(
@@ -81,6 +111,11 @@ class Conflict(HomeiError):
 class PayloadTooLarge(HomeiError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
+
+
+class UnsupportedMediaType(HomeiError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
 
 
 class InsufficientStorage(HomeiError):

@@ -10,7 +10,7 @@ import asyncio
 import fnmatch
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +82,14 @@ class SubscriptionClosed(Exception):
 class EventBus:
     """Fan-out of events to subscribers; `publish` is synchronous and never blocks."""
 
-    def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+    def __init__(
+        self,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        check: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self._queue_size = queue_size
+        # In development, each event is held against the registry (core/event_types.py).
+        self._check = check
         self._subscriptions: set[Subscription] = set()
         self._seq = itertools.count(1)
         self.published = 0
@@ -96,6 +102,11 @@ class EventBus:
 
     def publish(self, event_type: str, data: dict[str, Any] | None = None) -> Event:
         """Deliver an event to every interested subscriber."""
+        if self._check is not None:
+            try:
+                self._check(event_type, data or {})
+            except ValueError as err:
+                _LOGGER.warning("%s", err)
         event = Event(event_type, data or {}, now_iso(), next(self._seq))
         self.published += 1
         for subscription in list(self._subscriptions):

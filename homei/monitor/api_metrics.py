@@ -16,6 +16,9 @@ from typing import Any
 import homei
 from homei.core.lazy import load
 
+# Any token is a method to HTTP: others are counted together, or a client inventing
+# methods would add a time series per invention.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -49,17 +52,24 @@ class ApiMetrics:
     def __init__(self) -> None:
         self._requests: dict[tuple[str, str, int], int] = {}
         self._durations: dict[tuple[str, str], _Durations] = {}
+        self._disconnects: dict[tuple[str, str], int] = {}
         self._gauges: dict[str, _Gauge] = {}
         self._registry: Any = None
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """Count one finished request; `endpoint` is the route template, never the raw path."""
+        method = method if method in METHODS else "OTHER"
         key = (method, endpoint, status)
         self._requests[key] = self._requests.get(key, 0) + 1
         durations = self._durations.get((method, endpoint))
         if durations is None:
             durations = self._durations[(method, endpoint)] = _Durations()
         durations.observe(seconds)
+
+    def observe_disconnect(self, method: str, endpoint: str) -> None:
+        """Count one request its client abandoned (an upload cut off, a log follow closed)."""
+        key = (method if method in METHODS else "OTHER", endpoint)
+        self._disconnects[key] = self._disconnects.get(key, 0) + 1
 
     def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
         """A gauge read from a callable at scrape time."""
@@ -109,6 +119,14 @@ class ApiMetrics:
                 buckets.append((bound, cumulative))
             duration.add_metric((method, endpoint), buckets, durations.total)
         yield duration
+        disconnects = core.CounterMetricFamily(
+            "api_client_disconnects",
+            "Requests whose client left before the answer was sent (not server errors)",
+            labels=("method", "endpoint"),
+        )
+        for (method, endpoint), count in list(self._disconnects.items()):
+            disconnects.add_metric((method, endpoint), count)
+        yield disconnects
         build = core.GaugeMetricFamily(
             "homei_build_info", "Homei version and runtime", labels=("version", "python", "machine")
         )

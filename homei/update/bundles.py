@@ -76,10 +76,10 @@ class BundleStore:
         if not inside or normalized != resolved or ".." in candidate.parts:
             raise ValidationError(
                 "The bundle must be a file inside the updates directory (no links, no '..')",
-                {"field": "bundle_path", "updatesDir": str(self.directory)},
+                {"field": "bundle_path"},
             )
         if not resolved.is_file():
-            raise NotFound(f"No bundle at {resolved}", {"bundle_path": given})
+            raise NotFound(f"No bundle '{given}' in the updates directory", {"bundle_path": given})
         return resolved
 
     async def receive(

@@ -4,18 +4,25 @@ with generated valid and invalid requests, as an admin, and checks each answer a
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
+import msgspec
 import pytest
 import requests
 import schemathesis
+import schemathesis.engine
 import schemathesis.specs.openapi.coverage._operation  # imported early: see tests/conftest.py
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CheckContext, CheckFunction, positive_data_acceptance
+from schemathesis.engine import Status, events
+from schemathesis.engine.run import PhaseName
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from homei.api.routing import Endpoint, endpoint_of
+from homei.core.event_types import EventName
 from tests.component.conftest import LiveHomei
 from tests.conftest import Homei
 
@@ -40,14 +47,14 @@ SEMANTIC_VALIDATION = {
     "PUT /api/v1/services/{service_name}",
     # An image upload must be a `docker save` tarball.
     "POST /api/v1/images/load",
-    # An upload must hold something (an empty body is no bundle).
-    "POST /api/v1/update/bundles",
     # The bundle must be a file inside the updates directory.
     "POST /api/v1/update/install",
     # The slot must be one this device's RAUC knows (its system.conf).
     "POST /api/v1/update/mark-good",
     "POST /api/v1/update/mark-bad",
     "POST /api/v1/update/mark-active",
+    # A backup task's config is checked as POST /api/v1/backups checks its body.
+    "POST /api/v1/tasks",
 }
 
 
@@ -139,6 +146,74 @@ def test_every_operation_conforms(
     )
 
 
+def _failures(recorder: Any) -> list[str]:
+    """The failed checks of one scenario, each with the request that failed it."""
+    found = []
+    for case_id, nodes in recorder.checks.items():
+        case = recorder.cases[case_id].value
+        for node in nodes:
+            if node.status == Status.FAILURE and node.failure_info is not None:
+                failure = node.failure_info.failure
+                found.append(
+                    f"{case.operation.label} {case.path_parameters} {case.query} {case.body!r}:"
+                    f" {node.name}: {failure.title} {failure.message}"
+                )
+    return found
+
+
+@pytest.mark.timeout(900)
+def test_stateful_runs_follow_the_links(homei_process: LiveHomei) -> None:
+    """schemathesis's stateful phase, run by its own engine (which tells a device whose state
+    moved on from a failure): sequences that create a user, key, task, backup or bundle, then
+    follow the document's links to read, change and delete it, under every check,
+    use_after_free and ensure_resource_availability included."""
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": 20240601,
+            "auth": {"openapi": {"bearerAuth": {"bearer": homei_process.token}}},
+            "generation": {"max-examples": 40},
+            "phases": {
+                "examples": {"enabled": False},
+                "coverage": {"enabled": False},
+                "fuzzing": {"enabled": False},
+                "stateful": {"enabled": True, "max-steps": 6},
+            },
+            # `follow=true` would stream a log until its container stops.
+            "parameters": {"follow": "false"},
+            "operations": [
+                {
+                    "include-name": sorted(SEMANTIC_VALIDATION),
+                    "checks": {"positive_data_acceptance": {"enabled": False}},
+                }
+            ],
+        }
+    )
+    schema = schemathesis.openapi.from_url(
+        f"{homei_process.url}/openapi.json", config=config, timeout=30
+    )
+    linked = [
+        operation.label
+        for operation in (result.ok() for result in schema.get_all_operations())
+        if any("links" in r for r in operation.definition.raw["responses"].values())
+    ]
+    assert len(linked) >= 5, linked
+    failed: list[str] = []
+    scenarios = 0
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished) and event.phase == PhaseName.STATEFUL_TESTING:
+            scenarios += 1
+            if event.status in (Status.FAILURE, Status.ERROR):
+                failed.extend(_failures(event.recorder))
+        elif isinstance(event, events.NonFatalError | events.FatalError):
+            failed.append(str(event))
+    assert scenarios > 0
+    assert not failed, "\n".join(failed)
+    # The run must not have cost the admin its token (a password change, say).
+    assert (
+        homei_process.process.request("GET", "/api/v1/auth/me", token=homei_process.token)[0] == 200
+    )
+
+
 def test_document_is_valid_openapi_3_1(api_schema: OpenApiSchema) -> None:
     """Valid against the OpenAPI 3.1 meta-schema; every operation usable, named and secured."""
     api_schema.validate()
@@ -212,3 +287,64 @@ def test_openapi_json_needs_no_token(homei_process: LiveHomei, authorization: st
 async def test_query_values_are_read_as_documented(homei: Homei, query: str, status: int) -> None:
     response = await homei.client.get(f"/api/v1/tasks?{query}", headers=await homei.auth())
     assert response.status == status, await response.text()
+
+
+async def _served(homei: Homei) -> dict[str, Any]:
+    response = await homei.client.get("/openapi.json")
+    assert response.status == 200
+    return dict(await response.json())
+
+
+def _routed(homei: Homei) -> list[tuple[str, Endpoint]]:
+    return [
+        (route.resource.canonical, declared)
+        for route in homei.client.app.router.routes()
+        if route.resource is not None and (declared := endpoint_of(route.handler)) is not None
+    ]
+
+
+async def test_every_query_parameter_is_documented(homei: Homei) -> None:
+    """Each operation lists every field of its query model (two models of one name, such as
+    the two `UploadQuery`s and `LogQuery`s, once hid each other's parameters)."""
+    document = await _served(homei)
+    checked = 0
+    for path, declared in _routed(homei):
+        if declared.query is None or not declared.in_schema:
+            continue
+        info = msgspec.inspect.type_info(declared.query)
+        assert isinstance(info, msgspec.inspect.StructType)
+        operation = document["paths"][path][declared.method.lower()]
+        documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        assert {f.encode_name for f in info.fields} <= documented, (declared.method, path)
+        checked += 1
+    assert checked >= 6
+    bundles = document["paths"]["/api/v1/update/bundles"]["post"]["parameters"]
+    assert [p["name"] for p in bundles] == ["filename"]
+    assert "pattern" in json.dumps(bundles[0]["schema"])
+
+
+async def test_websocket_routes_and_their_messages_are_documented(homei: Homei) -> None:
+    """`x-websockets` holds every WebSocket route; `/ws/events` sends `EventMessage`s, one
+    variant per registered event, each `data` with its payload's schema."""
+    document = await _served(homei)
+    sockets = document["x-websockets"]
+    routed = {
+        re.sub(r"{([^}:]+):[^}]*}", r"{\1}", path)
+        for path, declared in _routed(homei)
+        if declared.websocket is not None
+    }
+    assert routed == set(sockets) >= {"/ws/events"}
+    assert all(path.startswith("/ws/") for path in routed)
+    assert sockets["/ws/events"]["messages"] == {"$ref": "#/components/schemas/EventMessage"}
+    assert {p["name"] for p in sockets["/ws/events"]["parameters"]} == {"types", "token"}
+    schemas = document["components"]["schemas"]
+    variants = schemas["EventMessage"]["oneOf"]
+    assert {v["properties"]["type"]["const"] for v in variants} == {str(n) for n in EventName}
+    for variant in variants:
+        data = variant["properties"]["data"]
+        assert data["$ref"].rsplit("/", 1)[1] in schemas
+    task_progress = next(v for v in variants if v["properties"]["type"]["const"] == "task:progress")
+    payload = schemas[task_progress["properties"]["data"]["$ref"].rsplit("/", 1)[1]]
+    assert {"taskId", "progress"} <= set(payload["required"])
+    # The logs routes send plain text lines.
+    assert sockets["/ws/services/{service_name}/logs"]["messages"] == {"type": "string"}

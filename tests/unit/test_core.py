@@ -66,7 +66,7 @@ async def test_bus_filters_and_drops_a_subscriber_that_falls_behind():
 
 def test_tokens_expire_and_keep_their_type():
     issuer = TokenIssuer(b"k" * 64, access_ttl=60)
-    pair = issuer.issue("user-1", "ann", "viewer", 3)
+    pair = issuer.issue("user-1", "ann", "viewer", 3, family="f1", refresh_id="r1")
     claims = issuer.decode(pair.access_token)
     assert (claims.user_id, claims.token_version) == ("user-1", 3)
     with pytest.raises(Unauthorized):

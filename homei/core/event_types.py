@@ -1,0 +1,306 @@
+"""Every event Homei publishes, by name, with the shape of its `data`: the one registry
+that the WebSocket documentation is generated from and publishers are checked against."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+
+class EventName(StrEnum):
+    """The event types on the wire (`type` of each `/ws/events` message)."""
+
+    CONNECTED = "connected"
+
+    SERVICE_INSTALLED = "service:installed"
+    SERVICE_UPDATED = "service:updated"
+    SERVICE_UNINSTALLED = "service:uninstalled"
+    SERVICE_STARTED = "service:started"
+    SERVICE_STOPPED = "service:stopped"
+    SERVICE_RESTARTED = "service:restarted"
+    SERVICE_DRIFT = "service:drift"
+    SERVICE_ORPHAN_REMOVED = "service:orphan:removed"
+    SERVICE_HEALTH_CHANGED = "service:health:changed"
+    HEALTH_ALERT = "health:alert"
+
+    TASK_CREATED = "task:created"
+    TASK_STARTED = "task:started"
+    TASK_PROGRESS = "task:progress"
+    TASK_COMPLETED = "task:completed"
+    TASK_FAILED = "task:failed"
+    TASK_CANCELLED = "task:cancelled"
+    TASK_DELETED = "task:deleted"
+
+    CONTAINER_CREATE = "container.create"
+    CONTAINER_START = "container.start"
+    CONTAINER_STOP = "container.stop"
+    CONTAINER_DIE = "container.die"
+    CONTAINER_KILL = "container.kill"
+    CONTAINER_PAUSE = "container.pause"
+    CONTAINER_UNPAUSE = "container.unpause"
+    CONTAINER_RESTART = "container.restart"
+    CONTAINER_DESTROY = "container.destroy"
+    CONTAINER_OOM = "container.oom"
+    CONTAINER_HEALTH_STATUS = "container.health_status"
+    IMAGE_LOAD = "image.load"
+
+    UPDATE_STARTED = "update:started"
+    UPDATE_PROGRESS = "update:progress"
+    UPDATE_COMPLETED = "update:completed"
+    UPDATE_FAILED = "update:failed"
+    UPDATE_VERIFYING = "update:verifying"
+    UPDATE_VERIFIED = "update:verified"
+    UPDATE_REJECTED = "update:rejected"
+    UPDATE_ROLLED_BACK = "update:rolled_back"
+
+    BACKUP_STARTED = "backup:started"
+    BACKUP_PROGRESS = "backup:progress"
+    BACKUP_COMPLETED = "backup:completed"
+    BACKUP_FAILED = "backup:failed"
+    BACKUP_DELETED = "backup:deleted"
+    BACKUP_UPLOADED = "backup:uploaded"
+    BACKUP_RESTORE_STARTED = "backup:restore_started"
+    BACKUP_RESTORED = "backup:restored"
+    BACKUP_RESTORE_FAILED = "backup:restore_failed"
+    BACKUP_ALERT = "backup:alert"
+    SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
+
+
+class _Payload(msgspec.Struct, kw_only=True):
+    """An event's `data`; publishers may add fields, a client ignores what it does not know."""
+
+
+class Connected(_Payload):
+    """The first message of every stream: the patterns it was opened with."""
+
+    patterns: list[str]
+
+
+class ServiceRef(_Payload):
+    service: str
+
+
+class ServiceInstalled(ServiceRef):
+    version: str | None = None
+    status: str = "installed"
+
+
+class ServiceImage(ServiceRef):
+    """`service:updated`, and `service:restarted` by a user (`image`) or by the health
+    monitor (`reason: unhealthy`)."""
+
+    image: str | None = None
+    reason: str | None = None
+
+
+class ServiceUninstalled(ServiceRef):
+    remove_data: bool = msgspec.field(name="removeData", default=False)
+
+
+class ServiceDrift(ServiceRef):
+    fields: list[str]
+
+
+class OrphanRemoved(ServiceRef):
+    container: str
+
+
+class HealthChanged(ServiceRef):
+    previous: str | None
+    status: str
+    error: str | None = None
+
+
+class Alert(_Payload):
+    severity: str
+    message: str
+    service: str | None = None
+    schedule: str | None = None
+
+
+class TaskRef(_Payload):
+    task_id: str = msgspec.field(name="taskId")
+
+
+class TaskCreated(TaskRef):
+    type: str
+    service: str | None = None
+
+
+class TaskProgress(TaskRef):
+    progress: int
+    message: str | None = None
+
+
+class TaskCompleted(TaskRef):
+    result: dict[str, Any]
+
+
+class TaskFailed(TaskRef):
+    error: str
+
+
+class ContainerEvent(_Payload):
+    """Docker's container events, as the engine reports them."""
+
+    container_id: str
+    name: str | None
+    image: str | None
+    managed: bool
+    service: str | None
+    exit_code: str | None
+
+
+class LoadedImages(_Payload):
+    images: list[str]
+    size: int
+
+
+class UpdateStarted(TaskRef):
+    bundle: str
+
+
+class UpdateProgress(_Payload):
+    percentage: int
+    message: str
+    depth: int
+
+
+class UpdateCompleted(TaskRef):
+    bundle: str
+    version: str
+    compatible: str
+    slot: str | None
+    message: str
+
+
+class UpdateFailed(TaskRef):
+    bundle: str
+    error: str
+
+
+class UpdateVerifying(_Payload):
+    slot: str | None
+    window: float
+
+
+class UpdateVerified(_Payload):
+    slot: str | None
+    rauc_slot: str | None
+    bundle: str | None
+
+
+class UpdateRejected(_Payload):
+    slot: str | None
+    bundle: str | None
+    reason: str
+
+
+class UpdateRolledBack(_Payload):
+    bundle: str | None
+    slot: str | None
+    booted: str | None
+    message: str
+
+
+class BackupRef(_Payload):
+    backup: str
+
+
+class BackupTask(BackupRef):
+    task_id: str = msgspec.field(name="taskId")
+
+
+class BackupProgress(BackupTask):
+    action: str
+    bytes_done: int
+    bytes_total: int
+    progress: int
+
+
+class BackupCompleted(BackupRef):
+    size: int
+    duration: float
+
+
+class BackupFailed(BackupRef):
+    error: str
+
+
+class BackupUploaded(BackupRef):
+    size: int
+
+
+class BackupRestored(BackupRef):
+    homei: bool
+    services: list[str]
+    settings_changed: bool
+
+
+EVENTS: dict[EventName, type[_Payload]] = {
+    EventName.CONNECTED: Connected,
+    EventName.SERVICE_INSTALLED: ServiceInstalled,
+    EventName.SERVICE_UPDATED: ServiceImage,
+    EventName.SERVICE_UNINSTALLED: ServiceUninstalled,
+    EventName.SERVICE_STARTED: ServiceRef,
+    EventName.SERVICE_STOPPED: ServiceRef,
+    EventName.SERVICE_RESTARTED: ServiceImage,
+    EventName.SERVICE_DRIFT: ServiceDrift,
+    EventName.SERVICE_ORPHAN_REMOVED: OrphanRemoved,
+    EventName.SERVICE_HEALTH_CHANGED: HealthChanged,
+    EventName.HEALTH_ALERT: Alert,
+    EventName.TASK_CREATED: TaskCreated,
+    EventName.TASK_STARTED: TaskRef,
+    EventName.TASK_PROGRESS: TaskProgress,
+    EventName.TASK_COMPLETED: TaskCompleted,
+    EventName.TASK_FAILED: TaskFailed,
+    EventName.TASK_CANCELLED: TaskRef,
+    EventName.TASK_DELETED: TaskRef,
+    **{name: ContainerEvent for name in EventName if name.startswith("container.")},
+    EventName.IMAGE_LOAD: LoadedImages,
+    EventName.UPDATE_STARTED: UpdateStarted,
+    EventName.UPDATE_PROGRESS: UpdateProgress,
+    EventName.UPDATE_COMPLETED: UpdateCompleted,
+    EventName.UPDATE_FAILED: UpdateFailed,
+    EventName.UPDATE_VERIFYING: UpdateVerifying,
+    EventName.UPDATE_VERIFIED: UpdateVerified,
+    EventName.UPDATE_REJECTED: UpdateRejected,
+    EventName.UPDATE_ROLLED_BACK: UpdateRolledBack,
+    EventName.BACKUP_STARTED: BackupTask,
+    EventName.BACKUP_PROGRESS: BackupProgress,
+    EventName.BACKUP_COMPLETED: BackupCompleted,
+    EventName.BACKUP_FAILED: BackupFailed,
+    EventName.BACKUP_DELETED: BackupRef,
+    EventName.BACKUP_UPLOADED: BackupUploaded,
+    EventName.BACKUP_RESTORE_STARTED: BackupTask,
+    EventName.BACKUP_RESTORED: BackupRestored,
+    EventName.BACKUP_RESTORE_FAILED: BackupFailed,
+    EventName.BACKUP_ALERT: Alert,
+    EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+}
+
+
+class EventMessage(msgspec.Struct):
+    """One message of `/ws/events`; `data` is shaped by `type`, as `EVENTS` says."""
+
+    type: EventName
+    data: dict[str, Any]
+    timestamp: str
+    seq: int
+
+
+def is_registered(name: str) -> bool:
+    """True for an event type the registry describes."""
+    return name in EVENTS
+
+
+def check_payload(name: str, data: dict[str, Any]) -> None:
+    """Raise ValueError when `name` is not registered or `data` does not fit its payload."""
+    if not is_registered(name):
+        raise ValueError(f"Unregistered event type {name!r}")
+    try:
+        msgspec.convert(data, EVENTS[EventName(name)], str_keys=True)
+    except msgspec.ValidationError as err:
+        raise ValueError(f"Event {name!r} does not fit its payload: {err}") from None
