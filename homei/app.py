@@ -135,7 +135,7 @@ async def _assemble(
         tasks,
         events,
     )
-    tasks.register(backup_task_kind(backups))  # replaces BackupManager's, honouring `config`
+    tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
 
     async def reboot() -> None:
