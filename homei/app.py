@@ -31,6 +31,7 @@ from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
 from homei.backup.manager import BackupManager
 from homei.backup.schedule import Scheduler
+from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
@@ -136,12 +137,13 @@ async def _assemble(
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
             await asyncio.to_thread(settings_file_from_environment, settings.mode),
-            reload=[services.store.load, services_restored],
+            reload=[accounts.reload, services.store.load, services_restored],
         ),
         services.backup_data,
         tasks,
         events,
     )
+    tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
 
     async def reboot() -> None:
@@ -219,15 +221,24 @@ async def _assemble(
         refine=[tasks_api.document_kinds],
     )
 
+    dials: list[asyncio.Task[None]] = []
+
+    async def dial_after_ready() -> None:
+        await notifier.wait_ready_sent()
+        if "updates" in parts:
+            await system_bus.start(first_attempt=0)
+        containers.start_watching()
+
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()
         watchdog.start()
         access_log.start()
         if "updates" in parts:
             await updates.start()
-            await system_bus.start(first_attempt=0)
             gate.start()
-        containers.start_watching()
+        # Dialling the bus and Docker imports their clients on worker threads: once READY is
+        # out, those imports no longer hold the GIL while the API comes up.
+        dials.append(asyncio.create_task(dial_after_ready(), name="homei-dial-after-ready"))
         services.reconciler.start()
         services.health.start()
         services.samples.start()
@@ -241,6 +252,9 @@ async def _assemble(
         events.close()
 
     async def on_cleanup(_: web.Application) -> None:
+        for dial in dials:
+            dial.cancel()
+        await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
         await containers.stop_watching()
         await services.samples.stop()

@@ -16,6 +16,7 @@ import homei
 from homei.api.server import ConnectionLimits, HomeiRunner
 from homei.app import build
 from homei.core.auth import preload
+from homei.core.memory import return_large_blocks
 from homei.core.watchdog import Notifier
 from homei.settings import Settings
 
@@ -62,6 +63,7 @@ def configure_logging(level: str) -> logging.handlers.QueueListener:
 
 async def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully."""
+    return_large_blocks()
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -97,9 +99,9 @@ async def serve(settings: Settings) -> None:
         url,
         settings.data_dir,
     )
+    notifier.ready(f"Serving {url}")
     if await asyncio.to_thread(settings.initial_password_file.exists):
         _LOGGER.info("The initial admin password is in %s", settings.initial_password_file)
-    notifier.ready(f"Serving {url}")
     await asyncio.to_thread(preload)
 
     await stop.wait()

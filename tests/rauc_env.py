@@ -20,26 +20,21 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from tests.processes import is_alive, run_command, wait_for
+from tests.rauc_bundles import COMPATIBLE, Bundle, build_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 RAUC_UP = REPO / "devdevice" / "rauc-up"
 RAUC_DOWN = REPO / "devdevice" / "rauc-down"
-DEV_PKI = REPO / "rauc" / "dev-pki.sh"
-BUILD_BUNDLE = REPO / "rauc" / "build-bundle.sh"
 
 BUS_NAME = "de.pengutronix.rauc"
 OBJECT_PATH = "/"
 INTERFACE = "de.pengutronix.rauc.Installer"
-COMPATIBLE = "homei-dev"
 SLOTS = ("A", "B")
 DEFAULT_TIMEOUT = 30.0
 
@@ -51,22 +46,6 @@ def rauc_available() -> bool:
 
 class RaucEnvError(RuntimeError):
     """A step of the RAUC test environment failed or timed out."""
-
-
-@dataclass(frozen=True)
-class Bundle:
-    """A bundle made by `RaucDevice.make_bundle`; usable wherever a path is (os.fspath)."""
-
-    path: Path
-    image: Path  # the root filesystem image inside, as written into a slot
-    version: str
-    compatible: str
-
-    def __fspath__(self) -> str:
-        return str(self.path)
-
-    def __str__(self) -> str:
-        return str(self.path)
 
 
 class RaucDevice:
@@ -229,64 +208,18 @@ class RaucDevice:
         """
         if signer not in ("dev", "other"):
             raise ValueError(f"signer must be 'dev' or 'other', not {signer!r}")
-        pki = self.pki_dir if signer == "dev" else self.other_pki_dir
-        flags = {
-            "other-ca": signer == "other",
-            "corrupt": corrupt,
-            "truncated": truncated,
-            "unsigned": unsigned,
-        }
-        name = "-".join([compatible, version, *(flag for flag, on in flags.items() if on)])
-        bundles = self.dir / "bundles"
-        bundles.mkdir(parents=True, exist_ok=True)
-        path = Path(out) if out is not None else bundles / f"{name}.raucb"
-        image = bundles / f"{name}.ext4"
-
-        organisation = "Homei Development" if signer == "dev" else "Homei Untrusted"
-        self._run([str(DEV_PKI), str(pki), organisation], what="dev-pki.sh")
-        with tempfile.TemporaryDirectory(dir=bundles) as root:
-            (Path(root) / "etc").mkdir()
-            (Path(root) / "etc" / "homei-version").write_text(version + "\n")
-            image.unlink(missing_ok=True)
-            self._run(
-                ["mkfs.ext4", "-q", "-F", "-L", "rootfs", "-d", root, str(image), "2M"],
-                what="mkfs.ext4",
-            )
-        self._run(
-            [
-                str(BUILD_BUNDLE),
-                "--image",
-                str(image),
-                "--compatible",
-                compatible,
-                "--version",
-                version,
-                "--cert",
-                str(pki / "signing.cert.pem"),
-                "--key",
-                str(pki / "signing.key.pem"),
-                "--output",
-                str(path),
-                "--format",
-                "plain",
-            ],
-            what="build-bundle.sh",
+        return build_bundle(
+            self._run,
+            self.dir / "bundles",
+            self.pki_dir if signer == "dev" else self.other_pki_dir,
+            version,
+            compatible=compatible,
+            trusted=signer == "dev",
+            corrupt=corrupt,
+            truncated=truncated,
+            unsigned=unsigned,
+            out=out,
         )
-
-        data = path.read_bytes()
-        # A bundle is: squashfs, CMS signature, signature size (big-endian u64).
-        (signature_size,) = struct.unpack(">Q", data[-8:])
-        payload_size = len(data) - 8 - signature_size
-        if corrupt:
-            flipped = bytearray(data)
-            flipped[payload_size // 2] ^= 0xFF
-            data = bytes(flipped)
-        if unsigned:
-            data = data[:payload_size]
-        if truncated:
-            data = data[: len(data) // 2]
-        path.write_bytes(data)
-        return Bundle(path=path, image=image, version=version, compatible=compatible)
 
     # --- helpers ---
     def _script(self, script: Path, *args: str, boot_slot: str | None = None) -> None:

@@ -38,5 +38,5 @@ def web_application(
     install_pipeline(app, metrics, access_log, policy)
     app[MAX_BODY_SIZE] = settings.api.max_body_size
     endpoints = register(app, handlers)
-    register(app, [DocsApi(build_document(endpoints, refine=refine))])
+    register(app, [DocsApi(lambda: build_document(endpoints, refine=refine))])
     return app

@@ -27,7 +27,9 @@ class LoginRequest(msgspec.Struct):
 
 
 class RefreshRequest(msgspec.Struct):
-    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    """The refresh token in the body; without a body, seed 004's `Authorization: Bearer`."""
+
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
 
 
 class UserOut(msgspec.Struct):
@@ -120,6 +122,11 @@ def _tokens(user: User, pair: TokenPair) -> TokenResponse:
     )
 
 
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
 class AuthApi:
     """Tokens for people, keys for automation."""
 
@@ -180,12 +187,18 @@ class AuthApi:
         tag="auth",
         permission=None,
         body=RefreshRequest,
+        body_optional=True,
         response=TokenResponse,
         errors=(401,),
     )
     async def refresh(self, request: web.Request, body: RefreshRequest) -> TokenResponse:
-        """A new token pair for a valid refresh token."""
-        user, pair = await self._accounts.refresh(body.refresh_token)
+        """A new token pair for a refresh token, given as `refresh_token` in the body or as
+        `Authorization: Bearer <refresh token>` (seed 004). Each refresh token works once:
+        one used again revokes its whole session (401)."""
+        token = body.refresh_token or _bearer(request)
+        if token is None:
+            raise Unauthorized("A refresh token is required")
+        user, pair = await self._accounts.refresh(token)
         return _tokens(user, pair)
 
     @endpoint(
@@ -236,7 +249,7 @@ class AuthApi:
     async def list_keys(self, request: web.Request) -> ApiKeyList:
         """The caller's keys; an admin sees everyone's."""
         identity = identity_of(request)
-        keys = await self._accounts.list_api_keys(None if identity.is_admin else identity.user_id)
+        keys = await self._accounts.keys.list(None if identity.is_admin else identity.user_id)
         return ApiKeyList([_key_out(k) for k in keys])
 
     @endpoint(
@@ -253,7 +266,7 @@ class AuthApi:
         """A long-lived key acting for the caller with at most the caller's role (use `metrics`
         for a Prometheus scraper). The secret is in this answer only."""
         identity = identity_of(request)
-        key, secret = await self._accounts.create_api_key(
+        key, secret = await self._accounts.keys.create(
             identity, body.name, Role(body.role) if body.role else None
         )
         return ApiKeyCreated(key.id, key.name, key.username, str(key.role), key.created, secret)
@@ -269,5 +282,5 @@ class AuthApi:
     async def revoke_key(self, request: web.Request) -> StatusMessage:
         """The key stops working at once."""
         key_id = request.match_info["key_id"]
-        await self._accounts.revoke_api_key(key_id, identity_of(request))
+        await self._accounts.keys.revoke(key_id, identity_of(request))
         return StatusMessage("deleted", f"API key '{key_id}' revoked")

@@ -3,6 +3,8 @@ a device is often offline, so the pages load nothing from beyond it."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +65,12 @@ ASSETS = frozenset(
 class DocsApi:
     """The API's own description, and two ways to read it."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
-        self._document = encode(document)
+    def __init__(self, document: Callable[[], dict[str, Any]]) -> None:
+        # Built on the first request, not at start-up: generating the schemas is a good
+        # part of start-up time, and most starts of a device never serve the document.
+        self._build = document
+        self._document: bytes | None = None
+        self._building = asyncio.Lock()
 
     @endpoint(
         "GET",
@@ -76,6 +82,9 @@ class DocsApi:
     )
     async def openapi(self, request: web.Request) -> web.Response:
         """Generated from the handlers' declarations."""
+        async with self._building:
+            if self._document is None:
+                self._document = await asyncio.to_thread(lambda: encode(self._build()))
         return web.Response(body=self._document, content_type="application/json")
 
     @endpoint("GET", "/docs", summary="Swagger UI", tag="docs", permission=None, in_schema=False)

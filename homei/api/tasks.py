@@ -161,9 +161,12 @@ class TasksApi:
         body=TaskCreate,
         response=TaskOut,
         status=202,
+        errors=(409, 507),
     )
     async def create_task(self, request: web.Request, body: TaskCreate) -> TaskOut:
-        """Start a task of a registered type; answers at once with its id (202)."""
+        """Start a task of a registered type; answers at once with its id (202). A `backup`
+        task takes the body of `POST /api/v1/backups` as its `config` (409 while another
+        backup or restore runs, 507 without room for it)."""
         identity = identity_of(request)
         kind = self._tasks.kind(body.type)
         if not identity.can(Permission(kind.permission)):
@@ -192,13 +195,13 @@ class TasksApi:
     @endpoint(
         "DELETE",
         "/api/v1/tasks/{task_id:task-[0-9a-f]+}",
-        summary="Cancel a task",
+        summary="Cancel and delete a task",
         tag="tasks",
         permission=Permission.CONTROL,
         response=TaskOut,
         path_params={"task_id": TASK_ID_PARAM},
-        errors=(409,),
     )
-    async def cancel_task(self, request: web.Request) -> TaskOut:
-        """Cancel a pending or running task; 409 once it has finished."""
-        return task_out(await self._tasks.cancel(request.match_info["task_id"]))
+    async def delete_task(self, request: web.Request) -> TaskOut:
+        """Cancel a pending or running task, then delete it with its log: it answers 404
+        from then on. Returns the task as it ended."""
+        return task_out(await self._tasks.delete(request.match_info["task_id"]))

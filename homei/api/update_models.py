@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from homei.dbus.rauc import SlotStatus
+from homei.dbus.rauc_status import SlotStatus
 from homei.update.bundles import StoredBundle
 from homei.update.history import HistoryEntry
 

@@ -94,7 +94,8 @@ class UsersApi:
         errors=(409,),
     )
     async def update_user(self, request: web.Request, body: UserUpdate) -> UserOut:
-        """Either change revokes the user's tokens; the last admin keeps its role."""
+        """A new role or password revokes the user's tokens (the role it already has does
+        not); the last admin keeps its role."""
         username = request.match_info["username"]
         user = await self._accounts.get_user(username)
         if body.role is not None:

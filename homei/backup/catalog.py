@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from homei.backup.archive import BackupReader
 from homei.backup.manifest import BackupError, BackupManifest
 from homei.core import uploads
 from homei.core.atomic import fsync_dir
 from homei.core.clock import from_epoch
 from homei.core.errors import Conflict, NotFound
+from homei.core.lazy import load
 
 SUFFIX = ".tar"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.tar$")
@@ -40,9 +40,11 @@ class StoredBackup:
 
 
 def sanitise(name: str | None, default: str = "backup") -> str:
-    """A user-given backup name reduced to letters, digits, `_` and `-` (at most 60)."""
+    """A user-given backup name reduced to letters, digits, `_` and `-` (at most 60). Without
+    one, `default` and a random part: two unnamed backups made in the same second (whose
+    names end in the same time stamp) must not collide."""
     cleaned = _UNSAFE.sub("-", name or "").strip("-_")[:60].strip("-_")
-    return cleaned or default
+    return cleaned or f"{default}-{secrets.token_hex(3)}"
 
 
 class BackupCatalog:
@@ -111,8 +113,9 @@ class BackupCatalog:
         cached = self._cache.get(path.name)
         if cached is not None and cached[0] == key:
             return cached[1]
+        archive = load("homei.backup.archive")  # the archive stack costs megabytes
         try:
-            with BackupReader(path) as reader:
+            with archive.BackupReader(path) as reader:
                 manifest, problem = reader.manifest, None
         except BackupError as err:
             manifest, problem = None, err.message

@@ -10,9 +10,9 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import homei
-from homei.backup import crypto
 from homei.backup.catalog import BackupCatalog, StoredBackup
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manifest import (
@@ -27,9 +27,12 @@ from homei.backup.manifest import (
 )
 from homei.backup.progress import ByteProgress, in_thread
 from homei.backup.sources import ServiceData
-from homei.backup.writer import BackupWriter
 from homei.core.clock import now_iso
 from homei.core.errors import InsufficientStorage
+from homei.core.lazy import import_module
+
+if TYPE_CHECKING:
+    from homei.backup.writer import BackupWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,10 @@ async def write_backup(
     progress: ByteProgress,
 ) -> StoredBackup:
     """Create the backup of `plan`; on any failure nothing is left behind."""
+    # Imported here: the archive stack (zstandard, cryptography) costs an idle daemon megabytes.
+    crypto = await import_module("homei.backup.crypto")
+    writers = await import_module("homei.backup.writer")
+
     key, encryption = None, None
     if plan.password is not None:
         params = crypto.KeyParams.fresh()
@@ -73,7 +80,7 @@ async def write_backup(
     await asyncio.to_thread(work.mkdir, mode=0o700)
     handle = await asyncio.to_thread(_create, temporary)
     try:
-        writer = BackupWriter(handle, key, progress.add)
+        writer = writers.BackupWriter(handle, key, progress.add)
         parts: list[Part] = []
         if plan.homei:
             files = await homei_part.snapshot(work)

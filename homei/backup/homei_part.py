@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from homei.backup.manifest import BackupError
+from homei.core.account_records import KEPT_ON_RESTORE, MERGE_ON_RESTORE
 from homei.core.atomic import write_file_atomic
 from homei.core.store import Migration, Store
 from homei.settings import Mode
@@ -18,8 +19,9 @@ DATABASE = "homei.db"
 SETTINGS_JSON = "settings.json"  # the effective settings, for people and support
 SETTINGS_FILE = "homei.toml"  # the settings file, restored for the next start
 TOPS = frozenset({DATABASE, SETTINGS_JSON, SETTINGS_FILE})
-# What describes this device's life rather than its identity stays as it is on a restore.
-KEPT_TABLES = ("tasks", "task_logs", "update_history", "service_samples")
+# What describes this device's life rather than its identity stays as it is on a restore,
+# and so does every credential revoked since the backup (see `KEPT_ON_RESTORE`).
+KEPT_TABLES = ("tasks", "task_logs", "update_history", "service_samples", *KEPT_ON_RESTORE)
 
 MIGRATIONS = (
     Migration(
@@ -93,7 +95,7 @@ class HomeiPart:
     async def swap_in(self, staged: Path) -> bool:
         """Replace the live database (keeping `KEPT_TABLES`) and the settings file; True
         when the settings changed, which take effect at the next start."""
-        await self._store.replace_with(staged / DATABASE, keep=KEPT_TABLES)
+        await self._store.replace_with(staged / DATABASE, keep=KEPT_TABLES, merge=MERGE_ON_RESTORE)
         for reload in self._reload:  # components that hold the database's rows in memory
             await reload()
         settings = await asyncio.to_thread(_read, staged / SETTINGS_FILE)

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from homei.backup import crypto
-from homei.backup.archive import BackupReader
 from homei.backup.catalog import BackupCatalog, StoredBackup, sanitise
 from homei.backup.create import BackupPlan, estimate, write_backup
 from homei.backup.homei_part import HomeiPart
@@ -21,11 +19,11 @@ from homei.backup.manifest import BackupError, BackupType
 from homei.backup.progress import ByteProgress
 from homei.backup.restore import RestorePlan, recover_interrupted, restore_backup
 from homei.backup.sources import ServiceData
-from homei.core.auth import Permission
 from homei.core.clock import monotonic
 from homei.core.errors import Conflict, ValidationError
 from homei.core.events import EventBus
-from homei.core.tasks import TaskContext, TaskKind, TaskManager, TaskRecord
+from homei.core.lazy import import_module, load
+from homei.core.tasks import TaskContext, TaskManager, TaskRecord
 from homei.core.work import OneAtATime, Workplace, work
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,8 +43,6 @@ def _busy(_: str | None) -> BackupBusy:
 
 # One backup or restore at a time: claimed when a request is accepted, held by its task.
 ONE_BACKUP_OR_RESTORE = OneAtATime("backup-or-restore", busy=_busy, lasts="task")
-# The same turn, taken by a backup that a client started as a generic task.
-ONE_BACKUP_IN_TASK = OneAtATime("backup-or-restore", busy=_busy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +72,6 @@ class BackupManager:
         self._tasks = tasks
         self._events = events
         self._work = workplace or Workplace(tasks)
-        tasks.register(
-            TaskKind("backup", self._task_kind_backup, Permission.CONTROL, "Create a full backup")
-        )
 
     async def start(self) -> None:
         """Finish or undo a restore a crash interrupted, then sweep half-written files."""
@@ -106,11 +99,6 @@ class BackupManager:
     async def delete(self, name: str) -> None:
         await self.catalog.delete(name)
         self._events.publish("backup:deleted", {"backup": name})
-
-    @work(ONE_BACKUP_IN_TASK)
-    async def _task_kind_backup(self, context: TaskContext) -> dict[str, Any]:
-        plan = await self._plan(BackupRequest(name=context.params.get("name")))
-        return await self._run_create(plan, context)
 
     # --- create ---
 
@@ -209,6 +197,7 @@ class BackupManager:
         manifest = stored.manifest
         key = None
         if manifest.encryption is not None:
+            crypto = await import_module("homei.backup.crypto")  # megabytes: only when needed
             if not password:
                 raise WrongPassword("This backup is encrypted: give its password",
                                     {"field": "password"})  # fmt: skip
@@ -284,7 +273,8 @@ class BackupManager:
 
 
 def _verify(path: Path):  # type: ignore[no-untyped-def]
-    with BackupReader(path) as reader:
+    archive = load("homei.backup.archive")  # the archive stack costs megabytes
+    with archive.BackupReader(path) as reader:
         for part in reader.manifest.parts:
             reader.verify(part, None)
         return reader.manifest

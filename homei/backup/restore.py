@@ -12,9 +12,9 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homei.backup import swap as swap_journal
-from homei.backup.archive import BackupReader
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import TOPS as HOMEI_TOPS
 from homei.backup.homei_part import HomeiPart
@@ -23,6 +23,10 @@ from homei.backup.progress import ByteProgress, in_thread
 from homei.backup.sources import ServiceData
 from homei.backup.swap import FolderSwap, Move
 from homei.core.errors import NotFound
+from homei.core.lazy import import_module
+
+if TYPE_CHECKING:
+    from homei.backup.archive import BackupReader
 
 _LOGGER = logging.getLogger(__name__)
 SPEC = "spec.json"
@@ -49,7 +53,9 @@ async def restore_backup(
     """Restore `plan`; any failure leaves every folder, spec and the database as they were."""
     staging = catalog.temporary(".restore-")
     await asyncio.to_thread(staging.mkdir, mode=0o700)
-    reader = await asyncio.to_thread(BackupReader, plan.path)
+    # Imported here: the archive stack (zstandard, cryptography) costs an idle daemon megabytes.
+    archive = await import_module("homei.backup.archive")
+    reader = await asyncio.to_thread(archive.BackupReader, plan.path)
     try:
         parts = _chosen(reader, plan)
         await catalog.check_space(sum(p.raw_size for p in parts))

@@ -1,20 +1,31 @@
-"""User accounts and API keys, kept in the device database."""
+"""User accounts, kept in the device database: passwords, roles, logins and who is calling.
+
+API keys live in `api_keys.py`, refresh sessions in `sessions.py`, the tables and records
+in `account_records.py`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
-import re
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homei.core.account_records import (
+    KEPT_ON_RESTORE,
+    MERGE_ON_RESTORE,
+    MIGRATIONS,
+    USERNAME_PATTERN,
+    ApiKey,
+    User,
+    user_from_row,
+    validate_password,
+    validate_username,
+)
+from homei.core.api_keys import API_KEY_PREFIX, ApiKeys
 from homei.core.atomic import write_file_atomic
 from homei.core.auth import (
-    MIN_PASSWORD_LENGTH,
     Identity,
     Role,
     TokenIssuer,
@@ -23,123 +34,43 @@ from homei.core.auth import (
     hash_password,
     verify_password,
 )
+from homei.core.bounded import ExpiringCache
 from homei.core.clock import monotonic, now_iso
-from homei.core.errors import Conflict, NotFound, Unauthorized, UserNotFound, ValidationError
-from homei.core.store import Migration, Store
+from homei.core.errors import Conflict, Unauthorized, UserNotFound
+from homei.core.sessions import RefreshSessions
+from homei.core.store import Store
+
+__all__ = [
+    "API_KEY_PREFIX",
+    "KEPT_ON_RESTORE",
+    "MERGE_ON_RESTORE",
+    "MIGRATIONS",
+    "Accounts",
+    "ApiKey",
+    "User",
+    "validate_password",
+    "validate_username",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
-MIGRATIONS = (
-    Migration(
-        "accounts",
-        1,
-        """
-        CREATE TABLE users (
-            id TEXT PRIMARY KEY,
-            username TEXT NOT NULL UNIQUE,
-            role TEXT NOT NULL,
-            password_hash TEXT NOT NULL,
-            token_version INTEGER NOT NULL DEFAULT 1,
-            created TEXT NOT NULL,
-            updated TEXT NOT NULL
-        );
-        CREATE TABLE api_keys (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-            role TEXT NOT NULL,
-            secret_hash TEXT NOT NULL,
-            created TEXT NOT NULL,
-            last_used TEXT
-        );
-        """,
-    ),
-)
-
-_KEY_SELECT = (
-    "SELECT k.*, u.username, u.role AS owner_role FROM api_keys k JOIN users u ON u.id = k.user_id"
-)
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-API_KEY_PREFIX = "hk_"
 INITIAL_ADMIN = "admin"
 # How long a looked-up account is trusted before the database is asked again; a
 # change made through this process takes effect at once, one made by the offline
 # CLI within this many seconds.
 IDENTITY_CACHE_TTL = 1.0
-LAST_USED_INTERVAL = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: str
-    username: str
-    role: Role
-    created: str
-    updated: str
-    token_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: str
-    name: str
-    user_id: str
-    username: str
-    role: Role
-    created: str
-    last_used: str | None
-    owner_role: Role
-
-    @property
-    def effective_role(self) -> Role:
-        """The key's role, capped by what its owner may do today."""
-        return self.role if self.owner_role.covers(self.role) else self.owner_role
-
-
-def _user(row: Any) -> User:
-    return User(
-        row["id"],
-        row["username"],
-        Role(row["role"]),
-        row["created"],
-        row["updated"],
-        row["token_version"],
-    )
-
-
-def validate_username(username: str) -> str:
-    """The name unchanged, or 400 naming the rule it breaks."""
-    if not USERNAME_PATTERN.match(username):
-        raise ValidationError(
-            "Username must be 1-64 letters, digits or . _ @ -, starting with a letter or digit",
-            {"field": "username"},
-        )
-    return username
-
-
-def validate_password(password: str) -> str:
-    """The password unchanged, or 400 when it is too short."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"Password must be at least {MIN_PASSWORD_LENGTH} characters",
-            {"field": "password"},
-        )
-    return password
-
-
-def _secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+USER_CACHE_SIZE = 1024
 
 
 class Accounts:
-    """Users, their passwords and tokens, and API keys."""
+    """Users, their passwords and tokens; `keys` holds their API keys."""
 
     def __init__(self, store: Store, tokens: TokenIssuer) -> None:
         self._store = store
         self._tokens = tokens
-        self._users: dict[str, tuple[float, User | None]] = {}
-        self._keys: dict[str, tuple[float, tuple[ApiKey, str] | None]] = {}
-        self._key_used: dict[str, float] = {}
+        self._sessions = RefreshSessions(store, tokens)
+        self.keys = ApiKeys(store)
+        self._users: ExpiringCache[str, tuple[User | None]] = ExpiringCache(USER_CACHE_SIZE)
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -184,13 +115,12 @@ class Accounts:
         row = await self._find(username)
         if row is None:
             raise UserNotFound(f"User '{username}' not found", {"username": username})
-        return _user(row)
+        return user_from_row(row)
 
     async def list_users(self) -> list[User]:
         """Every account, by name."""
-        return [
-            _user(r) for r in await self._store.fetch_all("SELECT * FROM users ORDER BY username")
-        ]
+        rows = await self._store.fetch_all("SELECT * FROM users ORDER BY username")
+        return [user_from_row(r) for r in rows]
 
     async def set_password(self, username: str, password: str) -> User:
         """Change a password and revoke every token issued to that user."""
@@ -206,9 +136,12 @@ class Accounts:
         return await self.get_user(username)
 
     async def set_role(self, username: str, role: Role) -> User:
-        """Change a role; tokens are revoked so the new role applies at once."""
+        """Change a role; the user's tokens are revoked so the new role applies at once. The
+        role it already has changes nothing and revokes nothing."""
         user = await self.get_user(username)
-        if user.role is Role.ADMIN and role is not Role.ADMIN:
+        if user.role is role:
+            return user
+        if user.role is Role.ADMIN:
             await self._require_another_admin(user)
         await self._store.execute(
             "UPDATE users SET role = ?, token_version = token_version + 1, updated = ?"
@@ -219,11 +152,22 @@ class Accounts:
         return await self.get_user(username)
 
     async def delete_user(self, username: str) -> None:
-        """Remove an account and its API keys; the last admin cannot be removed."""
+        """Remove an account, its API keys and sessions; the last admin cannot be removed.
+        The account stays deleted across a restore of an older backup."""
         user = await self.get_user(username)
         if user.role is Role.ADMIN:
             await self._require_another_admin(user)
-        await self._store.execute("DELETE FROM users WHERE id = ?", (user.id,))
+        await self._store.transaction(
+            [
+                ("DELETE FROM users WHERE id = ?", (user.id,)),
+                ("DELETE FROM refresh_sessions WHERE user_id = ?", (user.id,)),
+                (
+                    "INSERT OR REPLACE INTO account_revocations (kind, id, revoked)"
+                    " VALUES ('user', ?, ?)",
+                    (user.id, now_iso()),
+                ),
+            ]
+        )
         self._forget(user.id)
 
     async def _require_another_admin(self, user: User) -> None:
@@ -234,8 +178,13 @@ class Accounts:
             raise Conflict("The device must keep at least one admin", {"username": user.username})
 
     def _forget(self, user_id: str) -> None:
-        self._users.pop(user_id, None)
-        self._keys.clear()
+        self._users.pop(user_id)
+        self.keys.forget()  # their owner's role caps them
+
+    async def reload(self) -> None:
+        """Drop every cached account and key: a restore replaced the tables."""
+        self._users.clear()
+        self.keys.forget()
 
     async def authenticate(self, username: str, password: str) -> User:
         """The user whose password this is; a 401 that does not say which part was wrong."""
@@ -244,121 +193,39 @@ class Accounts:
         is_valid = await asyncio.to_thread(verify_password, password, encoded)
         if row is None or not is_valid:
             raise Unauthorized("Invalid username or password")
-        return _user(row)
+        return user_from_row(row)
 
     async def login(self, username: str, password: str) -> tuple[User, TokenPair]:
-        """Check credentials and issue a token pair."""
+        """Check credentials, open a refresh session and issue its first token pair."""
         user = await self.authenticate(username, password)
-        return user, self._tokens.issue(user.id, user.username, user.role, user.token_version)
+        return user, await self._sessions.open(user)
 
     async def refresh(self, refresh_token: str) -> tuple[User, TokenPair]:
-        """Trade a valid refresh token for a new pair."""
+        """Trade a refresh token for a new pair; each refresh token works once."""
         claims = self._tokens.decode(refresh_token, "refresh")
-        user = await self._current_user(claims.user_id, claims.token_version)
-        return user, self._tokens.issue(user.id, user.username, user.role, user.token_version)
+        try:
+            user = await self._current_user(claims.user_id, claims.token_version)
+        except Unauthorized:
+            await self._sessions.end(claims.family)
+            raise
+        return user, await self._sessions.rotate(claims, user)
 
     async def identify(self, credential: str) -> Identity:
         """The caller behind a bearer credential: an access token or an API key."""
         if credential.startswith(API_KEY_PREFIX):
-            return await self._identify_key(credential)
+            return await self.keys.identify(credential)
         claims = self._tokens.decode(credential, "access")
         user = await self._current_user(claims.user_id, claims.token_version)
         return Identity(user.id, user.username, user.role)
 
     async def _current_user(self, user_id: str, token_version: int) -> User:
-        now = monotonic()
         cached = self._users.get(user_id)
-        if cached is not None and cached[0] > now:
-            user = cached[1]
+        if cached is not None:
+            user = cached[0]
         else:
             row = await self._store.fetch_one("SELECT * FROM users WHERE id = ?", (user_id,))
-            user = _user(row) if row is not None else None
-            self._users[user_id] = (now + IDENTITY_CACHE_TTL, user)
+            user = user_from_row(row) if row is not None else None
+            self._users.put(user_id, (user,), monotonic() + IDENTITY_CACHE_TTL)
         if user is None or user.token_version != token_version:
             raise Unauthorized("Token has been revoked")
         return user
-
-    async def create_api_key(
-        self, owner: Identity, name: str, role: Role | None = None
-    ) -> tuple[ApiKey, str]:
-        """A new key acting for `owner` with at most the owner's role; the secret is shown once."""
-        role = role or owner.role
-        if not owner.role.covers(role):
-            raise ValidationError(
-                f"An API key cannot have more rights than its owner ({owner.role})",
-                {"field": "role"},
-            )
-        key_id = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        await self._store.execute(
-            "INSERT INTO api_keys (id, name, user_id, role, secret_hash, created)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (key_id, name, owner.user_id, role, _secret_digest(secret), now_iso()),
-        )
-        return await self.get_api_key(key_id), f"{API_KEY_PREFIX}{key_id}_{secret}"
-
-    async def get_api_key(self, key_id: str) -> ApiKey:
-        """One key's record (never its secret); 404 otherwise."""
-        found = await self._load_key(key_id)
-        if found is None:
-            raise NotFound(f"API key '{key_id}' not found", {"id": key_id})
-        return found[0]
-
-    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
-        """Keys of one user, or of everyone."""
-        sql = _KEY_SELECT
-        rows = await self._store.fetch_all(
-            f"{sql} WHERE k.user_id = ? ORDER BY k.created"
-            if user_id
-            else f"{sql} ORDER BY k.created",
-            (user_id,) if user_id else (),
-        )
-        return [self._key(r) for r in rows]
-
-    async def revoke_api_key(self, key_id: str, by: Identity) -> None:
-        """Delete a key; its owner or an admin may."""
-        key = await self.get_api_key(key_id)
-        if key.user_id != by.user_id and not by.is_admin:
-            raise NotFound(f"API key '{key_id}' not found", {"id": key_id})
-        await self._store.execute("DELETE FROM api_keys WHERE id = ?", (key_id,))
-        self._keys.pop(key_id, None)
-
-    @staticmethod
-    def _key(row: Any) -> ApiKey:
-        return ApiKey(
-            row["id"],
-            row["name"],
-            row["user_id"],
-            row["username"],
-            Role(row["role"]),
-            row["created"],
-            row["last_used"],
-            Role(row["owner_role"]),
-        )
-
-    async def _load_key(self, key_id: str) -> tuple[ApiKey, str] | None:
-        now = monotonic()
-        cached = self._keys.get(key_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        row = await self._store.fetch_one(
-            f"{_KEY_SELECT} WHERE k.id = ?",
-            (key_id,),
-        )
-        found = (self._key(row), row["secret_hash"]) if row is not None else None
-        self._keys[key_id] = (now + IDENTITY_CACHE_TTL, found)
-        return found
-
-    async def _identify_key(self, credential: str) -> Identity:
-        key_id, _, secret = credential[len(API_KEY_PREFIX) :].partition("_")
-        found = await self._load_key(key_id) if key_id and secret else None
-        if found is None or not hmac.compare_digest(found[1], _secret_digest(secret)):
-            raise Unauthorized("Invalid API key")
-        key = found[0]
-        now = monotonic()
-        if now - self._key_used.get(key.id, 0.0) > LAST_USED_INTERVAL:
-            self._key_used[key.id] = now
-            await self._store.execute(
-                "UPDATE api_keys SET last_used = ? WHERE id = ?", (now_iso(), key.id)
-            )
-        return Identity(key.user_id, key.username, key.effective_role, api_key_id=key.id)

@@ -2,7 +2,8 @@
 
 Passwords are stored only as scrypt hashes. Access and refresh tokens are HS256
 JWTs signed with a per-device secret; each carries the user's token version, so
-bumping the version (a password change) revokes every token issued before.
+bumping the version (a password change) revokes every token issued before. A refresh
+token also names its session (`fam`), in which only the newest one may be used.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from types import ModuleType
 from typing import Any
 
 from homei.core.atomic import write_file_atomic
+from homei.core.bounded import ExpiringCache
 from homei.core.errors import Unauthorized
+from homei.core.lazy import load_without
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -33,9 +36,9 @@ VERIFIED_CACHE_SIZE = 4096
 
 def _jwt() -> ModuleType:
     """PyJWT, imported on first use: start-up need not wait for it (see `preload`)."""
-    import jwt
-
-    return jwt
+    # Without its optional `cryptography` backend, which only RSA and EC keys need: Homei
+    # signs with HS256 (hmac), and the backend would add some 9 MiB to an idle daemon.
+    return load_without("jwt", "cryptography")
 
 
 def preload() -> None:
@@ -162,6 +165,8 @@ class TokenClaims:
     user_id: str
     token_version: int
     token_type: str
+    token_id: str = ""
+    family: str = ""  # refresh tokens: the login session they rotate within
 
 
 class TokenIssuer:
@@ -176,13 +181,24 @@ class TokenIssuer:
         issuer: str = "homei",
     ) -> None:
         self._secret = secret
-        self._verified: dict[str, tuple[int, TokenClaims]] = {}
+        self._verified: ExpiringCache[str, TokenClaims] = ExpiringCache(
+            VERIFIED_CACHE_SIZE, clock=time.time
+        )
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self._issuer = issuer
 
-    def issue(self, user_id: str, username: str, role: str, token_version: int) -> TokenPair:
-        """A fresh access token and refresh token for a user."""
+    def issue(
+        self,
+        user_id: str,
+        username: str,
+        role: str,
+        token_version: int,
+        *,
+        family: str,
+        refresh_id: str,
+    ) -> TokenPair:
+        """A fresh access token, and the refresh token `refresh_id` of session `family`."""
         now = int(time.time())
         base = {
             "sub": user_id,
@@ -199,7 +215,13 @@ class TokenIssuer:
             algorithm="HS256",
         )
         refresh = jwt.encode(
-            {**base, "typ": "refresh", "exp": now + self.refresh_ttl, "jti": secrets.token_hex(8)},
+            {
+                **base,
+                "typ": "refresh",
+                "exp": now + self.refresh_ttl,
+                "jti": refresh_id,
+                "fam": family,
+            },
             self._secret,
             algorithm="HS256",
         )
@@ -208,21 +230,19 @@ class TokenIssuer:
     def decode(self, token: str, token_type: str = "access") -> TokenClaims:  # noqa: S107
         """Check a token's signature, expiry and type; 401 otherwise.
 
-        A token whose signature was checked once is remembered until it expires, so a
-        client reusing its token costs a dictionary lookup, not an HMAC and a JSON parse.
+        A token whose signature was checked once is remembered until it expires (the most
+        recently used few thousand), so a client reusing its token costs a dictionary
+        lookup, not an HMAC and a JSON parse.
         """
         known = self._verified.get(token)
-        if known is not None and known[1].token_type == token_type:
-            if known[0] > time.time():
-                return known[1]
-            del self._verified[token]
-        claims = self._verify(token, token_type)
-        if len(self._verified) >= VERIFIED_CACHE_SIZE:
-            self._verified.clear()
-        self._verified[token] = (claims[0], claims[1])
-        return claims[1]
+        if known is None:
+            expires, known = self._verify(token)
+            self._verified.put(token, known, expires)
+        if known.token_type != token_type:
+            raise Unauthorized(f"Expected an {token_type} token")
+        return known
 
-    def _verify(self, token: str, token_type: str) -> tuple[int, TokenClaims]:
+    def _verify(self, token: str) -> tuple[int, TokenClaims]:
         jwt = _jwt()
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -236,11 +256,16 @@ class TokenIssuer:
             raise Unauthorized("Token has expired") from None
         except jwt.PyJWTError:
             raise Unauthorized("Invalid token") from None
-        if claims.get("typ") != token_type:
-            raise Unauthorized(f"Expected an {token_type} token")
+        token_type = claims.get("typ")
+        if token_type not in ("access", "refresh"):
+            raise Unauthorized("Invalid token")
         try:
             return int(claims["exp"]), TokenClaims(
-                str(claims["sub"]), int(claims["ver"]), token_type
+                str(claims["sub"]),
+                int(claims["ver"]),
+                str(token_type),
+                str(claims.get("jti", "")),
+                str(claims.get("fam", "")),
             )
         except (TypeError, ValueError):
             raise Unauthorized("Invalid token") from None

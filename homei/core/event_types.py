@@ -31,6 +31,7 @@ class EventName(StrEnum):
     TASK_COMPLETED = "task:completed"
     TASK_FAILED = "task:failed"
     TASK_CANCELLED = "task:cancelled"
+    TASK_DELETED = "task:deleted"
 
     CONTAINER_CREATE = "container.create"
     CONTAINER_START = "container.start"
@@ -256,6 +257,7 @@ EVENTS: dict[EventName, type[_Payload]] = {
     EventName.TASK_COMPLETED: TaskCompleted,
     EventName.TASK_FAILED: TaskFailed,
     EventName.TASK_CANCELLED: TaskRef,
+    EventName.TASK_DELETED: TaskRef,
     **{name: ContainerEvent for name in EventName if name.startswith("container.")},
     EventName.IMAGE_LOAD: LoadedImages,
     EventName.UPDATE_STARTED: UpdateStarted,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 PRUNE_EVERY = 1024
+# Counters are kept per client; past this many, the expired ones go at once and then the
+# oldest windows, so that a flood of new addresses cannot grow the daemon without bound.
+MAX_COUNTERS = 20_000
+MAX_LOGIN_ADDRESSES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +58,14 @@ class RateLimiter:
         """Count one request against `quotas`, unless one of them is exhausted."""
         now = self._clock()
         self._hits += 1
-        if self._hits % PRUNE_EVERY == 0:
+        if self._hits % PRUNE_EVERY == 0 or len(self._counters) >= MAX_COUNTERS:
             self._prune(now)
         states: list[tuple[Quota, list[float]]] = []
         for quota in quotas:
             counter = self._counters.get(quota.key)
             if counter is None or counter[0] + self._window <= now:
                 counter = [now, 0.0]
+                self._counters.pop(quota.key, None)  # to the end: the newest window
                 self._counters[quota.key] = counter
             states.append((quota, counter))
         exhausted = [(q, c) for q, c in states if c[1] >= q.limit]
@@ -80,10 +86,19 @@ class RateLimiter:
             0,
         )
 
+    def __len__(self) -> int:
+        return len(self._counters)
+
     def _prune(self, now: float) -> None:
         expired = [key for key, (start, _) in self._counters.items() if start + self._window <= now]
         for key in expired:
             del self._counters[key]
+        excess = len(self._counters) - MAX_COUNTERS // 2
+        if len(self._counters) >= MAX_COUNTERS and excess > 0:
+            # Dicts keep insertion order and a new window re-inserts its key: the first
+            # ones are the oldest windows.
+            for key in list(itertools.islice(self._counters, excess)):
+                del self._counters[key]
 
 
 class LoginThrottle:
@@ -120,11 +135,16 @@ class LoginThrottle:
 
     def failed(self, address: str) -> None:
         """Record a failed attempt."""
-        count, _ = self._failures.get(address, (0, 0.0))
-        self._failures[address] = (count + 1, self._clock())
-        if len(self._failures) > 10_000:
+        count, _ = self._failures.pop(address, (0, 0.0))
+        self._failures[address] = (count + 1, self._clock())  # at the end: the newest
+        if len(self._failures) > MAX_LOGIN_ADDRESSES:
             cutoff = self._clock() - self._forget_after
-            self._failures = {a: e for a, e in self._failures.items() if e[1] > cutoff}
+            kept = [(a, e) for a, e in self._failures.items() if e[1] > cutoff]
+            # Still too many within the quiet period: the oldest failures go first.
+            self._failures = dict(kept[-(MAX_LOGIN_ADDRESSES // 2) :])
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def succeeded(self, address: str) -> None:
         """Forget an address's failures."""

@@ -173,11 +173,15 @@ class Store:
         finally:
             await target.close()
 
-    async def replace_with(self, path: Path, keep: Sequence[str] = ()) -> None:
+    async def replace_with(
+        self, path: Path, keep: Sequence[str] = (), merge: Sequence[str] = ()
+    ) -> None:
         """Make the live database hold what the database file `path` holds, except the
-        tables `keep`, whose live rows stay; SQLite's backup API into the open connection,
-        so the daemon keeps running and a failure leaves the live database as it was.
-        `path` must have this database's schema (open it with `Store.open` first)."""
+        tables `keep`, whose live rows stay; then the statements `merge` run on `path`'s
+        rows (`main`) with the live ones at hand (`live`), in the same transaction. SQLite's
+        backup API into the open connection, so the daemon keeps running and a failure
+        leaves the live database as it was. `path` must have this database's schema (open
+        it with `Store.open` first)."""
         source = await aiosqlite.connect(path, isolation_level=None)
         try:
             async with self._write_lock:
@@ -190,6 +194,8 @@ class Store:
                 for table in (t for t in keep if t in present):
                     await source.execute(f'DELETE FROM main."{table}"')
                     await source.execute(f'INSERT INTO main."{table}" SELECT * FROM live."{table}"')
+                for statement in merge:
+                    await source.execute(statement)
                 await source.execute("COMMIT")
                 await source.execute("DETACH DATABASE live")
                 await source.backup(self._db)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import msgspec
 
 from homei.core.clock import monotonic
+from homei.core.errors import ValidationError
 from homei.core.store import Migration
 
 MIGRATIONS = (
@@ -97,13 +98,69 @@ TaskRunner = Callable[["TaskContext"], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """What a client asked for in `POST /api/v1/tasks`."""
+
+    config: dict[str, Any]
+    service: str | None
+    created_by: str | None
+
+
+#: Checks a request's `config` and starts the task itself (400 for a bad config).
+TaskStarter = Callable[[TaskRequest], Awaitable[TaskRecord]]
+
+
+@dataclass(frozen=True, slots=True)
 class TaskKind:
-    """A kind of task clients may create through the API, and who may create it."""
+    """A kind of task clients may create through the API, and who may create it.
+
+    A kind either has a `runner`, run with the client's `config` as its params, or a
+    `starter` that validates the config and starts the task the way its own API does."""
 
     name: str
-    runner: TaskRunner
+    runner: TaskRunner | None
     permission: str
     description: str
+    starter: TaskStarter | None = None
+
+
+# Every retained task is held in memory with its config: a client's config is kept small.
+MAX_CONFIG_SIZE = 16 * 1024
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """400 for a client's task config of more than `MAX_CONFIG_SIZE` bytes of JSON."""
+    if len(msgspec.json.encode(config)) > MAX_CONFIG_SIZE:
+        raise ValidationError(
+            f"A task's config may take at most {MAX_CONFIG_SIZE} bytes of JSON",
+            {"field": "config", "limit": MAX_CONFIG_SIZE},
+        )
+
+
+class TaskKinds:
+    """The kinds of task clients may create, by name."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, TaskKind] = {}
+
+    def register(self, kind: TaskKind) -> None:
+        """Add `kind`, replacing one of the same name."""
+        if (kind.runner is None) == (kind.starter is None):
+            raise ValueError(f"Task kind '{kind.name}' needs a runner or a starter")
+        self._kinds[kind.name] = kind
+
+    def all(self) -> dict[str, TaskKind]:
+        """Every kind, by name."""
+        return dict(self._kinds)
+
+    def get(self, name: str) -> TaskKind:
+        """The kind called `name`; 400 naming the known ones otherwise."""
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise ValidationError(
+                f"Unknown task type '{name}'", {"field": "type", "known": sorted(self._kinds)}
+            ) from None
 
 
 class TaskJournal(Protocol):

@@ -30,6 +30,7 @@ class Notifier:
         if address.startswith("@"):
             address = "\0" + address[1:]
         self._address = address or None
+        self._ready_sent = asyncio.Event()
         self._sock: socket.socket | None = None
         if self._address:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
@@ -52,6 +53,12 @@ class Notifier:
     def ready(self, status: str) -> None:
         """`READY=1` with a status line."""
         self.notify("READY=1", f"STATUS={status}")
+        self._ready_sent.set()
+
+    async def wait_ready_sent(self) -> None:
+        """Until `READY=1` has gone out; at once when there is no systemd to tell."""
+        if self.is_enabled:
+            await self._ready_sent.wait()
 
     def status(self, status: str) -> None:
         """A `STATUS=` line for `systemctl status`."""
@@ -89,6 +96,7 @@ class LoopMonitor:
         self._interval = interval
         self.lag = 0.0
         self.max_lag = 0.0
+        self._peak = 0.0  # the worst lag since `take_peak` last asked
         self._last_beat = monotonic()
         self._task: asyncio.Task[None] | None = None
 
@@ -103,6 +111,12 @@ class LoopMonitor:
             self._last_beat = monotonic()
             self.lag = max(0.0, self._last_beat - before - self._interval)
             self.max_lag = max(self.max_lag, self.lag)
+            self._peak = max(self._peak, self.lag)
+
+    def take_peak(self) -> float:
+        """The worst lag since the last call, then start over."""
+        peak, self._peak = self._peak, 0.0
+        return peak
 
     def stalled_for(self) -> float:
         """Seconds since the monitor last woke; large when the loop is blocked."""
@@ -152,9 +166,13 @@ class Watchdog:
             _LOGGER.info("systemd watchdog enabled; petting every %.1fs", self._interval)
             self._task = asyncio.create_task(self._run(), name="homei-watchdog")
 
-    async def healthy(self) -> bool:
-        """Run every check once; True when all pass and the loop is not lagging."""
-        stalled = max(self._loop_monitor.lag, self._loop_monitor.stalled_for() - 1.0)
+    async def healthy(self, late: float = 0.0) -> bool:
+        """Run every check once; True when all pass and the loop has not lagged since the last
+        call (`late`: how late the caller itself woke, the freshest measure of lag there is)."""
+        # The peak, not the last beat: a loop that stalls now and then and answers in
+        # between is lagging, even if a pet falls into one of its good moments.
+        monitor = self._loop_monitor
+        stalled = max(monitor.take_peak(), monitor.stalled_for() - 1.0, late)
         if stalled > self._max_lag:
             self.last_failure = f"event loop lag {stalled:.1f}s"
             return False
@@ -170,13 +188,21 @@ class Watchdog:
 
     async def _run(self) -> None:
         assert self._interval is not None
+        late = 0.0
         while True:
-            if await self.healthy():
+            was_failing = self.last_failure is not None
+            if await self.healthy(late):
                 self._notifier.notify("WATCHDOG=1")
+                if was_failing:
+                    _LOGGER.warning("Petting the watchdog again")
             else:
                 _LOGGER.error("Withholding the watchdog: %s", self.last_failure)
                 self._notifier.status(f"Unhealthy: {self.last_failure}")
+            # The loop monitor beats every half second; this wake-up's own delay tells of a
+            # lagging loop sooner, before a pet could slip out between two of its beats.
+            before = monotonic()
             await asyncio.sleep(self._interval)
+            late = max(0.0, monotonic() - before - self._interval)
 
     async def stop(self) -> None:
         """Stop petting (on shutdown)."""

@@ -14,7 +14,8 @@ from homei.core.health import DependencyReport, HealthState
 from homei.core.tasks import TaskContext, TaskManager, TaskRecord
 from homei.core.work import OneAtATime, RefuseWhile, Workplace, work
 from homei.dbus.bus import DBusCallError, SystemBus
-from homei.dbus.rauc import InstallFailed, Progress, RaucInstaller, RaucUnavailable, SlotStatus
+from homei.dbus.rauc import InstallFailed, RaucInstaller, RaucUnavailable
+from homei.dbus.rauc_status import Progress, SlotStatus
 from homei.update.bundles import BundleStore
 from homei.update.history import HistoryEntry, UpdateHistory, UpdateResult
 

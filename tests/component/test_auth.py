@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import jwt
+
+from homei.core.api_keys import KEY_CACHE_SIZE
+from tests.daemon_process import start_homei
 
 
 async def test_first_run_writes_admin_password_0600(homei):
@@ -214,3 +220,35 @@ async def test_failed_logins_from_one_address_are_slowed_down(make_homei):
     assert response.status == 429
     assert int(response.headers["Retry-After"]) >= 1
     assert (await response.json())["error"]["code"] == "RATE_LIMITED"
+
+
+async def test_made_up_api_keys_do_not_grow_the_daemon(homei):
+    for index in range(2 * KEY_CACHE_SIZE):
+        made_up = f"hk_{index:012x}_{secrets.token_urlsafe(8)}"
+        response = await homei.client.get(
+            "/api/v1/tasks", headers={"Authorization": f"Bearer {made_up}"}
+        )
+        assert response.status == 401
+    assert homei.components.accounts.keys.cached_count <= KEY_CACHE_SIZE
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_a_burst_of_logins_leaves_no_memory_behind(tmp_path):
+    """Each scrypt hash takes 16 MiB; none of it may stay resident after the logins."""
+    daemon = start_homei(tmp_path, HOMEI_RATE_LIMITS__ENABLED="false")
+    try:
+        daemon.login()
+        before = rss_mib(daemon.process.pid)
+        with ThreadPoolExecutor(12) as pool:
+            tokens = list(pool.map(lambda _: daemon.login(), range(36)))
+        assert len(set(tokens)) == 36
+        grown = rss_mib(daemon.process.pid) - before
+        assert grown < 40, f"RSS grew by {grown:.1f} MiB over 36 logins"
+    finally:
+        daemon.stop()

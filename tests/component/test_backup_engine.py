@@ -19,6 +19,7 @@ from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart
 from homei.backup.manager import BackupBusy, BackupManager, BackupRequest, WrongPassword
 from homei.backup.manifest import BackupType
+from homei.backup.task_kind import backup_task_kind
 from homei.core.errors import InsufficientStorage, ValidationError
 from tests.backup_files import crafted_backup, fill_tree, inner_tar, snapshot
 from tests.service_dirs import DirectoryServices
@@ -35,6 +36,8 @@ class Engine:
         self.catalog = BackupCatalog(backups_dir or root / "backups", 2**40)
         self.part = HomeiPart(c.store, c.settings and homei_migrations(), b"{}", self.settings_file)
         self.manager = BackupManager(self.catalog, self.part, self.services, c.tasks, c.events)
+        # `POST /tasks {"type": "backup"}` reaches this engine's manager, not the daemon's.
+        c.tasks.register(backup_task_kind(self.manager))
 
     async def create(self, **request) -> dict:
         record = await self.manager.create(BackupRequest(**request))

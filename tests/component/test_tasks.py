@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from homei.app import build
+from homei.core.errors import Conflict
 from homei.core.tasks import INTERRUPTED_BY_RESTART, TaskContext
 
 
@@ -84,7 +86,7 @@ async def test_list_filters_and_paginates(homei):
     assert response.status == 400
 
 
-async def test_cancel_a_running_task_then_409(homei):
+async def test_delete_cancels_a_running_task_and_it_is_gone(homei):
     headers = await homei.auth()
     started = asyncio.Event()
 
@@ -101,8 +103,49 @@ async def test_cancel_a_running_task_then_409(homei):
     assert response.status == 200
     body = await response.json()
     assert body["status"] == "cancelled" and body["progress"] == 30
-    response = await homei.client.delete(f"/api/v1/tasks/{record.id}", headers=headers)
-    assert response.status == 409
+    for method in ("GET", "DELETE"):
+        response = await homei.client.request(method, f"/api/v1/tasks/{record.id}", headers=headers)
+        assert response.status == 404, method
+        assert (await response.json())["error"]["code"] == "TASK_NOT_FOUND"
+    listed = await (await homei.client.get("/api/v1/tasks?type=slow", headers=headers)).json()
+    assert listed["total"] == 0
+    row = await homei.components.store.fetch_one("SELECT 1 FROM tasks WHERE id = ?", (record.id,))
+    assert row is None  # gone for good, not only from memory
+
+
+async def test_delete_removes_a_finished_task_and_its_log(homei):
+    headers = await homei.auth()
+    response = await homei.client.post(
+        "/api/v1/tasks", headers=headers, json={"type": "database_check"}
+    )
+    task_id = (await response.json())["id"]
+    done = await wait_for_status(homei, task_id, {"completed", "failed"}, headers)
+    assert done["logs"]
+    response = await homei.client.delete(f"/api/v1/tasks/{task_id}", headers=headers)
+    assert response.status == 200 and (await response.json())["status"] == "completed"
+    assert (await homei.client.get(f"/api/v1/tasks/{task_id}", headers=headers)).status == 404
+    logs = await homei.components.store.fetch_all(
+        "SELECT 1 FROM task_logs WHERE task_id = ?", (task_id,)
+    )
+    assert logs == []
+
+
+async def test_cancel_keeps_the_record_and_refuses_a_finished_task(homei):
+    started = asyncio.Event()
+
+    async def slow(context: TaskContext) -> dict[str, Any]:
+        started.set()
+        await asyncio.Event().wait()
+        return {}
+
+    tasks = homei.components.tasks
+    record = await tasks.start("slow", slow)
+    async with asyncio.timeout(10):
+        await started.wait()
+    assert (await tasks.cancel(record.id)).status == "cancelled"
+    with pytest.raises(Conflict):
+        await tasks.cancel(record.id)
+    assert (await tasks.get(record.id)).status == "cancelled"
 
 
 async def test_a_failing_task_records_its_reason(homei):
@@ -172,3 +215,82 @@ async def test_shutdown_records_running_tasks_as_interrupted(make_homei):
     await homei.components.tasks.shutdown()
     final = await homei.components.tasks.get(record.id, with_logs=False)
     assert final.status == "failed" and final.error == INTERRUPTED_BY_RESTART
+
+
+async def run_backup_task(homei, headers, body: dict[str, Any]) -> dict[str, Any]:
+    response = await homei.client.post("/api/v1/tasks", headers=headers, json=body)
+    assert response.status == 202, await response.text()
+    created = await response.json()
+    done = await wait_for_status(homei, created["id"], {"completed", "failed"}, headers, 60)
+    assert done["status"] == "completed", done
+    return done
+
+
+async def test_a_backup_task_honours_its_config(homei):
+    headers = await homei.auth()
+    config = {"name": "before upgrade", "type": "partial", "homei": True,
+              "password": "long-enough-pass"}  # fmt: skip
+    done = await run_backup_task(homei, headers, {"type": "backup", "config": config})
+    assert done["createdBy"] == "admin"
+    name = done["result"]["name"]
+    assert name.startswith("before-upgrade-"), name
+    stored = await (await homei.client.get(f"/api/v1/backups/{name}", headers=headers)).json()
+    assert stored["encrypted"] is True and stored["type"] == "partial"
+    assert stored["homei"] is True and stored["services"] == []
+    # Seed 000's own example: every service, no media.
+    seed = {"type": "backup", "service": "all", "config": {"includeMedia": False,
+                                                           "compression": True}}  # fmt: skip
+    done = await run_backup_task(homei, headers, seed)
+    stored = await (
+        await homei.client.get(f"/api/v1/backups/{done['result']['name']}", headers=headers)
+    ).json()
+    assert stored["type"] == "full" and stored["include_data"] is False
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        ({"nmae": "typo"}, "body.config.nmae"),
+        ({"password": "short"}, "body.config.password"),
+        ({"type": "weekly"}, "body.config.type"),
+        ({"compression": False}, "body.config.compression"),
+        ({"services": ["nope"]}, None),
+    ],
+    ids=["unknown-field", "short-password", "bad-type", "uncompressed", "unknown-service"],
+)
+async def test_a_bad_backup_config_is_a_400_and_starts_nothing(homei, config, path):
+    headers = await homei.auth()
+    response = await homei.client.post(
+        "/api/v1/tasks", headers=headers, json={"type": "backup", "config": config}
+    )
+    assert response.status == 400, await response.text()
+    error = (await response.json())["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    if path is not None:
+        assert error["details"]["fields"][0]["path"] == path
+    listed = await (await homei.client.get("/api/v1/tasks?type=backup", headers=headers)).json()
+    assert listed["total"] == 0
+
+
+async def test_unnamed_backups_made_in_the_same_second_do_not_collide(homei):
+    headers = await homei.auth()
+    names = []
+    for _ in range(2):
+        done = await run_backup_task(
+            homei, headers, {"type": "backup", "config": {"type": "partial", "homei": True}}
+        )
+        names.append(done["result"]["name"])
+    # Names end in a time stamp to the second; what comes before it differs.
+    assert names[0].rsplit("-", 2)[0] != names[1].rsplit("-", 2)[0], names
+    assert all(n.startswith("backup-") for n in names)
+
+
+async def test_a_huge_config_is_refused(homei):
+    headers = await homei.auth()
+    config = {"note": "x" * (64 * 1024)}
+    response = await homei.client.post(
+        "/api/v1/tasks", headers=headers, json={"type": "database_check", "config": config}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["details"]["field"] == "config"
+    assert homei.components.tasks.retained_count == 0

@@ -1,9 +1,7 @@
-"""Store migrations, the event bus, tokens, password hashes and the watchdog."""
+"""Store migrations, the event bus, tokens and password hashes."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import sqlite3
 import time
 
@@ -14,7 +12,6 @@ from homei.core.auth import TokenIssuer, hash_password, verify_password
 from homei.core.errors import Unauthorized
 from homei.core.events import EventBus, SubscriptionClosed
 from homei.core.store import Migration, Store
-from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
 
 
 async def test_a_failing_migration_leaves_the_last_whole_step(tmp_path):
@@ -69,7 +66,7 @@ async def test_bus_filters_and_drops_a_subscriber_that_falls_behind():
 
 def test_tokens_expire_and_keep_their_type():
     issuer = TokenIssuer(b"k" * 64, access_ttl=60)
-    pair = issuer.issue("user-1", "ann", "viewer", 3)
+    pair = issuer.issue("user-1", "ann", "viewer", 3, family="f1", refresh_id="r1")
     claims = issuer.decode(pair.access_token)
     assert (claims.user_id, claims.token_version) == ("user-1", 3)
     with pytest.raises(Unauthorized):
@@ -92,55 +89,3 @@ def test_password_hash_round_trip():
     assert not verify_password("correct horsf", encoded)
     assert not verify_password("x", "bcrypt$whatever")
     assert not verify_password("x", "garbage")
-
-
-def test_watchdog_interval_from_the_environment():
-    assert watchdog_interval({"WATCHDOG_USEC": "10000000"}) == 5.0
-    assert watchdog_interval({}) is None
-    assert watchdog_interval({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1"}) is None
-
-
-async def test_watchdog_withholds_the_pet_while_a_check_fails(tmp_path):
-    path = tmp_path / "notify"
-    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    receiver.bind(str(path))
-    receiver.setblocking(False)
-    healthy = True
-
-    async def database() -> None:
-        if not healthy:
-            raise RuntimeError("database is gone")
-
-    monitor = LoopMonitor(interval=0.05)
-    monitor.start()
-    watchdog = Watchdog(Notifier({"NOTIFY_SOCKET": str(path)}), 0.05, monitor)
-    watchdog.add_check("database", database)
-    loop = asyncio.get_running_loop()
-
-    async def pets(seconds: float) -> int:
-        count = 0
-        deadline = loop.time() + seconds
-        while loop.time() < deadline:
-            try:
-                message = await asyncio.wait_for(
-                    loop.sock_recv(receiver, 4096), deadline - loop.time()
-                )
-            except TimeoutError:
-                break
-            count += message.count(b"WATCHDOG=1")
-        return count
-
-    watchdog.start()
-    try:
-        assert await pets(0.5) >= 3
-        healthy = False
-        await asyncio.sleep(0.1)  # a pet already on its way may still arrive
-        await pets(0.1)
-        assert await pets(0.5) == 0
-        assert watchdog.last_failure == "database: database is gone"
-        healthy = True
-        assert await pets(0.5) >= 3
-    finally:
-        await watchdog.stop()
-        await monitor.stop()
-        receiver.close()

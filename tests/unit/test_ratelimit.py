@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from homei.core.ratelimit import LoginThrottle, Quota, RateLimiter
+from homei.core.ratelimit import (
+    MAX_COUNTERS,
+    MAX_LOGIN_ADDRESSES,
+    LoginThrottle,
+    Quota,
+    RateLimiter,
+)
 
 
 class Clock:
@@ -66,3 +72,22 @@ def test_login_backoff_doubles_and_forgets():
     throttle.failed("c")
     throttle.succeeded("c")
     assert throttle.retry_after("c") == 0
+
+
+def test_counters_stay_bounded_under_a_flood_of_clients():
+    limiter = RateLimiter(window=60, clock=Clock())  # nothing expires in this test
+    for index in range(3 * MAX_COUNTERS):
+        limiter.hit([Quota(f"ip:{index}", 5)])
+    assert len(limiter) <= MAX_COUNTERS
+    newest = [Quota("ip:newest", 2)]
+    assert [limiter.hit(newest).allowed for _ in range(3)] == [True, True, False]
+
+
+def test_login_failures_stay_bounded_and_the_newest_are_kept():
+    throttle = LoginThrottle(free_attempts=2, clock=Clock())
+    for index in range(3 * MAX_LOGIN_ADDRESSES):
+        throttle.failed(f"10.0.{index // 256}.{index % 256}")
+    assert len(throttle) <= MAX_LOGIN_ADDRESSES
+    for _ in range(3):
+        throttle.failed("192.0.2.1")
+    assert throttle.retry_after("192.0.2.1") > 0

@@ -1,4 +1,4 @@
-"""What the update tests share: waits, and uploads and installs through the API."""
+"""What the update tests share: waits, uploads and installs through the API, reboots."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ import asyncio
 import hashlib
 from pathlib import Path
 from typing import Any
+
+
+class Reboots:
+    """Records reboot requests: logind cannot run here (no systemd as PID 1)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def __call__(self) -> None:
+        self.count += 1
 
 
 async def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:

@@ -107,22 +107,6 @@ async def test_a_second_install_while_one_runs_is_409(homei, device):
     await homei.components.tasks.wait((await first.json())["taskId"])
 
 
-async def test_rauc_gone_is_503_and_comes_back(homei, device):
-    headers = await homei.auth()
-    await asyncio.to_thread(device.kill_service)
-    updates = homei.components.updates
-    await wait_until(lambda: not updates.is_available)
-    response = await homei.client.get("/api/v1/update/status", headers=headers)
-    assert response.status == 503
-    assert (await response.json())["error"]["code"] == "UPDATE_ERROR"
-    deps = await (await homei.client.get("/api/v1/health/dependencies", headers=headers)).json()
-    assert deps["rauc"]["status"] == "unhealthy"
-    await asyncio.to_thread(device.restart_service)
-    await wait_until(lambda: updates.is_available)
-    response = await homei.client.get("/api/v1/update/status", headers=headers)
-    assert response.status == 200
-
-
 async def test_mark_routes(homei, device):
     headers = await homei.auth()
     response = await homei.client.post("/api/v1/update/mark-good", headers=headers)

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from homei.update.gate import GateSettings, GateVerdict, HealthGate
-from tests.component.update.env import install, upload, wait_until
+from tests.component.update.env import Reboots, install, upload, wait_until
 from tests.conftest import clean_environ, homei_command
 from tests.rauc_env import rauc_available
 
@@ -25,16 +25,6 @@ async def installed_and_rebooted(homei, device, boot_slot: str) -> None:
     await asyncio.to_thread(device.restart_service, boot_slot)
     updates = homei.components.updates
     await wait_until(lambda: updates.is_available and updates.rauc.boot_slot == boot_slot)
-
-
-class Reboots:
-    """Records reboot requests: logind cannot run here (no systemd as PID 1)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def __call__(self) -> None:
-        self.count += 1
 
 
 def gate_for(homei, probe_url: str, reboots: Reboots, window: float = 5.0) -> HealthGate:
