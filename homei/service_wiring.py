@@ -16,6 +16,7 @@ from homei.core.events import EventBus
 from homei.core.health import Health
 from homei.core.store import Store
 from homei.core.tasks import TaskManager
+from homei.core.work import Workplace
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.runtime import DockerRuntime
@@ -24,7 +25,6 @@ from homei.services.backup_data import ServiceBackupData
 from homei.services.control import ServiceControl
 from homei.services.health import HealthMonitor
 from homei.services.instance import HealthStatus
-from homei.services.locks import ServiceLocks
 from homei.services.manager import ServiceManager
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
@@ -59,22 +59,24 @@ def build_services(
     metrics: ApiMetrics,
 ) -> ServiceParts:
     service_store = ServiceStore(store)
-    locks = ServiceLocks()  # one per service: reconciler, tasks, control and backups
+    # The services' turns (`turns.ONE_PER_SERVICE`), shared by the reconciler, the tasks,
+    # control and backups.
+    workplace = Workplace(tasks)
     policy = Policy(
         settings.services_dir,
         tuple(Path(root) for root in settings.services.bind_roots),
         frozenset(settings.services.trusted),
     )
     runtime = DockerRuntime(docker, policy, containers)
-    reconciler = Reconciler(runtime, policy, service_store, locks, events)
+    reconciler = Reconciler(runtime, policy, service_store, workplace, events)
     control = ServiceControl(
         service_store,
         reconciler,
-        locks,
+        workplace,
         events,
         dependency_timeout=settings.services.dependency_timeout,
     )
-    manager = ServiceManager(service_store, reconciler, policy, control, locks, tasks, events)
+    manager = ServiceManager(service_store, reconciler, policy, control, workplace, tasks, events)
     monitor = HealthMonitor(
         service_store,
         runtime,
@@ -122,5 +124,5 @@ def build_services(
         monitor,
         samples,
         ServiceViews(runtime, monitor),
-        ServiceBackupData(service_store, reconciler, policy, locks),
+        ServiceBackupData(service_store, reconciler, policy, workplace),
     )

@@ -1,8 +1,8 @@
 """The services as backups see them: specs, folders and volumes, and a way to hold each
 service still while its data is read or replaced.
 
-While a service is held, its lock is held too: the reconciler waits instead of starting
-again a container that a backup stopped on purpose.
+While a service is held, so is its turn (`turns.ONE_PER_SERVICE`): the reconciler waits
+instead of starting again a container that a backup stopped on purpose.
 """
 
 from __future__ import annotations
@@ -14,26 +14,27 @@ from typing import Literal
 
 import msgspec
 
+from homei.core.work import Workplace
 from homei.services import graph
 from homei.services.instance import InstanceState, InstanceStatus
-from homei.services.locks import ServiceLocks
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
 from homei.services.spec import ServiceSpec, decode_spec, encode_spec
 from homei.services.store import ServiceStore
+from homei.services.turns import ONE_PER_SERVICE
 
 
 class ServiceBackupData:
     """Implements the backup engine's `ServiceData` on the declared services."""
 
     def __init__(
-        self, store: ServiceStore, reconciler: Reconciler, policy: Policy, locks: ServiceLocks
+        self, store: ServiceStore, reconciler: Reconciler, policy: Policy, workplace: Workplace
     ) -> None:
         self._store = store
         self._reconciler = reconciler
         self._runtime = reconciler.runtime
         self._policy = policy
-        self._locks = locks
+        self._work = workplace
 
     def _spec(self, name: str) -> ServiceSpec:
         return self._store.declared(name).spec
@@ -71,7 +72,7 @@ class ServiceBackupData:
         if mode == "live":
             yield
             return
-        async with self._locks.get(name):
+        async with self._work.holding(ONE_PER_SERVICE, name):
             state = await self._state(name)
             running, paused = state.running, state.paused
             try:
@@ -92,9 +93,7 @@ class ServiceBackupData:
     async def stopped(self, names: list[str]) -> AsyncIterator[None]:
         known = [n for n in sorted(set(names)) if self._store.get(n) is not None]
         order = [n for n in graph.start_order(self._store.graph(), known) if n in known]
-        async with contextlib.AsyncExitStack() as stack:
-            for name in sorted(set(names)):  # one order for every caller: no deadlock
-                await stack.enter_async_context(self._locks.get(name))
+        async with self._work.holding(ONE_PER_SERVICE, *names):
             was_running = [n for n in order if (await self._state(n)).running]
             try:
                 for name in reversed(was_running):

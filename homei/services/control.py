@@ -13,11 +13,12 @@ import logging
 
 from homei.core.clock import monotonic
 from homei.core.events import EventBus
+from homei.core.work import Workplace, work
 from homei.services import graph
 from homei.services.instance import HealthStatus
-from homei.services.locks import ServiceLocks
 from homei.services.reconciler import Reconciler
 from homei.services.store import Declared, ServiceStore
+from homei.services.turns import ONE_PER_SERVICE
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class ServiceControl:
         self,
         store: ServiceStore,
         reconciler: Reconciler,
-        locks: ServiceLocks,
+        workplace: Workplace,
         events: EventBus,
         *,
         dependency_timeout: float = 60.0,
@@ -35,9 +36,14 @@ class ServiceControl:
         self._store = store
         self._reconciler = reconciler
         self._runtime = reconciler.runtime
-        self._locks = locks
+        self._work = workplace
         self._events = events
         self._dependency_timeout = dependency_timeout
+
+    @property
+    def workplace(self) -> Workplace:
+        """The services' work policies' state, shared with the rest of the model."""
+        return self._work
 
     def _declared(self, name: str) -> Declared:
         return self._store.declared(name)
@@ -48,21 +54,25 @@ class ServiceControl:
         order = graph.start_order(self._store.graph(), [name])
         started = []
         for service in order:
-            async with self._locks.get(service):
-                row = self._declared(service)
-                await self._store.set_desired(service, "running")
-                row = self._declared(service)
-                if not row.spec.enabled:
-                    if service == name:
-                        _LOGGER.info("Service %s is disabled: not starting it", service)
-                    continue
-                before = await self._runtime.inspect(service)
-                await self._reconciler.ensure(row, run=True)
-                if before is None or not before.running:
-                    started.append(service)
+            if await self._start_one(service, requested=service == name):
+                started.append(service)
             if service != name:
                 await self.wait_running(service)
         return started
+
+    @work(ONE_PER_SERVICE)
+    async def _start_one(self, name: str, *, requested: bool) -> bool:
+        """Declare `name` running and run it; whether it was not running before."""
+        self._declared(name)
+        await self._store.set_desired(name, "running")
+        row = self._declared(name)
+        if not row.spec.enabled:
+            if requested:
+                _LOGGER.info("Service %s is disabled: not starting it", name)
+            return False
+        before = await self._runtime.inspect(name)
+        await self._reconciler.ensure(row, run=True)
+        return before is None or not before.running
 
     async def stop(
         self, name: str, *, graceful: bool = True, timeout: int | None = None
@@ -72,20 +82,25 @@ class ServiceControl:
         order = [*graph.dependents(self._store.graph(), name), name]
         stopped = []
         for service in order:
-            async with self._locks.get(service):
-                row = self._declared(service)
-                await self._store.set_desired(service, "stopped")
-                state = await self._runtime.inspect(service)
-                if state is None or not state.running:
-                    continue
-                if graceful:
-                    wait = timeout if timeout is not None else row.spec.stop_timeout
-                    await self._runtime.stop(service, wait)
-                else:
-                    await self._runtime.kill(service)
+            if await self._stop_one(service, graceful=graceful, timeout=timeout):
                 stopped.append(service)
-                self._events.publish("service:stopped", {"service": service})
         return stopped
+
+    @work(ONE_PER_SERVICE)
+    async def _stop_one(self, name: str, *, graceful: bool, timeout: int | None) -> bool:
+        """Declare `name` stopped and stop it; whether it was running."""
+        row = self._declared(name)
+        await self._store.set_desired(name, "stopped")
+        state = await self._runtime.inspect(name)
+        if state is None or not state.running:
+            return False
+        if graceful:
+            wait = timeout if timeout is not None else row.spec.stop_timeout
+            await self._runtime.stop(name, wait)
+        else:
+            await self._runtime.kill(name)
+        self._events.publish("service:stopped", {"service": name})
+        return True
 
     async def restart(self, name: str, *, timeout: int | None = None) -> None:
         """Restart `name`, taking down and bringing back what runs on top of it."""
@@ -100,15 +115,15 @@ class ServiceControl:
             await self.start(user)
         self._events.publish("service:restarted", {"service": name, "image": row.spec.image})
 
+    @work(ONE_PER_SERVICE)
     async def restart_unhealthy(self, name: str) -> None:
         """Restart only this service's container (the health monitor's remedy)."""
-        async with self._locks.get(name):
-            row = self._store.get(name)
-            if row is None or not row.should_run:
-                return
-            await self._runtime.stop(name, row.spec.stop_timeout)
-            await self._reconciler.ensure(row, run=True)
-            await self._store.count_restart(name)
+        row = self._store.get(name)
+        if row is None or not row.should_run:
+            return
+        await self._runtime.stop(name, row.spec.stop_timeout)
+        await self._reconciler.ensure(row, run=True)
+        await self._store.count_restart(name)
 
     async def _running(self, name: str) -> bool:
         state = await self._runtime.inspect(name)

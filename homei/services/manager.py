@@ -15,20 +15,20 @@ import contextlib
 import logging
 import shutil
 import socket
-from pathlib import Path
 from typing import Any
 
 from homei.core.errors import Conflict, HomeiError
 from homei.core.events import EventBus
 from homei.core.tasks import TaskContext, TaskManager, TaskRecord
+from homei.core.work import Workplace, work
 from homei.services import graph
 from homei.services.control import ServiceControl
 from homei.services.instance import ImageMissing, PortTaken, ServiceStatus
-from homei.services.locks import ServiceLocks
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
 from homei.services.spec import ServiceSpec, normalise, parse_spec, spec_fields
 from homei.services.store import Declared, ServiceStore
+from homei.services.turns import ONE_PER_SERVICE
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ServiceManager:
         reconciler: Reconciler,
         policy: Policy,
         control: ServiceControl,
-        locks: ServiceLocks,
+        workplace: Workplace,
         tasks: TaskManager,
         events: EventBus,
     ) -> None:
@@ -55,10 +55,15 @@ class ServiceManager:
         self._reconciler = reconciler
         self._runtime = reconciler.runtime
         self._policy = policy
-        self._locks = locks
+        self._work = workplace
         self._tasks = tasks
         self._events = events
         self.busy: dict[str, ServiceStatus] = {}  # installing or updating, until its task ends
+
+    @property
+    def workplace(self) -> Workplace:
+        """The services' work policies' state, shared with the rest of the model."""
+        return self._work
 
     def declared(self, name: str) -> Declared:
         """The declared service; `ServiceNotFound` when there is none."""
@@ -131,13 +136,7 @@ class ServiceManager:
     async def install(self, body: Any, created_by: str | None) -> tuple[ServiceSpec, TaskRecord]:
         """Declare a service and start the task that brings it up."""
         spec = parse_spec(body)
-        async with self._locks.get(spec.name):
-            if self.store.get(spec.name) is not None or spec.name in self.busy:
-                raise ServiceExists(
-                    f"Service '{spec.name}' already exists", {"service_name": spec.name}
-                )
-            await self._admissible(spec, None)
-            self.busy[spec.name] = ServiceStatus.INSTALLING  # the name is taken from now on
+        await self._admit_install(spec.name, spec)
         task = await self._tasks.start(
             "service_install",
             lambda context: self._run_install(context, spec),
@@ -147,6 +146,13 @@ class ServiceManager:
         )
         self._release_when_finished(task, spec.name)
         return spec, task
+
+    @work(ONE_PER_SERVICE)
+    async def _admit_install(self, name: str, spec: ServiceSpec) -> None:
+        if self.store.get(name) is not None or name in self.busy:
+            raise ServiceExists(f"Service '{name}' already exists", {"service_name": name})
+        await self._admissible(spec, None)
+        self.busy[name] = ServiceStatus.INSTALLING  # the name is taken from now on
 
     def _release_when_finished(self, task: TaskRecord, name: str) -> None:
         """Clear the service's mark however its task ends, even cancelled before it ran."""
@@ -158,18 +164,10 @@ class ServiceManager:
 
     async def _run_install(self, context: TaskContext, spec: ServiceSpec) -> dict[str, Any]:
         folder = self._policy.service_dir(spec.name)
-        made_folder = False
+        # Only a folder this install makes is removed on failure: never data that was there.
+        new_folder = not await asyncio.to_thread(folder.exists)
         try:
-            async with self._locks.get(spec.name):
-                # Declared by the task, not the request: a task cancelled before it ran
-                # leaves nothing declared.
-                declared = await self.store.put(spec, "running")
-                await context.log(f"Installing {spec.name} from {spec.image}")
-                await self._runtime.ensure_image(spec.image, context.progress)
-                await context.progress(40, "Preparing networks, volumes and folders")
-                made_folder = await asyncio.to_thread(_make_folder, folder)
-                await context.progress(60, "Creating the container")
-                await self._reconciler.ensure(declared, run=False)
+            await self._declare_and_create(spec.name, context, spec)
             if spec.enabled:
                 await context.progress(75, "Starting dependencies and the service")
                 await self.control.start(spec.name)
@@ -177,7 +175,7 @@ class ServiceManager:
             await context.log(f"Install failed, removing what it created: {err}", "error")
             with contextlib.suppress(Exception):
                 await self._forget(spec.name, remove_data=False)
-            if made_folder:  # only a folder this install made: never data that was there
+            if new_folder:
                 await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
             raise
         finally:
@@ -187,6 +185,18 @@ class ServiceManager:
             {"service": spec.name, "version": spec.version, "status": "installed"},
         )
         return {"success": True, "message": f"Service {spec.name} installed"}
+
+    @work(ONE_PER_SERVICE)
+    async def _declare_and_create(self, name: str, context: TaskContext, spec: ServiceSpec) -> None:
+        # Declared by the task, not the request: a task cancelled before it ran leaves
+        # nothing declared.
+        declared = await self.store.put(spec, "running")
+        await context.log(f"Installing {name} from {spec.image}")
+        await self._runtime.ensure_image(spec.image, context.progress)
+        await context.progress(40, "Preparing networks, volumes and folders")
+        await asyncio.to_thread(self._policy.service_dir(name).mkdir, parents=True, exist_ok=True)
+        await context.progress(60, "Creating the container")
+        await self._reconciler.ensure(declared, run=False)
 
     # --- update ------------------------------------------------------------------------
     async def update(
@@ -200,9 +210,7 @@ class ServiceManager:
             changes["config"] = body["config"]
         merged.update(normalise({**changes, "name": name}))
         spec = parse_spec(merged, name=name)
-        async with self._locks.get(name):
-            await self._admissible(spec, old)
-            self.busy[name] = ServiceStatus.UPDATING
+        await self._admit_update(name, spec, old)
         task = await self._tasks.start(
             "service_update",
             lambda context: self._run_update(context, name, spec),
@@ -213,22 +221,30 @@ class ServiceManager:
         self._release_when_finished(task, name)
         return spec, task
 
+    @work(ONE_PER_SERVICE)
+    async def _admit_update(self, name: str, spec: ServiceSpec, old: Declared) -> None:
+        await self._admissible(spec, old)
+        self.busy[name] = ServiceStatus.UPDATING
+
     async def _run_update(self, context: TaskContext, name: str, spec: ServiceSpec) -> Any:
         try:
-            async with self._locks.get(name):
-                old = self.declared(name)
-                await self._runtime.ensure_image(spec.image, context.progress)
-                if spec.runtime_hash() != old.spec.runtime_hash():
-                    await context.progress(50, "Preparing the new container and swapping it in")
-                    run = spec.enabled and old.desired == "running"
-                    await self._reconciler.swap(old, spec, run=run)
-                declared = await self.store.put(spec)
-                await context.progress(90, "Applying the declared state")
-                await self._reconciler.ensure(declared, run=declared.should_run or None)
+            await self._apply_update(name, context, spec)
         finally:
             self.busy.pop(name, None)
         self._events.publish("service:updated", {"service": name, "image": spec.image})
         return {"success": True, "message": f"Service {name} updated"}
+
+    @work(ONE_PER_SERVICE)
+    async def _apply_update(self, name: str, context: TaskContext, spec: ServiceSpec) -> None:
+        old = self.declared(name)
+        await self._runtime.ensure_image(spec.image, context.progress)
+        if spec.runtime_hash() != old.spec.runtime_hash():
+            await context.progress(50, "Preparing the new container and swapping it in")
+            run = spec.enabled and old.desired == "running"
+            await self._reconciler.swap(old, spec, run=run)
+        declared = await self.store.put(spec)
+        await context.progress(90, "Applying the declared state")
+        await self._reconciler.ensure(declared, run=declared.should_run or None)
 
     # --- delete ------------------------------------------------------------------------
     async def delete(self, name: str, *, force: bool, remove_data: bool) -> None:
@@ -244,33 +260,28 @@ class ServiceManager:
         self._events.publish("service:uninstalled", {"service": name, "removeData": remove_data})
 
     async def _forget(self, name: str, *, remove_data: bool) -> None:
-        async with self._locks.get(name):
-            row = self.store.get(name)
-            await self._reconciler.remove(name)
-            if row is not None:
-                others = {
-                    network
-                    for other, declared in self.store.all().items()
-                    if other != name
-                    for network in declared.spec.networks
-                }
-                await self._runtime.release(row.spec, others)
-            if row is not None and remove_data:
-                for volume in row.spec.volumes:
-                    if volume.is_named:
-                        await self._runtime.remove_volume(volume.source)
-                folder = self._policy.service_dir(name)
-                await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
-            await self.store.remove(name)
-        self._locks.forget(name)
+        await self._remove(name, remove_data=remove_data)
+        self._work.forget(ONE_PER_SERVICE, name)
 
-
-def _make_folder(folder: Path) -> bool:
-    """Create the service's folder; whether it was not there before."""
-    if folder.exists():
-        return False
-    folder.mkdir(parents=True, exist_ok=True)
-    return True
+    @work(ONE_PER_SERVICE)
+    async def _remove(self, name: str, *, remove_data: bool) -> None:
+        row = self.store.get(name)
+        await self._reconciler.remove(name)
+        if row is not None:
+            others = {
+                network
+                for other, declared in self.store.all().items()
+                if other != name
+                for network in declared.spec.networks
+            }
+            await self._runtime.release(row.spec, others)
+        if row is not None and remove_data:
+            for volume in row.spec.volumes:
+                if volume.is_named:
+                    await self._runtime.remove_volume(volume.source)
+            folder = self._policy.service_dir(name)
+            await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
+        await self.store.remove(name)
 
 
 def _can_bind(ip: str, port: int, proto: str) -> bool:

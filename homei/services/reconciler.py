@@ -15,13 +15,14 @@ import contextlib
 import logging
 
 from homei.core.events import EventBus
+from homei.core.work import Needs, Workplace, work
 from homei.services.drift import drift, expected
-from homei.services.instance import InstanceState, RuntimeFailure
-from homei.services.locks import ServiceLocks
+from homei.services.instance import InstanceRef, InstanceState, RuntimeFailure
 from homei.services.policy import Policy
 from homei.services.runtime import Runtime
 from homei.services.spec import ServiceSpec
 from homei.services.store import Declared, ServiceStore
+from homei.services.turns import ONE_PER_SERVICE, ONE_PER_SERVICE_UNLESS_BUSY, ServiceBusy
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,21 +43,25 @@ def wants_running(declared: Declared, state: InstanceState) -> bool | None:
     return None
 
 
+# A pass waits for the runtime to answer; until then it is deferred, not failed.
+RUNTIME_ANSWERS = Needs(lambda reconciler: reconciler.runtime.require())
+
+
 class Reconciler:
-    """Makes instances match specs, one service at a time under that service's lock."""
+    """Makes instances match specs, one service at a time, in that service's turn."""
 
     def __init__(
         self,
         runtime: Runtime,
         policy: Policy,
         store: ServiceStore,
-        locks: ServiceLocks,
+        workplace: Workplace,
         events: EventBus,
     ) -> None:
         self.runtime = runtime
         self._policy = policy
         self._store = store
-        self._locks = locks
+        self._workplace = workplace
         self._events = events
         self._pending: set[str] = set()
         self._all_pending = False
@@ -66,10 +71,15 @@ class Reconciler:
         self.passes = 0  # passes finished
         self._taken = 0  # passes that have taken their requests
 
+    @property
+    def workplace(self) -> Workplace:
+        """The services' work policies' state, shared with the rest of the model."""
+        return self._workplace
+
     # --- one service -----------------------------------------------------------------
     async def ensure(self, declared: Declared, *, run: bool | None) -> InstanceState | None:
         """The service's instance made from its spec, running if `run` (None: as the
-        restart policy says). Call with the service's lock held. Returns its state."""
+        restart policy says). Call in the service's turn. Returns its state."""
         spec = declared.spec
         state = await self.runtime.inspect(spec.name)
         if state is not None and not state.belongs_to(spec.name):
@@ -142,26 +152,27 @@ class Reconciler:
             staged = instance.name.endswith(NEXT_SUFFIX)
             if owner in declared and not staged:
                 continue
-            lock = self._locks.get(owner)
-            if lock.locked():
-                continue  # an install or a swap of that service is under way
-            async with lock:
-                _LOGGER.info("Removing orphaned container %s", instance.name)
-                await self.runtime.remove(instance.id)
-                self._events.publish(
-                    "service:orphan:removed", {"service": owner, "container": instance.name}
-                )
+            with contextlib.suppress(ServiceBusy):  # an install or a swap is under way
+                await self._remove_orphan(owner, instance)
 
+    @work(ONE_PER_SERVICE_UNLESS_BUSY)
+    async def _remove_orphan(self, name: str, instance: InstanceRef) -> None:
+        _LOGGER.info("Removing orphaned container %s", instance.name)
+        await self.runtime.remove(instance.id)
+        self._events.publish(
+            "service:orphan:removed", {"service": name, "container": instance.name}
+        )
+
+    @work(ONE_PER_SERVICE)
     async def _reconcile(self, name: str) -> None:
-        async with self._locks.get(name):
-            row = self._store.get(name)  # read under the lock: an update may have just landed
-            if row is None:
-                return
-            try:
-                await self.ensure(row, run=None)
-            except RuntimeFailure as err:
-                self.last_error = f"{name}: {err.message}"
-                _LOGGER.warning("Could not reconcile %s: %s", name, err.message)
+        row = self._store.get(name)  # read in its turn: an update may have just landed
+        if row is None:
+            return
+        try:
+            await self.ensure(row, run=None)
+        except RuntimeFailure as err:
+            self.last_error = f"{name}: {err.message}"
+            _LOGGER.warning("Could not reconcile %s: %s", name, err.message)
 
     def request(self, name: str | None = None) -> int:
         """Ask for one service (or everything, with None) to be reconciled soon; the number
@@ -194,15 +205,19 @@ class Reconciler:
             everything = self._all_pending or not self._pending
             names, self._pending, self._all_pending = self._pending, set(), False
             try:
-                await self.runtime.require()
-                if everything:
-                    await self.reconcile_all()
-                else:
-                    for name in sorted(names):
-                        await self._reconcile(name)
+                await self._pass(names if not everything else None)
                 self.last_error = None
             except RuntimeFailure as err:
                 _LOGGER.debug("Reconciling deferred: %s", err.message)
             except Exception:
                 _LOGGER.exception("Reconciling failed")
             self.passes += 1
+
+    @work(RUNTIME_ANSWERS)
+    async def _pass(self, names: set[str] | None) -> None:
+        """Reconcile `names`, or everything with None."""
+        if names is None:
+            await self.reconcile_all()
+            return
+        for name in sorted(names):
+            await self._reconcile(name)
