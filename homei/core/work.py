@@ -5,7 +5,8 @@
 
 A rule says what a piece of work needs or may not overlap with: `OneAtATime` (for the
 whole group, or per key such as a service's name; refusing or waiting for its turn),
-`AtMost` (N runs in T seconds, per key), `Needs` (an async check that raises, such as
+`AtMost` (N runs in T seconds, per key), `Backoff` (each run waits longer after the last,
+doubling, until forgotten), `Needs` (an async check that raises, such as
 "Docker answers") and `RefuseWhile` (a condition, such as "an update installs").
 
 The state behind the rules lives in a `Workplace` that the owner receives through its
@@ -66,6 +67,19 @@ class AtMost:
 
 
 @dataclass(frozen=True, slots=True)
+class Backoff:
+    """After a run, the next waits `first(owner)` seconds, twice that after the one after,
+    and so on up to `cap(owner)` (per value of argument `key`) until `Workplace.forget`;
+    `refuse` is given the key and the seconds until the next run would be allowed."""
+
+    name: str
+    first: Callable[[Any], float]
+    cap: Callable[[Any], float]
+    refuse: Callable[[str | None, float], HomeiError]
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Needs:
     """A precondition: `check(owner)` is awaited first and raises when it is not met."""
 
@@ -80,7 +94,8 @@ class RefuseWhile:
     refusal: Callable[[Any], HomeiError]
 
 
-Rule = OneAtATime | AtMost | Needs | RefuseWhile
+Rule = OneAtATime | AtMost | Backoff | Needs | RefuseWhile
+Kept = OneAtATime | AtMost | Backoff  # the rules whose state a workplace keeps
 
 
 class Claim:
@@ -103,6 +118,8 @@ class Workplace:
         self._tasks = tasks
         self._locks: dict[tuple[str, str | None], asyncio.Lock] = {}
         self._runs: dict[tuple[str, str | None], deque[float]] = {}
+        # Per back-off: (runs so far, when the next may run).
+        self._spacing: dict[tuple[str, str | None], tuple[int, float]] = {}
         # Who waits for a turn: a turn just released to a waiter is not free to a refuser.
         self._waiting: dict[tuple[str, str | None], int] = {}
 
@@ -145,12 +162,17 @@ class Workplace:
             for claim in reversed(claims):
                 claim.release()
 
-    def forget(self, rule: OneAtATime | AtMost, key: str) -> None:
-        """Drop what is kept for `key` (a deleted service), unless its turn is held."""
-        lock = self._locks.get((rule.name, key))
-        if lock is None or not (lock.locked() or self._waiting.get((rule.name, key))):
-            self._locks.pop((rule.name, key), None)
-            self._runs.pop((rule.name, key), None)
+    def forget(self, rule: Kept, key: str) -> None:
+        """Drop what is kept for `key` (a deleted service, a recovered one), unless its turn
+        is held. A back-off starts over from its first wait; a wait under way still holds."""
+        slot = (rule.name, key)
+        lock = self._locks.get(slot)
+        if lock is None or not (lock.locked() or self._waiting.get(slot)):
+            self._locks.pop(slot, None)
+            self._runs.pop(slot, None)
+            spacing = self._spacing.pop(slot, None)
+            if spacing is not None and spacing[1] > monotonic():
+                self._spacing[slot] = (0, spacing[1])
 
     def count(self, rule: AtMost, key: str | None = None) -> None:
         """Record a run against `rule`'s budget; its refusal when the budget is spent."""
@@ -161,6 +183,17 @@ class Workplace:
         if len(runs) >= rule.calls:
             raise rule.refuse(key, runs[0] + rule.period - now)
         runs.append(now)
+
+    def space(self, rule: Backoff, owner: object, key: str | None = None) -> float:
+        """Record a run against `rule`'s back-off; the wait before the next one, or its
+        refusal while the current wait lasts."""
+        now = monotonic()
+        runs, next_at = self._spacing.get((rule.name, key), (0, now))
+        if now < next_at:
+            raise rule.refuse(key, next_at - now)
+        wait = min(rule.first(owner) * 2.0**runs, rule.cap(owner))
+        self._spacing[(rule.name, key)] = (runs + 1, now + wait)
+        return wait
 
     def hand_to_task(self, task_id: str, claims: list[Claim]) -> None:
         """Keep `claims` until task `task_id` has ended."""
@@ -194,9 +227,9 @@ def work(
             if key is not None and key not in signature.parameters:
                 raise TypeError(f"{func.__qualname__} has no argument '{key}' to key a rule by")
 
-        stateful = any(isinstance(rule, OneAtATime | AtMost) for rule in rules)
+        stateful = any(isinstance(rule, Kept) for rule in rules)
 
-        def key_of(rule: OneAtATime | AtMost, bound: inspect.BoundArguments) -> str | None:
+        def key_of(rule: Kept, bound: inspect.BoundArguments) -> str | None:
             return None if rule.key is None else str(bound.arguments[rule.key])
 
         @functools.wraps(func)
@@ -223,6 +256,9 @@ def work(
                     if isinstance(rule, AtMost):
                         assert place is not None
                         place.count(rule, key_of(rule, bound))
+                    elif isinstance(rule, Backoff):
+                        assert place is not None
+                        place.space(rule, owner, key_of(rule, bound))
                 result = await func(*args, **kwargs)
                 if task_claims:
                     task_id = getattr(result, "id", None)

@@ -25,8 +25,6 @@ class ServiceHealth:
     error: str | None = None
     checks: dict[str, str] = field(default_factory=dict)
     failures: int = 0
-    restarts_in_a_row: int = 0
-    next_restart_at: float = 0.0
     # (when, restart count) readings of the current instance, for crash-loop detection.
     instance_id: str = ""
     restart_readings: deque[tuple[float, int]] = field(default_factory=deque)

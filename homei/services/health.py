@@ -5,18 +5,21 @@ restarting, or has restarted more than `restart_budget` times within `restart_wi
 a crash loop: unhealthy whatever its checks say. A change raises `service:health:changed`;
 turning unhealthy raises `health:alert`. A service that fails `restart_after` checks in a
 row is restarted, then again only after a back-off that doubles each time it fails to
-recover; the restarts are counted.
+recover (`RESTART_BACKOFF`, a work policy); the restarts are counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from homei.core.clock import monotonic, now_iso
+from homei.core.errors import RateLimited
 from homei.core.events import EventBus
 from homei.core.health import DependencyReport, HealthState, ServiceCounts
+from homei.core.work import Backoff, Workplace, work
 from homei.services.checks import CheckRunner, ServiceHealth, crash_loop
 from homei.services.control import ServiceControl
 from homei.services.instance import HealthStatus, RuntimeFailure, age
@@ -32,6 +35,18 @@ HEALTHY, UNHEALTHY, STARTING, STOPPED = (
     HealthStatus.STOPPED,
 )
 _CHECK_RESULTS = {HEALTHY: "passed", UNHEALTHY: "failed", STARTING: "starting"}
+
+# Health-driven restarts of one service: each waits twice as long as the one before, from
+# the `restart_backoff` setting up to `restart_backoff_max`, until the service is healthy.
+RESTART_BACKOFF = Backoff(
+    "unhealthy-restart",
+    first=lambda monitor: monitor.backoff,
+    cap=lambda monitor: monitor.max_backoff,
+    key="name",
+    refuse=lambda name, wait: RateLimited(
+        f"Service '{name}' may be restarted again in {wait:.0f}s", {"wait": wait}
+    ),
+)
 
 
 class HealthMonitor:
@@ -51,12 +66,17 @@ class HealthMonitor:
         self._runtime = runtime
         self._control = control
         self._events = events
-        self._backoff = backoff
-        self._max_backoff = max_backoff
+        self.backoff = backoff
+        self.max_backoff = max_backoff
         self.states: dict[str, ServiceHealth] = {}
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._checks = CheckRunner(runtime)
         self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def workplace(self) -> Workplace:
+        """The services' work policies' state, shared with the rest of the model."""
+        return self._control.workplace
 
     def get(self, name: str) -> ServiceHealth:
         return self.states.setdefault(name, ServiceHealth())
@@ -78,6 +98,7 @@ class HealthMonitor:
             for name in set(self._loops) - set(declared):
                 self._loops.pop(name).cancel()
                 self.states.pop(name, None)
+                self.workplace.forget(RESTART_BACKOFF, name)
             for name in set(declared) - set(self._loops):
                 self._loops[name] = asyncio.create_task(
                     self._watch(name), name=f"homei-health-{name}"
@@ -152,7 +173,7 @@ class HealthMonitor:
             state.failures += 1
         elif status == HEALTHY:
             state.failures = 0
-            state.restarts_in_a_row = 0
+            self.workplace.forget(RESTART_BACKOFF, name)  # recovered: the back-off starts over
         if previous != status:
             self._events.publish(
                 "service:health:changed",
@@ -171,17 +192,14 @@ class HealthMonitor:
         limit = row.spec.health.restart_after if row else 0
         # A crash loop is the runtime's to restart (its restart policy already does): Homei's
         # remedy is for a service that runs but fails its checks.
-        if remedy and limit and state.failures >= limit and monotonic() >= state.next_restart_at:
-            await self._restart(name, state)
+        if remedy and limit and state.failures >= limit:
+            with contextlib.suppress(RateLimited):  # still backing off: failures keep counting
+                await self._restart(name, state)
 
+    @work(RESTART_BACKOFF)
     async def _restart(self, name: str, state: ServiceHealth) -> None:
-        delay = min(self._backoff * 2**state.restarts_in_a_row, self._max_backoff)
-        state.restarts_in_a_row += 1
-        state.next_restart_at = monotonic() + delay
         state.failures = 0
-        _LOGGER.warning(
-            "Restarting unhealthy service %s (next restart no sooner than %.0fs)", name, delay
-        )
+        _LOGGER.warning("Restarting unhealthy service %s", name)
         self._events.publish(
             "health:alert",
             {

@@ -7,13 +7,18 @@ import asyncio
 import pytest
 
 from homei.core.errors import Conflict, RateLimited, Unavailable
-from homei.core.work import AtMost, Needs, OneAtATime, RefuseWhile, Workplace, work
+from homei.core.work import AtMost, Backoff, Needs, OneAtATime, RefuseWhile, Workplace, work
 
 ONE_PER_SERVICE = OneAtATime("service", key="name")  # waits for its turn
 ONE_BACKUP = OneAtATime("backup", busy=lambda _: Conflict("busy"))
 RESTARTS = AtMost(
     "restart", calls=3, period=60.0, key="name",
     refuse=lambda name, wait: RateLimited(f"{name}: again in {wait:.0f}s", {"wait": wait}),
+)  # fmt: skip
+
+SPACED = Backoff(
+    "unhealthy-restart", first=lambda owner: owner.first_wait, cap=lambda owner: 40.0,
+    key="name", refuse=lambda name, wait: RateLimited(f"{name}: in {wait:.0f}s", {"wait": wait}),
 )  # fmt: skip
 
 
@@ -25,6 +30,7 @@ class Owner:
         self.running: dict[str, int] = {}
         self.peak: dict[str, int] = {}
         self.release = asyncio.Event()
+        self.first_wait = 10.0
 
     async def require_docker(self) -> None:
         if not self.docker_up:
@@ -48,6 +54,10 @@ class Owner:
 
     @work(RESTARTS)
     async def restart(self, name: str) -> None:
+        return None
+
+    @work(SPACED)
+    async def restart_spaced(self, name: str) -> None:
         return None
 
 
@@ -181,3 +191,29 @@ async def test_a_run_refused_as_busy_spends_no_budget():
     await first
     with pytest.raises(RateLimited, match="spent"):  # the first run's budget, not the refused one's
         await single.run()
+
+
+async def test_a_backoff_doubles_per_key_up_to_its_cap_and_starts_over_when_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]  # a stand-in clock: the waits are minutes long
+    monkeypatch.setattr("homei.core.work.monotonic", lambda: now[0])
+    owner = Owner()
+    waits = []
+    for _ in range(5):
+        await owner.restart_spaced("web")
+        with pytest.raises(RateLimited) as refused:
+            await owner.restart_spaced("web")
+        waits.append(refused.value.details["wait"])
+        now[0] += refused.value.details["wait"]
+    assert waits == [10, 20, 40, 40, 40]  # read from the owner, doubled, capped
+    await owner.restart_spaced("db")  # another key has its own back-off
+    await owner.restart_spaced("web")
+    owner.workplace.forget(SPACED, "web")  # e.g. healthy again
+    with pytest.raises(RateLimited):  # the wait already under way still holds
+        await owner.restart_spaced("web")
+    now[0] += 40
+    await owner.restart_spaced("web")
+    with pytest.raises(RateLimited) as refused:
+        await owner.restart_spaced("web")
+    assert refused.value.details["wait"] == 10  # the doubling started over
