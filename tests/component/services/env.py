@@ -12,12 +12,12 @@ from tests.docker_env import IMAGE, DockerEngine
 DEADLINE = 60.0
 
 
-def settings_for(engine: DockerEngine, extra: str = "") -> str:
+def settings_for(engine: DockerEngine, extra: str = "", restart_backoff: float = 0.5) -> str:
     """Homei's settings: this engine, no RAUC, quick health checks and samples."""
     return RATE_LIMITS_OPEN + (
         f'[docker]\nurl = "{engine.host}"\n'
         '[update]\ndbus_address = "unix:path=/nonexistent/homei-test-bus"\n'
-        "[services]\nsample_interval = 0.5\nrestart_backoff = 0.5\n" + extra
+        f"[services]\nsample_interval = 0.5\nrestart_backoff = {restart_backoff}\n" + extra
     )
 
 

@@ -15,6 +15,7 @@ from tests.component.services.env import (
     install,
     reconciled,
     running,
+    settings_for,
     sleeper,
     state,
     until,
@@ -149,6 +150,39 @@ async def test_unhealthy_service_is_restarted_and_counted(homei, engine):
         "tcp"
     ] == "failed"
     await socket.close()
+
+
+async def test_a_failing_service_is_not_restarted_again_within_its_backoff(engine, make_homei):
+    homei = await make_homei(settings_for(engine, restart_backoff=600.0), parts=frozenset())
+    try:
+        headers = await homei.auth()
+        health = {
+            "checks": [{"type": "tcp", "port": 8080}],  # nothing listens: every check fails
+            "interval": "0.3s",
+            "start_period": "0s",
+            "restart_after": 2,
+        }
+        await install(homei, headers, sleeper("sick", health=health))
+
+        async def restarts() -> int:
+            return (await call(homei, "GET", "/api/v1/services/sick", headers))["restarts"]
+
+        async def failures() -> int:
+            report = await call(homei, "GET", "/api/v1/health/services", headers)
+            return {s["name"]: s for s in report["services"]}["sick"]["failures"]
+
+        await until(restarts, "the first health-driven restart")
+        # A restart sets the count back to 0: twice `restart_after` is reached only while
+        # the back-off holds the next restart back.
+        await until(lambda: _at_least(failures(), 4), "failures to pile up in the back-off")
+        assert await restarts() == 1
+    finally:
+        await homei.client.close()
+        await asyncio.to_thread(engine.remove_containers, "io.homei.managed")
+
+
+async def _at_least(value, floor: int) -> bool:
+    return await value >= floor
 
 
 async def test_http_check_healthy_logs_follow_and_metrics(homei, engine):
