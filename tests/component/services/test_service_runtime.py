@@ -9,6 +9,7 @@ import time
 import aiohttp
 import pytest
 
+from homei.services.turns import ONE_PER_SERVICE
 from tests.component.services.env import (
     call,
     httpd,
@@ -76,6 +77,30 @@ async def test_restart_policy_and_disabled_services(homei, engine):
     await until(lambda: _not(running(engine, "keeper")), "disabled 'keeper' stopped again")
     shown = await call(homei, "GET", "/api/v1/services/keeper", headers)
     assert shown["enabled"] is False and shown["status"] == "stopped"
+
+
+async def test_an_orphan_of_a_busy_service_is_left_to_a_later_pass(homei, engine):
+    # Held as an install holds it, between taking the name and declaring the service.
+    async with homei.components.reconciler.workplace.holding(ONE_PER_SERVICE, "staged"):
+        await asyncio.to_thread(
+            docker,
+            engine,
+            "run",
+            "-d",
+            "--name",
+            "staged",
+            "--label",
+            "io.homei.managed=true",
+            "--label",
+            "io.homei.service=staged",
+            IMAGE,
+            "sleep",
+            "3600",
+        )
+        await reconciled(homei)  # a whole pass ends: it skipped the busy service, not waited
+        assert await asyncio.to_thread(state, engine, "staged")
+    await reconciled(homei)
+    await until(lambda: _not(asyncio.to_thread(state, engine, "staged")), "the orphan removed")
 
 
 async def _not(value) -> bool:
