@@ -3,7 +3,7 @@ that keep state. `app.py` builds them; the server and the tests hold them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from homei.api.websockets import WebSocketHub
 from homei.backup import homei_part as backup_schema
@@ -39,8 +39,7 @@ MIGRATIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Components:
+class Components(msgspec.Struct, frozen=True):
     """The long-lived parts of a running daemon, for the server and for tests."""
 
     settings: Settings

@@ -7,10 +7,11 @@ one another and to what the rest of the daemon offers (Docker's events, health, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from homei.core.events import EventBus
 from homei.core.health import Health
@@ -37,8 +38,7 @@ from homei.settings import Settings
 RECONCILE_ON = frozenset({"die", "stop", "destroy", "kill", "oom"})
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceParts:
+class ServiceParts(msgspec.Struct, frozen=True):
     store: ServiceStore
     manager: ServiceManager
     reconciler: Reconciler

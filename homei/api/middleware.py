@@ -8,9 +8,9 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPException
 
@@ -156,8 +156,7 @@ def _after_failure(
     return failure_response(request, exc, request_id), left
 
 
-@dataclass(frozen=True, slots=True)
-class AccessPolicy:
+class AccessPolicy(msgspec.Struct, frozen=True):
     """Who may call what, and how often."""
 
     accounts: Accounts

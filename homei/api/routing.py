@@ -8,7 +8,6 @@ import functools
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -26,8 +25,7 @@ MAX_BODY_SIZE = web.AppKey("max_body_size", int)
 JSON = "application/json"
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+class Endpoint(msgspec.Struct, frozen=True):
     """Everything known about one operation."""
 
     method: str
@@ -41,7 +39,7 @@ class Endpoint:
     response: Any = None
     status: int = 200
     content_type: str = JSON
-    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path_params: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     errors: tuple[int, ...] = ()
     in_schema: bool = True
     token_in_query: bool = False

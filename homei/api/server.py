@@ -15,9 +15,9 @@ import contextlib
 import logging
 import secrets
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
@@ -30,8 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 SWEEP_INTERVAL = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
+class ConnectionLimits(msgspec.Struct, frozen=True):
     """How long a client may take, and how many connections it may hold."""
 
     header_timeout: float

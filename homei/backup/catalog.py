@@ -9,8 +9,9 @@ import re
 import secrets
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from homei.backup.manifest import BackupError, BackupManifest
 from homei.core import uploads
@@ -29,8 +30,7 @@ class BackupNotFound(NotFound):
     code = "BACKUP_NOT_FOUND"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredBackup:
+class StoredBackup(msgspec.Struct, frozen=True):
     name: str
     path: Path
     size: int

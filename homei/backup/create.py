@@ -8,9 +8,10 @@ import contextlib
 import errno
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 import homei
 from homei.backup.catalog import BackupCatalog, StoredBackup
@@ -35,8 +36,7 @@ if TYPE_CHECKING:
     from homei.backup.writer import BackupWriter
 
 
-@dataclass(frozen=True, slots=True)
-class BackupPlan:
+class BackupPlan(msgspec.Struct, frozen=True):
     """What one backup will hold, decided before it starts."""
 
     id: str

@@ -7,10 +7,11 @@ import builtins
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from homei.backup.catalog import BackupCatalog, StoredBackup, sanitise
 from homei.backup.create import BackupPlan, estimate, write_backup
@@ -45,8 +46,7 @@ def _busy(_: str | None) -> BackupBusy:
 ONE_BACKUP_OR_RESTORE = OneAtATime("backup-or-restore", busy=_busy, lasts="task")
 
 
-@dataclass(frozen=True, slots=True)
-class BackupRequest:
+class BackupRequest(msgspec.Struct, frozen=True):
     name: str | None = None
     type: BackupType = BackupType.FULL
     services: list[str] | None = None

@@ -10,9 +10,10 @@ import logging
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from homei.backup import swap as swap_journal
 from homei.backup.catalog import BackupCatalog
@@ -32,8 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 SPEC = "spec.json"
 
 
-@dataclass(frozen=True, slots=True)
-class RestorePlan:
+class RestorePlan(msgspec.Struct, frozen=True):
     id: str
     name: str
     path: Path

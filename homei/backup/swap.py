@@ -16,16 +16,16 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from homei.core.atomic import fsync_dir, write_file_atomic
 
 JOURNAL = "restore-journal.json"
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
+class Move(msgspec.Struct, frozen=True):
     target: Path
     staged: Path
     existed: bool = True
@@ -34,15 +34,14 @@ class Move:
         return self.target.with_name(f"{self.target.name}.homei-old-{restore_id}")
 
 
-@dataclass(frozen=True, slots=True)
-class Interrupted:
+class Interrupted(msgspec.Struct, frozen=True):
     """A restore a crash interrupted, as its journal recorded it."""
 
     id: str
     phase: str
     moves: list[Move]
     # Each service's spec before the restore; None for one it did not declare yet.
-    specs: dict[str, bytes | None] = field(default_factory=dict)
+    specs: dict[str, bytes | None] = msgspec.field(default_factory=dict)
 
 
 class FolderSwap:

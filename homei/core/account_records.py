@@ -4,8 +4,9 @@ their records, the rules for names and passwords, and what a restore may bring b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from homei.core.auth import MIN_PASSWORD_LENGTH, Role
 from homei.core.errors import ValidationError
@@ -79,8 +80,7 @@ MERGE_ON_RESTORE = (
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(msgspec.Struct, frozen=True):
     id: str
     username: str
     role: Role
@@ -89,8 +89,7 @@ class User:
     token_version: int
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKey:
+class ApiKey(msgspec.Struct, frozen=True):
     id: str
     name: str
     user_id: str

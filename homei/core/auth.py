@@ -15,11 +15,12 @@ import hmac
 import os
 import secrets
 import time
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import msgspec
 
 from homei.core.atomic import write_file_atomic
 from homei.core.bounded import ExpiringCache
@@ -77,8 +78,7 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(msgspec.Struct, frozen=True):
     """Who is calling: a user through a token, or an API key acting for a user."""
 
     user_id: str
@@ -152,16 +152,14 @@ def load_or_create_secret(path: Path) -> bytes:
     return data
 
 
-@dataclass(frozen=True, slots=True)
-class TokenPair:
+class TokenPair(msgspec.Struct, frozen=True):
     access_token: str
     refresh_token: str
     expires_in: int
     refresh_expires_in: int
 
 
-@dataclass(frozen=True, slots=True)
-class TokenClaims:
+class TokenClaims(msgspec.Struct, frozen=True):
     user_id: str
     token_version: int
     token_type: str

@@ -11,8 +11,9 @@ import fnmatch
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from homei.core.clock import now_iso
 
@@ -21,8 +22,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_QUEUE_SIZE = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """Something that happened: `service:started`, `task:progress`, `container.die`, ..."""
 
     type: str
@@ -35,14 +35,13 @@ class Event:
         return {"type": self.type, "data": self.data, "timestamp": self.timestamp, "seq": self.seq}
 
 
-@dataclass(eq=False, slots=True)
-class Subscription:
+class Subscription(msgspec.Struct, eq=False):
     """One consumer's view of the bus; iterate it or call `get`."""
 
     patterns: tuple[str, ...]
     queue: asyncio.Queue[Event]
     overflowed: bool = False
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: asyncio.Event = msgspec.field(default_factory=asyncio.Event)
 
     def wants(self, event_type: str) -> bool:
         """True when the event matches one of the subscription's glob patterns."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from homei.core.clock import monotonic
 
@@ -23,8 +24,7 @@ class HealthState(StrEnum):
     UNHEALTHY = "unhealthy"
 
 
-@dataclass(frozen=True, slots=True)
-class DependencyReport:
+class DependencyReport(msgspec.Struct, frozen=True):
     """How one dependency is doing right now."""
 
     name: str
@@ -32,11 +32,10 @@ class DependencyReport:
     message: str = ""
     critical: bool = True
     latency_ms: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceCounts:
+class ServiceCounts(msgspec.Struct, frozen=True):
     total: int = 0
     healthy: int = 0
     unhealthy: int = 0

@@ -6,7 +6,8 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 PRUNE_EVERY = 1024
 # Counters are kept per client; past this many, the expired ones go at once and then the
@@ -15,16 +16,14 @@ MAX_COUNTERS = 20_000
 MAX_LOGIN_ADDRESSES = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Quota:
+class Quota(msgspec.Struct, frozen=True):
     """At most `limit` requests per window for one counter key."""
 
     key: str
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """The outcome of one request against its quotas, for the `X-RateLimit-*` headers."""
 
     allowed: bool

@@ -14,11 +14,11 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 
 from homei.core.health import DependencyReport, HealthState
 
@@ -27,8 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
+class Migration(msgspec.Struct, frozen=True):
     """One step of one component's schema; `sql` may hold several statements."""
 
     component: str

@@ -3,7 +3,6 @@ on the database. `TaskManager` (in `tasks.py`) runs tasks and records them here.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import datetime
 from typing import Any
@@ -92,7 +91,7 @@ class TaskHistory:
         await self._store.execute(f"UPDATE tasks SET {columns} WHERE id = ?", (*values, task_id))
         record = self._records.get(task_id)
         if record is not None:
-            self._records[task_id] = dataclasses.replace(record, **changes)
+            self._records[task_id] = msgspec.structs.replace(record, **changes)
 
     async def append_log(self, task_id: str, level: str, message: str) -> None:
         """Append a line to a task's log; lines beyond the limit are dropped."""
@@ -144,7 +143,7 @@ class TaskHistory:
             (task_id,),
         )
         logs = tuple(TaskLog(r["timestamp"], r["level"], r["message"]) for r in log_rows)
-        return dataclasses.replace(record, logs=logs)
+        return msgspec.structs.replace(record, logs=logs)
 
     def list(
         self,

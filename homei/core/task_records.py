@@ -4,7 +4,6 @@ through. `TaskManager` (in `tasks.py`) runs them."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -66,15 +65,13 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskLog:
+class TaskLog(msgspec.Struct, frozen=True):
     timestamp: str
     level: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
+class TaskRecord(msgspec.Struct, frozen=True):
     """A task as stored; `logs` is filled only by `TaskManager.get`."""
 
     id: str
@@ -97,8 +94,7 @@ class TaskRecord:
 TaskRunner = Callable[["TaskContext"], Awaitable[dict[str, Any] | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRequest:
+class TaskRequest(msgspec.Struct, frozen=True):
     """What a client asked for in `POST /api/v1/tasks`."""
 
     config: dict[str, Any]
@@ -110,8 +106,7 @@ class TaskRequest:
 TaskStarter = Callable[[TaskRequest], Awaitable[TaskRecord]]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskKind:
+class TaskKind(msgspec.Struct, frozen=True):
     """A kind of task clients may create through the API, and who may create it.
 
     A kind either has a `runner`, run with the client's `config` as its params, or a
@@ -171,8 +166,7 @@ class TaskJournal(Protocol):
     async def append_log(self, task_id: str, level: str, message: str) -> None: ...
 
 
-@dataclass(eq=False)
-class TaskContext:
+class TaskContext(msgspec.Struct, eq=False):
     """What a running task uses to report on itself."""
 
     task_id: str
@@ -181,7 +175,7 @@ class TaskContext:
     _journal: TaskJournal
     _progress: int = 0
     _message: str = ""
-    _last_write: float = field(default=0.0)
+    _last_write: float = msgspec.field(default=0.0)
 
     async def progress(self, percent: float, message: str | None = None) -> None:
         """Report progress (0-100); stored and published, throttled to stay cheap."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
+
+import msgspec
 
 from homei.core.clock import monotonic, now_iso
 from homei.core.errors import Conflict
@@ -286,7 +287,7 @@ class TaskManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(running)
         if self._history.find(task_id) is None:
-            return dataclasses.replace(last, status=TaskStatus.CANCELLED, error="Deleted")
+            return msgspec.structs.replace(last, status=TaskStatus.CANCELLED, error="Deleted")
         return await self.get(task_id)
 
     async def shutdown(self, timeout: float = 5.0) -> None:

@@ -9,8 +9,9 @@ import errno
 import os
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from homei.core.atomic import fsync_dir
 from homei.core.errors import InsufficientStorage, PayloadTooLarge, ValidationError
@@ -20,8 +21,7 @@ from homei.core.partial_file import PartialFile
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(msgspec.Struct, frozen=True):
     """An upload complete and fsynced under its temporary name."""
 
     path: Path

@@ -23,8 +23,9 @@ import functools
 import inspect
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar
+
+import msgspec
 
 from homei.core.clock import monotonic
 from homei.core.errors import HomeiError
@@ -40,8 +41,7 @@ class TaskWatch(Protocol):
     def when_finished(self, task_id: str, callback: Callable[[], None]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class OneAtATime:
+class OneAtATime(msgspec.Struct, frozen=True):
     """One run at a time in group `name`, or one per value of argument `key`.
 
     With `busy`, a run that finds the group taken is refused with that error; without, it
@@ -54,8 +54,7 @@ class OneAtATime:
     lasts: Literal["call", "task"] = "call"
 
 
-@dataclass(frozen=True, slots=True)
-class AtMost:
+class AtMost(msgspec.Struct, frozen=True):
     """At most `calls` runs in any `period` seconds (per value of argument `key`);
     `refuse` is given the key and the seconds until the next run would be allowed."""
 
@@ -66,8 +65,7 @@ class AtMost:
     key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
+class Backoff(msgspec.Struct, frozen=True):
     """After a run, the next waits `first(owner)` seconds, twice that after the one after,
     and so on up to `cap(owner)` (per value of argument `key`) until `Workplace.forget`;
     `refuse` is given the key and the seconds until the next run would be allowed."""
@@ -79,15 +77,13 @@ class Backoff:
     key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Needs:
+class Needs(msgspec.Struct, frozen=True):
     """A precondition: `check(owner)` is awaited first and raises when it is not met."""
 
     check: Callable[[Any], Awaitable[object]]
 
 
-@dataclass(frozen=True, slots=True)
-class RefuseWhile:
+class RefuseWhile(msgspec.Struct, frozen=True):
     """Refuse with `refusal(owner)` while `condition(owner)` holds."""
 
     condition: Callable[[Any], bool]

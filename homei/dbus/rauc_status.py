@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from homei.dbus.bus import unwrap
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class Progress(msgspec.Struct, frozen=True):
     """RAUC's `Progress` property: percentage, message, nesting depth."""
 
     percentage: int = 0
@@ -17,8 +17,7 @@ class Progress:
     depth: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SlotStatus:
+class SlotStatus(msgspec.Struct, frozen=True):
     """One slot as `GetSlotStatus` describes it; `details` keeps every key RAUC sent."""
 
     name: str
@@ -33,7 +32,7 @@ class SlotStatus:
     installed_timestamp: str | None
     installed_count: int | None
     bundle_version: str | None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @classmethod
     def from_dbus(cls, name: str, info: dict[str, Any]) -> SlotStatus:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 import platform
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 import homei
 from homei.core.lazy import load
@@ -22,11 +23,10 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-@dataclass
-class _Durations:
+class _Durations(msgspec.Struct):
     """One histogram's counts per bucket (not cumulative; the last is +Inf) and their sum."""
 
-    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    counts: list[int] = msgspec.field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
     total: float = 0.0
 
     def observe(self, seconds: float) -> None:
@@ -34,8 +34,7 @@ class _Durations:
         self.total += seconds
 
 
-@dataclass(frozen=True)
-class _Gauge:
+class _Gauge(msgspec.Struct, frozen=True):
     """A gauge read at scrape time: one value, or one per label value."""
 
     name: str

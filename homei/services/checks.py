@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from homei.core.clock import monotonic
 from homei.services.instance import HealthStatus, InstanceState, RuntimeFailure
@@ -17,17 +17,16 @@ from homei.services.runtime import Runtime
 from homei.services.spec import Check, HealthPolicy, ServiceSpec
 
 
-@dataclass
-class ServiceHealth:
+class ServiceHealth(msgspec.Struct):
     status: HealthStatus = HealthStatus.STOPPED
     last_check: str | None = None
     response_time: float | None = None
     error: str | None = None
-    checks: dict[str, str] = field(default_factory=dict)
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
     failures: int = 0
     # (when, restart count) readings of the current instance, for crash-loop detection.
     instance_id: str = ""
-    restart_readings: deque[tuple[float, int]] = field(default_factory=deque)
+    restart_readings: deque[tuple[float, int]] = msgspec.field(default_factory=deque)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -6,9 +6,10 @@ once and answers with an `InstanceState`; nobody outside the runtime reads that 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+
+import msgspec
 
 from homei.core.errors import Conflict, HomeiError, NotFound, ValidationError
 
@@ -51,8 +52,7 @@ class HealthStatus(StrEnum):
     STOPPED = "stopped"
 
 
-@dataclass(frozen=True, slots=True)
-class PublishedPort:
+class PublishedPort(msgspec.Struct, frozen=True):
     """A port bound on the host: `host_port` empty when the runtime picks one."""
 
     ip: str
@@ -61,14 +61,13 @@ class PublishedPort:
     protocol: str
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
+class Applied(msgspec.Struct, frozen=True):
     """What an instance was made with, as the runtime reports it back (for drift)."""
 
     image: str = ""
     command: tuple[str, ...] | None = None
     environment: frozenset[str] = frozenset()  # "NAME=value"
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
     ports: frozenset[PublishedPort] = frozenset()
     binds: frozenset[str] = frozenset()  # "source:target[:ro]"
     restart_policy: str = ""
@@ -77,8 +76,7 @@ class Applied:
     privileged: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceState:
+class InstanceState(msgspec.Struct, frozen=True):
     """One instance of a service, as its runtime found it."""
 
     id: str
@@ -93,7 +91,7 @@ class InstanceState:
     finished_at: str | None = None
     health: HealthStatus | None = None  # the instance's own healthcheck, when it has one
     address: str | None = None  # where Homei's checks reach it
-    applied: Applied = field(default_factory=Applied)
+    applied: Applied = msgspec.field(default_factory=Applied)
 
     @property
     def is_homei(self) -> bool:
@@ -110,8 +108,7 @@ class InstanceState:
         return age(self.started_at) if self.running else None
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceRef:
+class InstanceRef(msgspec.Struct, frozen=True):
     """An instance as a listing names it: enough to remove it or tell whose it is."""
 
     id: str
@@ -119,8 +116,7 @@ class InstanceRef:
     service: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(msgspec.Struct, frozen=True):
     """Resource use from one reading; `cpu_percent` when the runtime could measure it."""
 
     cpu_total: int = 0  # cumulative CPU time of the instance, in nanoseconds

@@ -9,8 +9,9 @@ the field, unless the settings trust that service by name.
 from __future__ import annotations
 
 import os.path
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from homei.core.errors import ValidationError
 from homei.services.spec import ServiceSpec
@@ -20,8 +21,7 @@ class PolicyRefused(ValidationError):
     code = "INVALID_CONFIG"
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(msgspec.Struct, frozen=True):
     """The device's rules; `trusted` services may ask for anything."""
 
     service_root: Path

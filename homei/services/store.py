@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 from homei.core.clock import now_iso
 from homei.core.errors import NotFound
@@ -46,8 +47,7 @@ class ServiceNotFound(NotFound):
     code = "SERVICE_NOT_FOUND"
 
 
-@dataclass(frozen=True, slots=True)
-class Declared:
+class Declared(msgspec.Struct, frozen=True):
     """One declared service and what the operator last asked of it."""
 
     spec: ServiceSpec
@@ -159,6 +159,5 @@ class ServiceStore:
 
 
 def _replace(row: Declared, **changes: object) -> Declared:
-    import dataclasses
-
-    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
+    """`row` with `changes`."""
+    return msgspec.structs.replace(row, **changes)

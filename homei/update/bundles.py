@@ -9,8 +9,9 @@ import os
 import re
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from homei.core import uploads
 from homei.core.clock import from_epoch
@@ -21,8 +22,7 @@ MAX_NAME = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredBundle:
+class StoredBundle(msgspec.Struct, frozen=True):
     name: str
     path: Path
     size: int

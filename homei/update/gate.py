@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from enum import StrEnum
 
 import aiohttp
+import msgspec
 
 from homei.core.events import EventBus
 from homei.update.history import HistoryEntry, UpdateResult
@@ -34,8 +34,7 @@ class GateVerdict(StrEnum):
     ROLLED_BACK = "rolled_back"
 
 
-@dataclass(frozen=True, slots=True)
-class GateSettings:
+class GateSettings(msgspec.Struct, frozen=True):
     window: float = 120.0
     interval: float = 5.0
     passes: int = 3

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from homei.core.clock import now_iso
 from homei.core.store import Migration, Store
@@ -44,8 +45,7 @@ class UpdateResult(StrEnum):
     INTERRUPTED = "interrupted"  # Homei stopped while RAUC was installing
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+class HistoryEntry(msgspec.Struct, frozen=True):
     id: int
     task_id: str | None
     bundle: str

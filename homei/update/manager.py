@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 import homei
 from homei.core.errors import Conflict, HomeiError
@@ -53,8 +54,7 @@ RAUC_IDLE = RefuseWhile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateStatus:
+class UpdateStatus(msgspec.Struct, frozen=True):
     """Everything `/update/status` reports."""
 
     compatible: str

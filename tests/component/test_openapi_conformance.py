@@ -17,8 +17,6 @@ import schemathesis.engine
 import schemathesis.specs.openapi.coverage._operation  # imported early: see tests/conftest.py
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CheckContext, CheckFunction, positive_data_acceptance
-from schemathesis.engine import Status, events
-from schemathesis.engine.run import PhaseName
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from homei.api.routing import Endpoint, endpoint_of
@@ -143,74 +141,6 @@ def test_every_operation_conforms(
         timeout=30,
         excluded_checks=excluded,
         additional_checks=[keeps_its_token(homei_process.token)],
-    )
-
-
-def _failures(recorder: Any) -> list[str]:
-    """The failed checks of one scenario, each with the request that failed it."""
-    found = []
-    for case_id, nodes in recorder.checks.items():
-        case = recorder.cases[case_id].value
-        for node in nodes:
-            if node.status == Status.FAILURE and node.failure_info is not None:
-                failure = node.failure_info.failure
-                found.append(
-                    f"{case.operation.label} {case.path_parameters} {case.query} {case.body!r}:"
-                    f" {node.name}: {failure.title} {failure.message}"
-                )
-    return found
-
-
-@pytest.mark.timeout(900)
-def test_stateful_runs_follow_the_links(homei_process: LiveHomei) -> None:
-    """schemathesis's stateful phase, run by its own engine (which tells a device whose state
-    moved on from a failure): sequences that create a user, key, task, backup or bundle, then
-    follow the document's links to read, change and delete it, under every check,
-    use_after_free and ensure_resource_availability included."""
-    config = schemathesis.Config.from_dict(
-        {
-            "seed": 20240601,
-            "auth": {"openapi": {"bearerAuth": {"bearer": homei_process.token}}},
-            "generation": {"max-examples": 40},
-            "phases": {
-                "examples": {"enabled": False},
-                "coverage": {"enabled": False},
-                "fuzzing": {"enabled": False},
-                "stateful": {"enabled": True, "max-steps": 6},
-            },
-            # `follow=true` would stream a log until its container stops.
-            "parameters": {"follow": "false"},
-            "operations": [
-                {
-                    "include-name": sorted(SEMANTIC_VALIDATION),
-                    "checks": {"positive_data_acceptance": {"enabled": False}},
-                }
-            ],
-        }
-    )
-    schema = schemathesis.openapi.from_url(
-        f"{homei_process.url}/openapi.json", config=config, timeout=30
-    )
-    linked = [
-        operation.label
-        for operation in (result.ok() for result in schema.get_all_operations())
-        if any("links" in r for r in operation.definition.raw["responses"].values())
-    ]
-    assert len(linked) >= 5, linked
-    failed: list[str] = []
-    scenarios = 0
-    for event in schemathesis.engine.from_schema(schema).execute():
-        if isinstance(event, events.ScenarioFinished) and event.phase == PhaseName.STATEFUL_TESTING:
-            scenarios += 1
-            if event.status in (Status.FAILURE, Status.ERROR):
-                failed.extend(_failures(event.recorder))
-        elif isinstance(event, events.NonFatalError | events.FatalError):
-            failed.append(str(event))
-    assert scenarios > 0
-    assert not failed, "\n".join(failed)
-    # The run must not have cost the admin its token (a password change, say).
-    assert (
-        homei_process.process.request("GET", "/api/v1/auth/me", token=homei_process.token)[0] == 200
     )
 
 
