@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -10,10 +11,13 @@ import subprocess
 import threading
 import time
 
+import psutil
 import pytest
 
+from homei.core.task_records import INTERRUPTED_BY_RESTART
 from tests.conftest import clean_environ, homei_command
 from tests.daemon_process import start_homei
+from tests.processes import wait_for
 
 
 def test_ready_only_once_the_api_serves(tmp_path):
@@ -76,7 +80,11 @@ def test_sigterm_finishes_inflight_requests_and_sends_stopping(tmp_path):
         )
     )
     request.start()
-    time.sleep(0.3)  # the request reaches its INSERT and waits for the lock
+    wait_for(
+        lambda: in_flight(homei),
+        timeout=10,
+        on_timeout=lambda: AssertionError("the request never reached the daemon"),
+    )
     started = time.monotonic()
     homei.process.terminate()
     homei.notify.wait_for("STOPPING=1", timeout=10)
@@ -91,12 +99,25 @@ def test_sigterm_finishes_inflight_requests_and_sends_stopping(tmp_path):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", homei.port), timeout=2)
     homei.notify.close()
-    row = (
+    status, error, result = (
         sqlite3.connect(homei.data_dir / "homei.db")
-        .execute("SELECT status FROM tasks WHERE id = ?", (body["id"],))
+        .execute("SELECT status, error, result FROM tasks WHERE id = ?", (body["id"],))
         .fetchone()
     )
-    assert row[0] in ("completed", "failed")
+    # The task ran while the daemon stopped: it either finished, with its result, or was
+    # interrupted and says so. Never left pending or running, never failed for another reason.
+    if status == "completed":
+        assert error is None and json.loads(result)["success"] is True
+    else:
+        assert (status, error) == ("failed", INTERRUPTED_BY_RESTART)
+
+
+def in_flight(homei) -> bool:
+    """Whether a client holds a connection to the daemon's API port (psutil, no guessing)."""
+    connections = psutil.Process(homei.process.pid).net_connections(kind="tcp")
+    return any(
+        c.status == psutil.CONN_ESTABLISHED and c.laddr.port == homei.port for c in connections
+    )
 
 
 def run_serve(tmp_path, *args: str, **environ: str) -> subprocess.CompletedProcess[str]:
