@@ -21,7 +21,8 @@ import msgspec
 
 from homei.core.events import EventBus
 from homei.update.history import HistoryEntry, UpdateResult
-from homei.update.manager import UpdateError, UpdateManager
+from homei.update.manager import UpdateManager
+from homei.update.status import UpdateError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -6,10 +6,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 import homei
-from homei.core.errors import Conflict, HomeiError
+from homei.core.errors import Conflict
 from homei.core.events import EventBus
 from homei.core.health import DependencyReport, HealthState
 from homei.core.tasks import TaskContext, TaskManager, TaskRecord
@@ -18,7 +16,8 @@ from homei.dbus.bus import DBusCallError, SystemBus
 from homei.dbus.rauc import InstallFailed, RaucInstaller, RaucUnavailable
 from homei.dbus.rauc_status import Progress, SlotStatus
 from homei.update.bundles import BundleStore
-from homei.update.history import HistoryEntry, UpdateHistory, UpdateResult
+from homei.update.history import UpdateHistory, UpdateResult
+from homei.update.status import UpdateError, UpdateRefused, UpdateStatus, booted_slot, other_slot
 
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
@@ -26,16 +25,6 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 TASK_TYPE = "update_install"
-
-
-class UpdateError(HomeiError):
-    code = "UPDATE_ERROR"
-    status = 503
-
-
-class UpdateRefused(HomeiError):
-    code = "UPDATE_ERROR"
-    status = 400
 
 
 def _already_installing(operation: str) -> Conflict:
@@ -52,40 +41,6 @@ RAUC_IDLE = RefuseWhile(
     lambda updates: updates.rauc.operation != "idle",
     lambda updates: _already_installing(updates.rauc.operation),
 )
-
-
-class UpdateStatus(msgspec.Struct, frozen=True):
-    """Everything `/update/status` reports."""
-
-    compatible: str
-    variant: str
-    booted: str | None
-    boot_slot: str
-    primary: str | None
-    operation: str
-    progress: Progress
-    last_error: str
-    slots: list[SlotStatus]
-    history: list[HistoryEntry]
-
-
-def _booted(slots: list[SlotStatus], boot_slot: str) -> SlotStatus | None:
-    for slot in slots:
-        if slot.state == "booted" or (slot.bootname and slot.bootname == boot_slot):
-            return slot
-    return None
-
-
-def _other(slots: list[SlotStatus], booted: SlotStatus | None) -> SlotStatus | None:
-    for slot in slots:
-        if (
-            slot.bootname
-            and booted is not None
-            and slot.slot_class == booted.slot_class
-            and slot.name != booted.name
-        ):
-            return slot
-    return None
 
 
 class UpdateManager:
@@ -175,7 +130,7 @@ class UpdateManager:
         """Slots, the booted and primary slot, the current operation and the history."""
         rauc = self.rauc
         slots = await self._call(rauc.slot_status())
-        booted = _booted(slots, rauc.boot_slot)
+        booted = booted_slot(slots, rauc.boot_slot)
         return UpdateStatus(
             rauc.compatible,
             rauc.variant,
@@ -234,7 +189,7 @@ class UpdateManager:
         entry = None
         try:
             slots = await rauc.slot_status()
-            booted = _booted(slots, rauc.boot_slot)
+            booted = booted_slot(slots, rauc.boot_slot)
             entry = await self.history.begin(
                 context.task_id,
                 path,
@@ -289,7 +244,7 @@ class UpdateManager:
 
     @staticmethod
     def _target_bootname(slots: list[SlotStatus], boot_slot: str) -> str | None:
-        other = _other(slots, _booted(slots, boot_slot))
+        other = other_slot(slots, booted_slot(slots, boot_slot))
         return other.bootname if other else None
 
     _context: TaskContext | None = None
