@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from homei.core.clock import monotonic, now_iso
-from homei.core.errors import Conflict
+from homei.core.errors import Conflict, redact
 from homei.core.events import EventBus
 from homei.core.store import Store
 from homei.core.task_history import TaskHistory
@@ -170,7 +170,8 @@ class TaskManager:
             raise
         except Exception as err:  # a task's failure is its result, not the daemon's
             _LOGGER.warning("Task %s failed: %s", task_id, err, exc_info=not hasattr(err, "code"))
-            message = str(err) or type(err).__name__
+            # Clients read this: the device's folders and errno numbers stay in the log.
+            message = redact(str(err)) or type(err).__name__
             await self._finish(
                 task_id, TaskStatus.FAILED, started_at, message=message, error=message
             )

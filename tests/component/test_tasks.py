@@ -157,6 +157,22 @@ async def test_a_failing_task_records_its_reason(homei):
     assert final.status == "failed" and final.error == "disk on fire"
 
 
+async def test_a_failed_task_names_the_file_but_not_the_devices_folders(homei, tmp_path):
+    """An OS error's errno number and the device's folders stay in the log, out of the record."""
+    missing = tmp_path / "backups" / "nightly.tar"
+
+    async def reads_a_missing_file(context: TaskContext) -> dict[str, Any]:
+        await asyncio.to_thread(missing.read_bytes)
+        return {}
+
+    record = await homei.components.tasks.start("broken", reads_a_missing_file)
+    final = await homei.components.tasks.wait(record.id)
+    assert final.status == "failed"
+    assert final.error == "No such file or directory: 'nightly.tar'"
+    listed = await homei.client.get(f"/api/v1/tasks/{record.id}", headers=await homei.auth())
+    assert str(tmp_path) not in await listed.text()
+
+
 async def test_progress_is_published_as_events(homei):
     subscription = homei.components.events.subscribe(["task:*"])
 
