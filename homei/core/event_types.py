@@ -8,6 +8,41 @@ from typing import Any
 
 import msgspec
 
+from homei.core.event_payloads import (
+    Alert,
+    BackupCompleted,
+    BackupFailed,
+    BackupProgress,
+    BackupRef,
+    BackupRestored,
+    BackupTask,
+    BackupUploaded,
+    Connected,
+    ContainerEvent,
+    HealthChanged,
+    LoadedImages,
+    OrphanRemoved,
+    Payload,
+    ServiceDrift,
+    ServiceImage,
+    ServiceInstalled,
+    ServiceRef,
+    ServiceUninstalled,
+    TaskCompleted,
+    TaskCreated,
+    TaskFailed,
+    TaskProgress,
+    TaskRef,
+    UpdateCompleted,
+    UpdateFailed,
+    UpdateProgress,
+    UpdateRejected,
+    UpdateRolledBack,
+    UpdateStarted,
+    UpdateVerified,
+    UpdateVerifying,
+)
+
 
 class EventName(StrEnum):
     """The event types on the wire (`type` of each `/ws/events` message)."""
@@ -68,178 +103,7 @@ class EventName(StrEnum):
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
 
 
-class _Payload(msgspec.Struct, kw_only=True):
-    """An event's `data`; publishers may add fields, a client ignores what it does not know."""
-
-
-class Connected(_Payload):
-    """The first message of every stream: the patterns it was opened with."""
-
-    patterns: list[str]
-
-
-class ServiceRef(_Payload):
-    service: str
-
-
-class ServiceInstalled(ServiceRef):
-    version: str | None = None
-    status: str = "installed"
-
-
-class ServiceImage(ServiceRef):
-    """`service:updated`, and `service:restarted` by a user (`image`) or by the health
-    monitor (`reason: unhealthy`)."""
-
-    image: str | None = None
-    reason: str | None = None
-
-
-class ServiceUninstalled(ServiceRef):
-    remove_data: bool = msgspec.field(name="removeData", default=False)
-
-
-class ServiceDrift(ServiceRef):
-    fields: list[str]
-
-
-class OrphanRemoved(ServiceRef):
-    container: str
-
-
-class HealthChanged(ServiceRef):
-    previous: str | None
-    status: str
-    error: str | None = None
-
-
-class Alert(_Payload):
-    severity: str
-    message: str
-    service: str | None = None
-    schedule: str | None = None
-
-
-class TaskRef(_Payload):
-    task_id: str = msgspec.field(name="taskId")
-
-
-class TaskCreated(TaskRef):
-    type: str
-    service: str | None = None
-
-
-class TaskProgress(TaskRef):
-    progress: int
-    message: str | None = None
-
-
-class TaskCompleted(TaskRef):
-    result: dict[str, Any]
-
-
-class TaskFailed(TaskRef):
-    error: str
-
-
-class ContainerEvent(_Payload):
-    """Docker's container events, as the engine reports them."""
-
-    container_id: str
-    name: str | None
-    image: str | None
-    managed: bool
-    service: str | None
-    exit_code: str | None
-
-
-class LoadedImages(_Payload):
-    images: list[str]
-    size: int
-
-
-class UpdateStarted(TaskRef):
-    bundle: str
-
-
-class UpdateProgress(_Payload):
-    percentage: int
-    message: str
-    depth: int
-
-
-class UpdateCompleted(TaskRef):
-    bundle: str
-    version: str
-    compatible: str
-    slot: str | None
-    message: str
-
-
-class UpdateFailed(TaskRef):
-    bundle: str
-    error: str
-
-
-class UpdateVerifying(_Payload):
-    slot: str | None
-    window: float
-
-
-class UpdateVerified(_Payload):
-    slot: str | None
-    rauc_slot: str | None
-    bundle: str | None
-
-
-class UpdateRejected(_Payload):
-    slot: str | None
-    bundle: str | None
-    reason: str
-
-
-class UpdateRolledBack(_Payload):
-    bundle: str | None
-    slot: str | None
-    booted: str | None
-    message: str
-
-
-class BackupRef(_Payload):
-    backup: str
-
-
-class BackupTask(BackupRef):
-    task_id: str = msgspec.field(name="taskId")
-
-
-class BackupProgress(BackupTask):
-    action: str
-    bytes_done: int
-    bytes_total: int
-    progress: int
-
-
-class BackupCompleted(BackupRef):
-    size: int
-    duration: float
-
-
-class BackupFailed(BackupRef):
-    error: str
-
-
-class BackupUploaded(BackupRef):
-    size: int
-
-
-class BackupRestored(BackupRef):
-    homei: bool
-    services: list[str]
-    settings_changed: bool
-
-
-EVENTS: dict[EventName, type[_Payload]] = {
+EVENTS: dict[EventName, type[Payload]] = {
     EventName.CONNECTED: Connected,
     EventName.SERVICE_INSTALLED: ServiceInstalled,
     EventName.SERVICE_UPDATED: ServiceImage,

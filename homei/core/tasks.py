@@ -170,8 +170,7 @@ class TaskManager:
             raise
         except Exception as err:  # a task's failure is its result, not the daemon's
             _LOGGER.warning("Task %s failed: %s", task_id, err, exc_info=not hasattr(err, "code"))
-            # Clients read this: the device's folders and errno numbers stay in the log.
-            message = redact(str(err)) or type(err).__name__
+            message = redact(str(err)) or type(err).__name__  # folders stay in the log
             await self._finish(
                 task_id, TaskStatus.FAILED, started_at, message=message, error=message
             )
