@@ -33,6 +33,7 @@ from homei.backup.manager import BackupManager
 from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
+from homei.config.keys import open_device_key
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
@@ -98,6 +99,7 @@ async def _assemble(
         refresh_ttl=settings.auth.refresh_token_ttl,
     )
     accounts = Accounts(store, tokens)
+    device_key = await open_device_key(store, settings.secrets_dir / "device.key")
     health = Health()
     health.register("database", store.report)
     metrics = ApiMetrics()
@@ -170,6 +172,7 @@ async def _assemble(
         events,
         tasks,
         accounts,
+        device_key,
         health,
         metrics,
         loop_monitor,

@@ -8,6 +8,8 @@ import msgspec
 from homei.api.websockets import WebSocketHub
 from homei.backup import homei_part as backup_schema
 from homei.backup.manager import BackupManager
+from homei.config import keys as device_key_schema
+from homei.config.keys import DeviceKey
 from homei.core import accounts as accounts_schema
 from homei.core import tasks as tasks_schema
 from homei.core.accounts import Accounts
@@ -36,6 +38,7 @@ MIGRATIONS = (
     *update_schema.MIGRATIONS,
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
+    *device_key_schema.MIGRATIONS,
 )
 
 
@@ -47,6 +50,7 @@ class Components(msgspec.Struct, frozen=True):
     events: EventBus
     tasks: TaskManager
     accounts: Accounts
+    device_key: DeviceKey
     health: Health
     metrics: ApiMetrics
     loop_monitor: LoopMonitor

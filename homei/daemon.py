@@ -15,6 +15,7 @@ from aiohttp import web
 import homei
 from homei.api.server import ConnectionLimits, HomeiRunner
 from homei.app import build
+from homei.config.keys import DeviceKeyError
 from homei.core.auth import preload
 from homei.core.memory import return_large_blocks
 from homei.core.watchdog import Notifier
@@ -71,7 +72,10 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
 
     notifier.status("Starting")
-    app, components = await build(settings, notifier)
+    try:
+        app, components = await build(settings, notifier)
+    except DeviceKeyError as err:
+        raise SystemExit(f"homei: {err}") from None
     limits = ConnectionLimits(
         settings.api.header_timeout,
         settings.api.body_stall_timeout,

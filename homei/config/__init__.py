@@ -1,0 +1,1 @@
+"""Device configuration, per-service environments and secrets sealed with the device key."""
