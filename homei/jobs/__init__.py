@@ -1,0 +1,1 @@
+"""Systems reached over SSH (and the device itself), and jobs that run commands on them."""
