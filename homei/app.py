@@ -15,6 +15,7 @@ from homei.api.accesslog import AccessLog
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
+from homei.api.config_device import DeviceConfigApi
 from homei.api.containers import ContainersApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
@@ -34,13 +35,14 @@ from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.config.keys import open_device_key
+from homei.config_wiring import build_device_config
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
 from homei.core.events import EventBus
 from homei.core.health import Health
 from homei.core.integrity import database_check_kind
-from homei.core.ratelimit import LoginThrottle
+from homei.core.ratelimit import LoginThrottle, RateLimiter
 from homei.core.store import Store
 from homei.core.tasks import TaskManager
 from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
@@ -132,13 +134,14 @@ async def _assemble(
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
 
+    settings_file = await asyncio.to_thread(settings_file_from_environment, settings.mode)
     backups = BackupManager(
         BackupCatalog(settings.backups_dir, settings.backup.max_backup_size),
         HomeiPart(
             store,
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
-            await asyncio.to_thread(settings_file_from_environment, settings.mode),
+            settings_file,
             reload=[accounts.reload, services.store.load, services_restored],
         ),
         services.backup_data,
@@ -147,6 +150,8 @@ async def _assemble(
     )
     tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
+    limiter = RateLimiter(window=settings.rate_limits.window)
+    device_config = build_device_config(settings, settings_file, events, limiter, backup_schedules)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -204,6 +209,7 @@ async def _assemble(
         accounts,
         metrics,
         access_log,
+        limiter,
         [
             HealthApi(health),
             AuthApi(accounts, throttle),
@@ -220,6 +226,7 @@ async def _assemble(
                 services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
+            DeviceConfigApi(device_config, lambda: list(services.store.all())),
         ],
         refine=[tasks_api.document_kinds],
     )

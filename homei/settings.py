@@ -136,6 +136,21 @@ class BackupSettings(_Section):
     schedules: list[BackupSchedule] = []
 
 
+VariableName = Annotated[str, Meta(pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")]
+VariableValue = Annotated[str, Meta(max_length=4096)]
+Domain = Annotated[str, Meta(max_length=253, pattern=r"^$|^[A-Za-z0-9.-]+$")]
+
+
+class DeviceSettings(_Section):
+    """What the device is to its services: its domain, its data folders, and the device-wide
+    variables a service spec may write as `${NAME}`."""
+
+    domain: Domain = ""
+    media_dir: str = ""
+    downloads_dir: str = ""
+    variables: dict[VariableName, VariableValue] = {}
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -150,6 +165,7 @@ class Settings(_Section):
     docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    device: DeviceSettings = msgspec.field(default_factory=DeviceSettings)
 
     @property
     def host(self) -> str:

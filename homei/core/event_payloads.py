@@ -176,3 +176,8 @@ class BackupRestored(BackupRef):
     homei: bool
     services: list[str]
     settings_changed: bool
+
+
+class ConfigChanged(Payload):
+    keys: list[str]
+    actor: str

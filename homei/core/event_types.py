@@ -17,6 +17,7 @@ from homei.core.event_payloads import (
     BackupRestored,
     BackupTask,
     BackupUploaded,
+    ConfigChanged,
     Connected,
     ContainerEvent,
     HealthChanged,
@@ -102,6 +103,8 @@ class EventName(StrEnum):
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
 
+    SYSTEM_CONFIG_CHANGED = "system:config:changed"
+
 
 EVENTS: dict[EventName, type[Payload]] = {
     EventName.CONNECTED: Connected,
@@ -143,6 +146,7 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_RESTORE_FAILED: BackupFailed,
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+    EventName.SYSTEM_CONFIG_CHANGED: ConfigChanged,
 }
 
 

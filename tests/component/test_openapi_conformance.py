@@ -53,6 +53,8 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/update/mark-active",
     # A backup task's config is checked as POST /api/v1/backups checks its body.
     "POST /api/v1/tasks",
+    # `orchestrator` holds the settings, checked against their own rules (settings.py).
+    "PUT /api/v1/config",
 }
 
 

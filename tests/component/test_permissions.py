@@ -73,6 +73,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/ws/containers/{container_id}/logs"): CONTROL,
     ("GET", "/api/v1/images"): READ,
     ("POST", "/api/v1/images/load"): ADMIN,
+    ("GET", "/api/v1/config"): READ,
+    ("PUT", "/api/v1/config"): ADMIN,
     ("GET", "/api/v1/backups"): READ,
     ("POST", "/api/v1/backups"): CONTROL,
     ("GET", "/api/v1/backups/schedules"): READ,
