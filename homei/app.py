@@ -16,6 +16,7 @@ from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.config_device import DeviceConfigApi
+from homei.api.config_reload import ConfigReloadApi
 from homei.api.containers import ContainersApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
@@ -227,6 +228,7 @@ async def _assemble(
             ),
             BackupsApi(backups, backup_schedules),
             DeviceConfigApi(device_config, lambda: list(services.store.all())),
+            ConfigReloadApi(services.reload),
         ],
         refine=[tasks_api.document_kinds],
     )

@@ -29,6 +29,7 @@ from homei.services.instance import HealthStatus
 from homei.services.manager import ServiceManager
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
+from homei.services.reload import ConfigReload
 from homei.services.samples import Sampler
 from homei.services.store import ServiceStore
 from homei.services.views import ServiceViews
@@ -46,6 +47,7 @@ class ServiceParts(msgspec.Struct, frozen=True):
     samples: Sampler
     views: ServiceViews
     backup_data: ServiceBackupData
+    reload: ConfigReload
 
 
 def build_services(
@@ -125,4 +127,5 @@ def build_services(
         samples,
         ServiceViews(runtime, monitor),
         ServiceBackupData(service_store, reconciler, policy, workplace),
+        ConfigReload(service_store, control, runtime, tasks, events),
     )

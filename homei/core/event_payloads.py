@@ -181,3 +181,7 @@ class BackupRestored(BackupRef):
 class ConfigChanged(Payload):
     keys: list[str]
     actor: str
+
+
+class ConfigReloaded(ServiceRef):
+    method: str

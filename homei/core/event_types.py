@@ -18,6 +18,7 @@ from homei.core.event_payloads import (
     BackupTask,
     BackupUploaded,
     ConfigChanged,
+    ConfigReloaded,
     Connected,
     ContainerEvent,
     HealthChanged,
@@ -104,6 +105,7 @@ class EventName(StrEnum):
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
 
     SYSTEM_CONFIG_CHANGED = "system:config:changed"
+    CONFIG_RELOADED = "config:reloaded"
 
 
 EVENTS: dict[EventName, type[Payload]] = {
@@ -147,6 +149,7 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
     EventName.SYSTEM_CONFIG_CHANGED: ConfigChanged,
+    EventName.CONFIG_RELOADED: ConfigReloaded,
 }
 
 

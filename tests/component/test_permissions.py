@@ -75,6 +75,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/images/load"): ADMIN,
     ("GET", "/api/v1/config"): READ,
     ("PUT", "/api/v1/config"): ADMIN,
+    ("POST", "/api/v1/config/{service_name}/reload"): CONTROL,
     ("GET", "/api/v1/backups"): READ,
     ("POST", "/api/v1/backups"): CONTROL,
     ("GET", "/api/v1/backups/schedules"): READ,
