@@ -34,6 +34,7 @@ from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.config.keys import open_device_key
+from homei.config_wiring import build_config
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
@@ -127,6 +128,7 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
+    config = build_config(store, device_key)
     services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
 
     async def services_restored() -> None:
@@ -188,6 +190,7 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        config.configs,
     )
 
     await tasks.load()
