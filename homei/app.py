@@ -15,6 +15,7 @@ from homei.api.accesslog import AccessLog
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
+from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
@@ -34,6 +35,7 @@ from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.config.keys import open_device_key
+from homei.config.manager import ConfigManager
 from homei.config_wiring import build_config
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
@@ -128,8 +130,13 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
-    config = build_config(store, device_key)
-    services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
+    config = build_config(settings, store, device_key)
+    services = build_services(
+        settings, store, docker, containers, tasks, events, health, metrics, config.resolver
+    )
+    service_configs = ConfigManager(
+        config.configs, services.store, services.reconciler.request, events
+    )
 
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
@@ -223,6 +230,7 @@ async def _assemble(
                 services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
+            ConfigServicesApi(service_configs),
         ],
         refine=[tasks_api.document_kinds],
     )

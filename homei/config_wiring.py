@@ -7,12 +7,15 @@ service model receives (as a plain callable, so `services/` never imports `confi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import msgspec
 
+from homei.config.injection import ConfigResolver, default_secrets_root
 from homei.config.keys import DeviceKey
 from homei.config.service_config import ServiceConfigs
 from homei.core.store import Store
+from homei.settings import Settings
 
 
 def no_device_variables() -> Mapping[str, str]:
@@ -22,13 +25,17 @@ def no_device_variables() -> Mapping[str, str]:
 
 class ConfigParts(msgspec.Struct, frozen=True):
     configs: ServiceConfigs
-    device_variables: Callable[[], Mapping[str, str]]
+    resolver: ConfigResolver
 
 
 def build_config(
+    settings: Settings,
     store: Store,
     device_key: DeviceKey,
     device_variables: Callable[[], Mapping[str, str]] = no_device_variables,
 ) -> ConfigParts:
-    """The configuration store, and what the service model needs of it."""
-    return ConfigParts(ServiceConfigs(store, device_key), device_variables)
+    """The configuration store, and the resolver the service model makes instances with."""
+    configs = ServiceConfigs(store, device_key)
+    root = settings.services.secrets_dir
+    secrets_root = Path(root) if root else default_secrets_root(settings.data_dir)
+    return ConfigParts(configs, ConfigResolver(configs, device_key, secrets_root, device_variables))

@@ -17,6 +17,7 @@ from homei.core.event_payloads import (
     BackupRestored,
     BackupTask,
     BackupUploaded,
+    ConfigUpdated,
     Connected,
     ContainerEvent,
     HealthChanged,
@@ -101,6 +102,7 @@ class EventName(StrEnum):
     BACKUP_RESTORE_FAILED = "backup:restore_failed"
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
+    CONFIG_UPDATED = "config:updated"
 
 
 EVENTS: dict[EventName, type[Payload]] = {
@@ -143,6 +145,7 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_RESTORE_FAILED: BackupFailed,
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+    EventName.CONFIG_UPDATED: ConfigUpdated,
 }
 
 

@@ -53,6 +53,9 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/update/mark-active",
     # A backup task's config is checked as POST /api/v1/backups checks its body.
     "POST /api/v1/tasks",
+    # A configuration must follow the rules its (declared) service sets for each variable.
+    "PUT /api/v1/config/{service_name}",
+    "POST /api/v1/config/{service_name}/import",
 }
 
 
