@@ -17,6 +17,7 @@ from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.config_device import DeviceConfigApi
 from homei.api.config_reload import ConfigReloadApi
+from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
@@ -36,7 +37,8 @@ from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.config.keys import open_device_key
-from homei.config_wiring import build_device_config
+from homei.config.manager import ConfigManager
+from homei.config_wiring import build_config, build_device_config
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
@@ -130,7 +132,14 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
-    services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
+    # The device variables are read where they live: a change is seen at the next read.
+    config = build_config(settings, store, device_key, lambda: settings.device.variables)
+    services = build_services(
+        settings, store, docker, containers, tasks, events, health, metrics, config.resolver
+    )
+    service_configs = ConfigManager(
+        config.configs, services.store, services.reconciler.request, events
+    )
 
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
@@ -194,6 +203,7 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        config.configs,
     )
 
     await tasks.load()
@@ -229,6 +239,7 @@ async def _assemble(
             BackupsApi(backups, backup_schedules),
             DeviceConfigApi(device_config, lambda: list(services.store.all())),
             ConfigReloadApi(services.reload),
+            ConfigServicesApi(service_configs),
         ],
         refine=[tasks_api.document_kinds],
     )

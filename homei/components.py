@@ -9,7 +9,9 @@ from homei.api.websockets import WebSocketHub
 from homei.backup import homei_part as backup_schema
 from homei.backup.manager import BackupManager
 from homei.config import keys as device_key_schema
+from homei.config import service_config as service_config_schema
 from homei.config.keys import DeviceKey
+from homei.config.service_config import ServiceConfigs
 from homei.core import accounts as accounts_schema
 from homei.core import tasks as tasks_schema
 from homei.core.accounts import Accounts
@@ -39,6 +41,7 @@ MIGRATIONS = (
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
+    *service_config_schema.MIGRATIONS,
 )
 
 
@@ -66,3 +69,4 @@ class Components(msgspec.Struct, frozen=True):
     service_health: HealthMonitor
     samples: Sampler
     backups: BackupManager
+    service_configs: ServiceConfigs

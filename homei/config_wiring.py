@@ -1,17 +1,53 @@
-"""The device configuration's part of the daemon: `build_device_config` creates it and hands
-each setting that may change while the daemon runs to the component that owns it."""
+"""The configuration part of the daemon: per-service configurations and their injection, and
+the device configuration.
+
+`build_config` creates the configuration store on the device key and the resolver the
+service model receives (as a plain callable, so `services/` never imports `config/`).
+`build_device_config` creates the device configuration and hands each setting that may
+change while the daemon runs to the component that owns it.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import msgspec
 
 from homei.backup.schedule import Scheduler
 from homei.config.device import DeviceConfig
+from homei.config.injection import ConfigResolver, default_secrets_root
+from homei.config.keys import DeviceKey
+from homei.config.service_config import ServiceConfigs
 from homei.core.events import EventBus
 from homei.core.ratelimit import RateLimiter
+from homei.core.store import Store
 from homei.settings import Settings
+
+
+def no_device_variables() -> Mapping[str, str]:
+    """The device-wide variables when none are configured."""
+    return {}
+
+
+class ConfigParts(msgspec.Struct, frozen=True):
+    configs: ServiceConfigs
+    resolver: ConfigResolver
+
+
+def build_config(
+    settings: Settings,
+    store: Store,
+    device_key: DeviceKey,
+    device_variables: Callable[[], Mapping[str, str]] = no_device_variables,
+) -> ConfigParts:
+    """The configuration store, and the resolver the service model makes instances with."""
+    configs = ServiceConfigs(store, device_key)
+    root = settings.services.secrets_dir
+    secrets_root = Path(root) if root else default_secrets_root(settings.data_dir)
+    return ConfigParts(configs, ConfigResolver(configs, device_key, secrets_root, device_variables))
 
 
 def build_device_config(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from homei.api.config_services import NAME_PARAM, SERVICE
 from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
-from homei.api.services import NAME_PARAM, NAME_REF
 from homei.core.auth import Permission
 from homei.services.reload import ConfigReload
 
@@ -25,7 +25,7 @@ class ConfigReloadApi:
     def __init__(self, reload: ConfigReload) -> None:
         self._reload = reload
 
-    @endpoint("POST", f"/api/v1/config/{NAME_REF}/reload",
+    @endpoint("POST", f"/api/v1/config/{SERVICE}/reload",
               summary="Reload a service's configuration", tag="config",
               permission=Permission.CONTROL, group="services",
               response=ReloadStarted, status=202, path_params=NAME_PARAM)  # fmt: skip

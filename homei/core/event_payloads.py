@@ -185,3 +185,12 @@ class ConfigChanged(Payload):
 
 class ConfigReloaded(ServiceRef):
     method: str
+
+
+class ConfigUpdated(ServiceRef):
+    """A service's configuration has a new version (its keys only: never a value)."""
+
+    environment: str
+    version: int
+    variables: list[str]
+    secrets: list[str]

@@ -19,6 +19,7 @@ from homei.core.event_payloads import (
     BackupUploaded,
     ConfigChanged,
     ConfigReloaded,
+    ConfigUpdated,
     Connected,
     ContainerEvent,
     HealthChanged,
@@ -103,6 +104,7 @@ class EventName(StrEnum):
     BACKUP_RESTORE_FAILED = "backup:restore_failed"
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
+    CONFIG_UPDATED = "config:updated"
 
     SYSTEM_CONFIG_CHANGED = "system:config:changed"
     CONFIG_RELOADED = "config:reloaded"
@@ -150,6 +152,7 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
     EventName.SYSTEM_CONFIG_CHANGED: ConfigChanged,
     EventName.CONFIG_RELOADED: ConfigReloaded,
+    EventName.CONFIG_UPDATED: ConfigUpdated,
 }
 
 

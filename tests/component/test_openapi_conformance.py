@@ -55,6 +55,9 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/tasks",
     # `orchestrator` holds the settings, checked against their own rules (settings.py).
     "PUT /api/v1/config",
+    # A configuration must follow the rules its (declared) service sets for each variable.
+    "PUT /api/v1/config/{service_name}",
+    "POST /api/v1/config/{service_name}/import",
 }
 
 

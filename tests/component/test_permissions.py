@@ -94,6 +94,13 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/update/mark-good"): ADMIN,
     ("POST", "/api/v1/update/mark-bad"): ADMIN,
     ("POST", "/api/v1/update/mark-active"): ADMIN,
+    ("POST", "/api/v1/config/validate"): READ,
+    ("GET", "/api/v1/config/{service_name}"): READ,
+    ("PUT", "/api/v1/config/{service_name}"): ADMIN,
+    ("GET", "/api/v1/config/{service_name}/versions"): READ,
+    ("POST", "/api/v1/config/{service_name}/versions/{version}/restore"): ADMIN,
+    ("GET", "/api/v1/config/{service_name}/export"): READ,
+    ("POST", "/api/v1/config/{service_name}/import"): ADMIN,
 }
 
 _VARIABLE = re.compile(r"{([^}:]+):[^}]*}")
@@ -107,6 +114,7 @@ SAMPLES = {
     "name": "guarded.raucb",
     "key_id": "key-0",
     "username": "someone",
+    "version": "1",
 }
 
 
