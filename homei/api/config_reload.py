@@ -5,9 +5,10 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from homei.api.config_services import NAME_PARAM, SERVICE
+from homei.api.config_services import SERVICE
 from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
+from homei.api.services import NAME_PARAM
 from homei.core.auth import Permission
 from homei.services.reload import ConfigReload
 
