@@ -17,6 +17,7 @@ from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.config_device import DeviceConfigApi
 from homei.api.config_reload import ConfigReloadApi
+from homei.api.config_secrets import ConfigSecretsApi
 from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.events import EventsApi
@@ -38,7 +39,7 @@ from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.config.keys import open_device_key
 from homei.config.manager import ConfigManager
-from homei.config_wiring import build_config, build_device_config
+from homei.config_wiring import build_config, build_device_config, build_rotation
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
@@ -162,6 +163,7 @@ async def _assemble(
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
     limiter = RateLimiter(window=settings.rate_limits.window)
     device_config = build_device_config(settings, settings_file, events, limiter, backup_schedules)
+    rotation = build_rotation(settings, store, service_configs, services.reload, events)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -239,6 +241,7 @@ async def _assemble(
             BackupsApi(backups, backup_schedules),
             DeviceConfigApi(device_config, lambda: list(services.store.all())),
             ConfigReloadApi(services.reload),
+            ConfigSecretsApi(rotation),
             ConfigServicesApi(service_configs),
         ],
         refine=[tasks_api.document_kinds],
@@ -267,6 +270,7 @@ async def _assemble(
         services.samples.start()
         if "backups" in parts:
             backup_schedules.start()
+        rotation.schedules.start(rotation.scheduled)
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -282,6 +286,7 @@ async def _assemble(
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()
+        await rotation.schedules.stop()
         await services.health.stop()
         await services.reconciler.stop()
         await tasks.shutdown()

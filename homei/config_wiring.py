@@ -20,10 +20,14 @@ from homei.backup.schedule import Scheduler
 from homei.config.device import DeviceConfig
 from homei.config.injection import ConfigResolver, default_secrets_root
 from homei.config.keys import DeviceKey
+from homei.config.manager import ConfigManager
+from homei.config.rotation import SecretRotation
+from homei.config.rotation_schedule import RotationSchedules
 from homei.config.service_config import ServiceConfigs
 from homei.core.events import EventBus
 from homei.core.ratelimit import RateLimiter
 from homei.core.store import Store
+from homei.services.reload import ConfigReload
 from homei.settings import Settings
 
 
@@ -64,3 +68,19 @@ def build_device_config(
     config.on_change("rate_limits.window", lambda s: limiter.set_window(s.rate_limits.window))
     config.on_change("backup.schedules", lambda s: backup_schedules.replace(s.backup.schedules))
     return config
+
+
+def build_rotation(
+    settings: Settings,
+    store: Store,
+    configs: ConfigManager,
+    services: ConfigReload,
+    events: EventBus,
+) -> SecretRotation:
+    """Secret rotation, by request and on the schedules kept in the database."""
+    schedules = RotationSchedules(
+        store,
+        check_interval=settings.rotation.check_interval,
+        retry_after=settings.rotation.retry_after,
+    )
+    return SecretRotation(configs, services, schedules, events)

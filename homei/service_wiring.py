@@ -129,5 +129,5 @@ def build_services(
         samples,
         ServiceViews(runtime, monitor),
         ServiceBackupData(service_store, reconciler, policy, workplace),
-        ConfigReload(service_store, control, runtime, tasks, events),
+        ConfigReload(service_store, control, reconciler, monitor, tasks, events),
     )

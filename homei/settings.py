@@ -139,6 +139,13 @@ class BackupSettings(_Section):
     schedules: list[BackupSchedule] = []
 
 
+class RotationSettings(_Section):
+    # How often the secrets' rotation schedules are looked at (a missed one runs at start).
+    check_interval: Seconds = 60.0
+    # A scheduled rotation that failed (and was rolled back) is tried again after this.
+    retry_after: Seconds = 3600.0
+
+
 VariableName = Annotated[str, Meta(pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")]
 VariableValue = Annotated[str, Meta(max_length=4096)]
 Domain = Annotated[str, Meta(max_length=253, pattern=r"^$|^[A-Za-z0-9.-]+$")]
@@ -169,6 +176,7 @@ class Settings(_Section):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     device: DeviceSettings = msgspec.field(default_factory=DeviceSettings)
+    rotation: RotationSettings = msgspec.field(default_factory=RotationSettings)
 
     @property
     def host(self) -> str:

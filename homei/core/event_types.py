@@ -26,6 +26,8 @@ from homei.core.event_payloads import (
     LoadedImages,
     OrphanRemoved,
     Payload,
+    SecretRotated,
+    SecretRotationFailed,
     ServiceDrift,
     ServiceImage,
     ServiceInstalled,
@@ -108,6 +110,8 @@ class EventName(StrEnum):
 
     SYSTEM_CONFIG_CHANGED = "system:config:changed"
     CONFIG_RELOADED = "config:reloaded"
+    SECRET_ROTATED = "secret:rotated"  # noqa: S105 (an event name)
+    SECRET_ROTATION_FAILED = "secret:rotation_failed"  # noqa: S105
 
 
 EVENTS: dict[EventName, type[Payload]] = {
@@ -152,6 +156,8 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
     EventName.SYSTEM_CONFIG_CHANGED: ConfigChanged,
     EventName.CONFIG_RELOADED: ConfigReloaded,
+    EventName.SECRET_ROTATED: SecretRotated,
+    EventName.SECRET_ROTATION_FAILED: SecretRotationFailed,
     EventName.CONFIG_UPDATED: ConfigUpdated,
 }
 

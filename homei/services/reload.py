@@ -1,24 +1,48 @@
 """A service's configuration taken again: by the signal or command its spec declares,
 without a restart, or else by recreating its instance (and restarting, in dependency order,
-the services running on top of it). Always as a task; `config:reloaded` when done."""
+the services running on top of it). Always as a task; `config:reloaded` when done.
+
+Also what a change that must not break a service needs: the instance made from its new
+configuration now, and whether it is healthy again within its health window."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+from homei.core.clock import monotonic
 from homei.core.errors import OperationFailed
 from homei.core.events import EventBus
 from homei.core.tasks import TaskContext, TaskManager, TaskRecord
 from homei.core.work import Workplace, work
 from homei.services import graph
 from homei.services.control import ServiceControl
-from homei.services.runtime import Runtime
+from homei.services.health import HealthMonitor
+from homei.services.instance import HealthStatus
+from homei.services.reconciler import Reconciler
+from homei.services.spec import ServiceSpec
 from homei.services.store import ServiceStore
 from homei.services.turns import ONE_PER_SERVICE
 
 _LOGGER = logging.getLogger(__name__)
 RELOAD_COMMAND_TIMEOUT = 60.0
+# However quick its checks, a service gets this long to come back healthy.
+MIN_HEALTH_WINDOW = 10.0
+HEALTH_POLL = 0.5
+
+
+def health_window(spec: ServiceSpec) -> float:
+    """How long a service may take, after its instance starts, to be healthy again: its
+    grace period and as many of its checks as would restart it, or its Docker healthcheck's
+    start period and retries."""
+    policy = spec.health
+    window = policy.start_period.seconds + policy.interval.seconds * max(1, policy.restart_after)
+    check = spec.healthcheck
+    if check is not None:
+        rounds = (check.interval.seconds + check.timeout.seconds) * (check.retries + 1)
+        window = max(window, check.start_period.seconds + rounds)
+    return max(window, MIN_HEALTH_WINDOW)
 
 
 class ConfigReload:
@@ -28,13 +52,16 @@ class ConfigReload:
         self,
         store: ServiceStore,
         control: ServiceControl,
-        runtime: Runtime,
+        reconciler: Reconciler,
+        health: HealthMonitor,
         tasks: TaskManager,
         events: EventBus,
     ) -> None:
         self._store = store
         self._control = control
-        self._runtime = runtime
+        self._reconciler = reconciler
+        self._runtime = reconciler.runtime
+        self._health = health
         self._tasks = tasks
         self._events = events
 
@@ -99,3 +126,29 @@ class ConfigReload:
     async def _is_running(self, name: str) -> bool:
         state = await self._runtime.inspect(name)
         return state is not None and state.running
+
+    def should_run(self, name: str) -> bool:
+        """Whether `name` is declared to run (enabled, and not stopped by anyone)."""
+        row = self._store.declared(name)
+        return row.should_run
+
+    @work(ONE_PER_SERVICE)
+    async def apply(self, name: str) -> None:
+        """Make `name`'s instance from its spec and configuration now: recreated when its
+        configuration changed, started."""
+        await self._reconciler.ensure(self._store.declared(name), run=True)
+
+    async def unhealthy_within(self, name: str, window: float) -> str | None:
+        """None once `name` is healthy, else why not when it fails or `window` runs out."""
+        give_up = monotonic() + window
+        last = "not checked"
+        while True:
+            state = await self._health.check(name)
+            if state.status is HealthStatus.HEALTHY:
+                return None
+            last = state.error or str(state.status)
+            if state.status is HealthStatus.UNHEALTHY:
+                return f"unhealthy: {last}"
+            if monotonic() >= give_up:
+                return f"not healthy within {window:g}s ({last})"
+            await asyncio.sleep(HEALTH_POLL)

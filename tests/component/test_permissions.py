@@ -76,6 +76,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/config"): READ,
     ("PUT", "/api/v1/config"): ADMIN,
     ("POST", "/api/v1/config/{service_name}/reload"): CONTROL,
+    ("POST", "/api/v1/config/{service_name}/secrets/{secret_key}/rotate"): ADMIN,
+    ("POST", "/api/v1/config/{service_name}/secrets/{secret_key}/schedule"): ADMIN,
     ("GET", "/api/v1/backups"): READ,
     ("POST", "/api/v1/backups"): CONTROL,
     ("GET", "/api/v1/backups/schedules"): READ,
@@ -115,6 +117,7 @@ SAMPLES = {
     "key_id": "key-0",
     "username": "someone",
     "version": "1",
+    "secret_key": "API_KEY",
 }
 
 
