@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import msgspec
 from aiohttp import web
@@ -37,6 +38,7 @@ from homei.backup.manager import BackupManager
 from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
+from homei.config.device_variables import DeviceVariables
 from homei.config.keys import open_device_key
 from homei.config.manager import ConfigManager
 from homei.config_wiring import build_config, build_device_config, build_rotation
@@ -145,7 +147,11 @@ async def _assemble(
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
 
-    settings_file = await asyncio.to_thread(settings_file_from_environment, settings.mode)
+    settings_file = (
+        Path(settings.settings_file)
+        if settings.settings_file
+        else await asyncio.to_thread(settings_file_from_environment, settings.mode)
+    )
     backups = BackupManager(
         BackupCatalog(settings.backups_dir, settings.backup.max_backup_size),
         HomeiPart(
@@ -162,7 +168,10 @@ async def _assemble(
     tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
     limiter = RateLimiter(window=settings.rate_limits.window)
-    device_config = build_device_config(settings, settings_file, events, limiter, backup_schedules)
+    device_config = build_device_config(
+        settings, settings_file, events, limiter, backup_schedules,
+        DeviceVariables(services.store, services.reload, tasks),
+    )  # fmt: skip
     rotation = build_rotation(settings, store, service_configs, services.reload, events)
 
     async def reboot() -> None:

@@ -18,6 +18,7 @@ import msgspec
 
 from homei.backup.schedule import Scheduler
 from homei.config.device import DeviceConfig
+from homei.config.device_variables import DeviceVariables
 from homei.config.injection import ConfigResolver, default_secrets_root
 from homei.config.keys import DeviceKey
 from homei.config.manager import ConfigManager
@@ -60,6 +61,7 @@ def build_device_config(
     events: EventBus,
     limiter: RateLimiter,
     backup_schedules: Scheduler,
+    variables: DeviceVariables,
 ) -> DeviceConfig:
     """The device configuration, with an apply hook for each live setting's owner."""
     config = DeviceConfig(settings, settings_file, events, dict(os.environ))
@@ -67,6 +69,7 @@ def build_device_config(
     # The access policy reads `rate_limits` on every request; only the window is held apart.
     config.on_change("rate_limits.window", lambda s: limiter.set_window(s.rate_limits.window))
     config.on_change("backup.schedules", lambda s: backup_schedules.replace(s.backup.schedules))
+    config.on_change("device.variables", lambda _: variables.changed())
     return config
 
 

@@ -163,6 +163,8 @@ class DeviceSettings(_Section):
 
 class Settings(_Section):
     mode: Mode = "development"
+    # The file these settings were read from (or would be): set by the loader, not in a file.
+    settings_file: str = ""
     data_dir: Path = Path("var")
     log_level: LogLevel = "info"
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)

@@ -161,6 +161,8 @@ def load_settings(
     for source, layer, strict in layers:
         if "mode" in layer:
             raise SettingsError(f"{source}: mode: set it with {ENV_PREFIX}MODE only")
+        if "settings_file" in layer:
+            raise SettingsError(f"{source}: settings_file: name it with --config or HOMEI_CONFIG")
         _check(layer, source, strict=strict)
         merged = _merge(merged, layer)
         try:
@@ -170,4 +172,5 @@ def load_settings(
             raise SettingsError(f"{source}: api.listen: {err}") from None
     settings = msgspec.convert(merged, Settings, strict=False, dec_hook=_decode_path)
     settings.data_dir = settings.data_dir.expanduser().absolute()
+    settings.settings_file = str(path.expanduser().absolute())
     return settings

@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import logging
 import tomllib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,12 @@ LIVE = frozenset(
     }
 )
 # Shown by GET, never set: what the daemon is, and where it listens (from `api.listen`).
-READ_ONLY = frozenset({"name", "version", "api.host", "api.port"})
+READ_ONLY = frozenset({"name", "version", "api.host", "api.port", "settings_file"})
 # Whole values even when they are tables: a PUT gives the complete new map.
 WHOLE = frozenset({"device.variables"})
 
-Hook = Callable[[Settings], Awaitable[None] | None]
+# Called with the settings after a change; may return an awaitable, which is awaited.
+Hook = Callable[[Settings], object]
 
 
 def _is_under(key: str, prefix: str) -> bool:

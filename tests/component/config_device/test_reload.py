@@ -83,3 +83,32 @@ async def test_without_a_declared_way_the_instance_is_recreated(
 async def test_reload_of_an_unknown_service_is_404(homei: Any) -> None:
     body = await call(homei, "POST", "/api/v1/config/nosuch/reload", await homei.auth(), 404)
     assert body["error"]["code"] == "SERVICE_NOT_FOUND"
+
+
+def _environment(engine: DockerEngine, name: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in engine.inspect(name)["Config"]["Env"])
+
+
+async def test_a_changed_device_variable_remakes_the_services_using_it(
+    homei: Any, engine: DockerEngine
+) -> None:
+    headers = await homei.auth()
+    change = {"variables": {"GREETING": "hello", "OTHER": "x"}}
+    await call(homei, "PUT", "/api/v1/config", headers, json=change)
+    await install(homei, headers, sleeper("user", environment={"SAY": "${GREETING} world"}))
+    await install(homei, headers, sleeper("bystander"))
+    assert (await asyncio.to_thread(_environment, engine, "user"))["SAY"] == "hello world"
+    user_before = await asyncio.to_thread(_container, engine, "user")
+    bystander_before = await asyncio.to_thread(_container, engine, "bystander")
+
+    change = {"variables": {"GREETING": "bonjour", "OTHER": "x"}}
+    answer = await call(homei, "PUT", "/api/v1/config", headers, json=change)
+    assert answer["changed"] == ["device.variables"]
+    tasks = await call(homei, "GET", "/api/v1/tasks?type=device_variables", headers)
+    [task] = [t for t in tasks["tasks"] if t["type"] == "device_variables"]
+    finished = await wait_task(homei, headers, task["id"])
+    assert finished["status"] == "completed", finished
+    assert finished["result"] == {"services": ["user"]}
+    assert (await asyncio.to_thread(_environment, engine, "user"))["SAY"] == "bonjour world"
+    assert (await asyncio.to_thread(_container, engine, "user"))[0] != user_before[0]
+    assert await asyncio.to_thread(_container, engine, "bystander") == bystander_before
