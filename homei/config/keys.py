@@ -77,6 +77,11 @@ class DeviceKey:
             self._cipher = AESGCM(self._key)
         return self._cipher
 
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the cipher is made (cryptography imported): opening is pure CPU work."""
+        return self._cipher is not None
+
     def adopt(self, key: bytes) -> None:
         """Become another key (a restored backup's): the holders of this one follow."""
         adopted = DeviceKey(key)
@@ -94,14 +99,15 @@ class DeviceKey:
 
     def open(self, sealed: bytes, aad: bytes) -> bytes:
         """Decrypt what `seal` made with the same `aad`; `SealError` otherwise."""
-        from cryptography.exceptions import InvalidTag
-
         if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[:1] != _VERSION:
             raise SealError("not a sealed value of this device")
         nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+        cipher = self._aead()
         try:
-            return self._aead().decrypt(nonce, body, aad)
-        except InvalidTag:
+            return cipher.decrypt(nonce, body, aad)
+        except Exception as err:  # cryptography's InvalidTag, imported only with the cipher
+            if type(err).__name__ != "InvalidTag":
+                raise
             raise SealError("the sealed value does not open with this key and place") from None
 
 
