@@ -20,6 +20,7 @@ from homei.backup.schedule import Scheduler
 from homei.config.device import DeviceConfig
 from homei.config.device_variables import DeviceVariables
 from homei.config.injection import ConfigResolver, default_secrets_root
+from homei.config.key_backup import DeviceKeyBackup
 from homei.config.keys import DeviceKey
 from homei.config.manager import ConfigManager
 from homei.config.rotation import SecretRotation
@@ -40,6 +41,11 @@ def no_device_variables() -> Mapping[str, str]:
 class ConfigParts(msgspec.Struct, frozen=True):
     configs: ServiceConfigs
     resolver: ConfigResolver
+    key_backup: DeviceKeyBackup
+
+    async def reload(self) -> None:
+        """Read the configurations again (a restore replaced the database)."""
+        self.configs.invalidate()
 
 
 def build_config(
@@ -52,7 +58,11 @@ def build_config(
     configs = ServiceConfigs(store, device_key)
     root = settings.services.secrets_dir
     secrets_root = Path(root) if root else default_secrets_root(settings.data_dir)
-    return ConfigParts(configs, ConfigResolver(configs, device_key, secrets_root, device_variables))
+    return ConfigParts(
+        configs,
+        ConfigResolver(configs, device_key, secrets_root, device_variables),
+        DeviceKeyBackup(device_key, settings.secrets_dir / "device.key"),
+    )
 
 
 def build_device_config(

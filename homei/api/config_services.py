@@ -11,16 +11,17 @@ from aiohttp import web
 
 from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
-from homei.api.services import NAME_PARAM
 from homei.config.manager import ConfigManager
 from homei.config.service_config import ConfigVersion
 from homei.core.auth import Permission, Role
 from homei.core.clock import from_epoch
 from homei.core.errors import Forbidden
 from homei.services.config_schema import ENVIRONMENT_NAME
-from homei.services.spec import NAME_PATTERN
+from homei.services.spec import NAME_PATTERN, NOT_RESERVED
 
-SERVICE = "{service_name:[a-z0-9][a-z0-9_.-]*}"  # reserved words are refused as names
+# Reserved words (`validate`, ...) are routes of their own, never a service's name.
+SERVICE = f"{{service_name:{NOT_RESERVED}[a-z0-9][a-z0-9_.-]*}}"
+NAME_PARAM = {"service_name": {"type": "string", "pattern": NAME_PATTERN}}
 Environment = Annotated[str, msgspec.Meta(pattern=ENVIRONMENT_NAME)]
 Values = dict[str, Annotated[str, msgspec.Meta(max_length=65536)]]
 FormatName = Literal["env", "yaml", "json"]

@@ -91,10 +91,18 @@ class ConfigResolver:
         device_variables: Callable[[], Mapping[str, str]],
     ) -> None:
         self._configs = configs
+        self._key = key
         self._root = secrets_root
         self._device_variables = device_variables
+        self._hash_key = (b"", b"")  # (fingerprint, key), made again if a restore brings a key
+
+    def _label_key(self) -> bytes:
         # A key of its own for the labels' hash: the device key itself seals secrets only.
-        self._hash_key = hmac.new(key.material, _HASH_LABEL, hashlib.sha256).digest()
+        fingerprint = self._key.fingerprint.encode()
+        if self._hash_key[0] != fingerprint:
+            derived = hmac.new(self._key.material, _HASH_LABEL, hashlib.sha256).digest()
+            self._hash_key = (fingerprint, derived)
+        return self._hash_key[1]
 
     def secrets_folder(self, service: str) -> Path:
         """The host folder of a service's secret files."""
@@ -161,7 +169,7 @@ class ConfigResolver:
     ) -> str:
         """A keyed hash of a configuration: equal values, equal hash; it reveals nothing."""
         body = msgspec.json.encode([variables, secrets, way], order="sorted")
-        return hmac.new(self._hash_key, body, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._label_key(), body, hashlib.sha256).hexdigest()[:32]
 
     async def release(self, service: str) -> None:
         """Remove the service's secret files (it was uninstalled)."""

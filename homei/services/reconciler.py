@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 
+from homei.core.errors import HomeiError
 from homei.core.events import EventBus
 from homei.core.work import Needs, Workplace, work
 from homei.services.drift import config_matches, drift, expected
@@ -178,7 +179,7 @@ class Reconciler:
             return
         try:
             await self.ensure(row, run=None)
-        except RuntimeFailure as err:
+        except HomeiError as err:  # the runtime, or a configuration that cannot resolve
             self.last_error = f"{name}: {err.message}"
             _LOGGER.warning("Could not reconcile %s: %s", name, err.message)
 

@@ -25,7 +25,8 @@ RESERVED_NAMES = (
     "validate", "import", "export", "versions", "reload", "restore", "secrets", "schedule",
     "schedules", "rotate", "device", "variables", "settings", "key", "keys", "info", "status",
 )  # fmt: skip
-NAME_PATTERN = rf"^(?!(?:{'|'.join(RESERVED_NAMES)})$)[a-z0-9][a-z0-9_.-]{{0,62}}$"
+NOT_RESERVED = rf"(?!(?:{'|'.join(RESERVED_NAMES)})$)"
+NAME_PATTERN = rf"^{NOT_RESERVED}[a-z0-9][a-z0-9_.-]{{0,62}}$"
 _NAME = re.compile(NAME_PATTERN)
 
 RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
