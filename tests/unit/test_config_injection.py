@@ -80,5 +80,8 @@ async def test_resolved_spec_and_its_hash(configs, tmp_path) -> None:
     assert secret_file.read_text() == "weak"  # not written when only asked
     await resolver.resolve(spec)
     assert secret_file.read_text() == "stronger"
-    await resolver.release("media")
+    await resolver.release("media", forget=False)
     assert not secret_file.parent.exists()
+    assert (await configs.get("media")).version == 2  # kept for a reinstall
+    await resolver.release("media", forget=True)
+    assert (await configs.get("media")).version == 0
