@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 
 from homei.api.accesslog import AccessLog
+from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
@@ -49,6 +50,7 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
 from homei.settings import Settings
@@ -129,6 +131,14 @@ async def _assemble(
 
     services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
 
+    def should_run(name: str) -> bool:
+        row = services.store.get(name)
+        return row is not None and row.should_run
+
+    alerts = build_alerts(
+        settings.alerts, settings.data_dir, store, events, health, metrics, device_key, should_run
+    )
+
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
 
@@ -188,9 +198,12 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        alerts.engine,
+        alerts.deliverer,
     )
 
     await tasks.load()
+    await alerts.engine.load()
     await services.store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
     if "backups" in parts:
@@ -220,6 +233,7 @@ async def _assemble(
                 services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
+            AlertsApi(alerts.engine),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -247,6 +261,9 @@ async def _assemble(
         services.samples.start()
         if "backups" in parts:
             backup_schedules.start()
+        alerts.engine.start()
+        alerts.deliverer.start()
+        alerts.sampler.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -259,6 +276,9 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
+        await alerts.sampler.stop()
+        await alerts.engine.stop()
+        await alerts.deliverer.stop()
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()

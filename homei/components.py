@@ -21,7 +21,10 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.monitor import alert_records as alerts_schema
+from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.notify.deliverer import Deliverer
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
@@ -39,6 +42,7 @@ MIGRATIONS = (
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
+    *alerts_schema.MIGRATIONS,
 )
 
 
@@ -66,3 +70,5 @@ class Components(msgspec.Struct, frozen=True):
     service_health: HealthMonitor
     samples: Sampler
     backups: BackupManager
+    alerts: AlertEngine
+    deliverer: Deliverer
