@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import calendar
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -22,13 +23,19 @@ from homei.monitor.alert_settings import (
 from homei.monitor.alerts import AlertEngine
 
 ALERT_ID = r"alert-[0-9a-f]{1,32}"
-ALERT = f"{{alert_id:{ALERT_ID}}}"
+RFC3339 = (
+    r"^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9])"
+    r":([0-5][0-9])(\.[0-9]{1,9})?(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_RFC3339 = re.compile(RFC3339)
+# No `{m,n}` in the route's regex: the OpenAPI path template would read its braces.
+ALERT = "{alert_id:alert-[0-9a-f]+}"
 
 
 class AlertsQuery(msgspec.Struct, forbid_unknown_fields=True):
     level: Level | None = None
     state: AlertState | None = None
-    since: datetime | None = None
+    since: Annotated[str, msgspec.Meta(pattern=RFC3339, description="RFC 3339 time")] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     offset: Annotated[int, msgspec.Meta(ge=0)] = 0
 
@@ -65,6 +72,24 @@ class SettingsUpdate(msgspec.Struct, forbid_unknown_fields=True):
     rules: Rules | None = None
 
 
+def epoch_of(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time (as its pattern checked it); a day past
+    its month's end counts on into the next."""
+    match = _RFC3339.match(text)
+    assert match is not None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    if year < 1971:  # before any alert (and before what the calendar functions take)
+        return 0.0
+    fraction, zone = match.group(7), match.group(8)
+    offset = (
+        0
+        if zone == "Z"
+        else (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    )
+    moment = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    return moment - offset + (float(fraction) if fraction else 0.0)
+
+
 def _out(alert: AlertRecord) -> AlertOut:
     return msgspec.convert(alert.as_wire(), AlertOut)
 
@@ -80,7 +105,7 @@ class AlertsApi:
     async def list(self, request: web.Request, query: AlertsQuery) -> AlertList:
         """Alerts, newest first: of one `level` or `state` (firing, resolved), fired or
         resolved `since` a time, `limit` per page from `offset`."""
-        since = query.since.timestamp() if query.since else None
+        since = epoch_of(query.since) if query.since else None
         alerts, total = await self._engine.query(
             AlertQuery(query.level, query.state, since, query.limit, query.offset)
         )

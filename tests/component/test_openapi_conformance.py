@@ -53,6 +53,9 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/update/mark-active",
     # A backup task's config is checked as POST /api/v1/backups checks its body.
     "POST /api/v1/tasks",
+    # Thresholds must be ordered (warning <= critical, hysteresis below warning) and email
+    # needs a mail server: rules across fields that a schema cannot state.
+    "POST /api/v1/alerts/settings",
 }
 
 
