@@ -107,12 +107,13 @@ class GaugeReader:
 
     async def _run(self) -> None:
         while True:
+            # Waiting first keeps psutil's import out of the daemon's start.
+            await asyncio.sleep(self._interval)
             try:
                 gauges = await asyncio.to_thread(read_gauges, self._data_dir)
                 self._engine.observe(gauges, time.time())
             except Exception:
                 _LOGGER.exception("Reading the figures for alerts failed")
-            await asyncio.sleep(self._interval)
 
 
 def read_gauges(data_dir: Path) -> dict[str, float]:
