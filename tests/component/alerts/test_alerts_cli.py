@@ -19,8 +19,8 @@ def test_alerts_commands(tmp_path):
         assert login.returncode == 0, login.stderr
         assert "ID" in cli("alerts").stdout  # the table's header, and no alert yet
         token = homei.login()
-        status, body = homei.request("POST", "/api/v1/alerts/settings", {
-            "thresholds": low_memory(), "rules": {"thresholds": {"memory": NOW}}}, token)  # fmt: skip
+        crossed = {"thresholds": low_memory(), "rules": {"thresholds": {"memory": NOW}}}
+        status, body = homei.request("POST", "/api/v1/alerts/settings", crossed, token)
         assert status == 200, body
 
         def firing() -> bool:
