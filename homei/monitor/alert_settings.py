@@ -82,7 +82,10 @@ def _timing() -> dict[str, Timing]:
 
 class Rules(_Part):
     thresholds: dict[str, Timing] = msgspec.field(default_factory=_timing)
-    service_down: EventRule = msgspec.field(name="serviceDown", default_factory=EventRule)
+    # A service its runtime brings back within 10 s is not worth waking anybody for.
+    service_down: EventRule = msgspec.field(
+        name="serviceDown", default_factory=lambda: EventRule(for_=10.0)
+    )
     service_oom: EventRule = msgspec.field(name="serviceOom", default_factory=EventRule)
     service_restarts: RestartRule = msgspec.field(
         name="serviceRestarts", default_factory=RestartRule

@@ -20,7 +20,8 @@ from homei.monitor.alert_records import (
     Finding,
     Level,
 )
-from homei.monitor.alert_settings import AlertSettings, EventRule, Sealer, check, seal, unseal
+from homei.monitor.alert_settings import AlertSettings, Sealer, check, seal, unseal
+from homei.monitor.event_rules import WATCHED_EVENTS, event_verdicts
 from homei.monitor.rules import (
     Conditions,
     DiskTrend,
@@ -32,7 +33,6 @@ from homei.monitor.rules import (
 
 _LOGGER = logging.getLogger(__name__)
 
-WATCHED_EVENTS = ("container.*", "service:*", "update:*", "backup:*")
 # Dependencies that are the alerts' own (a failing channel alerting about itself).
 OWN_DEPENDENCIES = frozenset({"notifications"})
 
@@ -138,60 +138,16 @@ class AlertEngine:
 
     def on_event(self, event: Event) -> None:
         """What a bus event means to the event rules."""
-        kind, data, at, rules = event.type, event.data, self._clock(), self.settings.rules
-        service = str(data.get("service") or "")
-        if kind.startswith("container.") and not (data.get("managed") and service):
-            return
-        if kind == "container.die" and self._should_run(service):
-            self._restarts.died(service, at)
-            code = data.get("exit_code")
-            self._hold(rules.service_down, "service_down", service, Level.ERROR,
-                       f"Service {service} stopped unexpectedly (exit code {code})",
-                       {"service": service, "exitCode": code}, at)  # fmt: skip
-            count = self._restarts.count(service, at, rules.service_restarts.window)
-            if rules.service_restarts.enabled and count >= rules.service_restarts.count:
-                self.conditions.hold(
-                    Finding("service_restarts", service, Level.CRITICAL, "docker",
-                            f"Service {service} died {count} times in "
-                            f"{rules.service_restarts.window:g}s", {"service": service,
-                            "count": count, "window": rules.service_restarts.window}),
-                    at,
-                )  # fmt: skip
-        elif kind == "container.oom":
-            self._hold(rules.service_oom, "service_oom", service, Level.ERROR,
-                       f"Service {service} ran out of memory and was killed",
-                       {"service": service}, at)  # fmt: skip
-        elif kind == "container.start" or (
-            kind == "service:health:changed" and data.get("status") == "healthy"
+        at = self._clock()
+        rules = self.settings.rules
+        for verdict in event_verdicts(
+            event.type, event.data, rules, at, self._should_run, self._restarts
         ):
-            self._clear("service_down", service)
-            self._clear("service_oom", service)
-        elif kind == "service:uninstalled":
-            for rule in ("service_down", "service_oom", "service_restarts"):
-                self._clear(rule, service)
-        elif kind in ("update:rejected", "update:rolled_back"):
-            reason = data.get("reason") or data.get("message") or kind
-            what = kind.partition(":")[2].replace("_", " ")
-            facts = {k: v for k, v in data.items() if isinstance(v, str | None)}
-            self._hold(rules.update_failed, "update_failed", "update", Level.ERROR,
-                       f"Update {what}: {reason}", facts, at)  # fmt: skip
-        elif kind in ("update:verified", "update:completed"):
-            self._clear("update_failed", "update")
-        elif kind in ("backup:failed", "backup:restore_failed"):
-            self._hold(rules.backup_failed, "backup_failed", "backup", Level.ERROR,
-                       f"Backup {data.get('backup')} failed: {data.get('error')}",
-                       {"backup": data.get("backup"), "error": data.get("error")}, at)  # fmt: skip
-        elif kind in ("backup:completed", "backup:restored"):
-            self._clear("backup_failed", "backup")
+            if verdict.finding is not None:
+                self.conditions.hold(verdict.finding, at)
+            else:
+                self._clear(verdict.rule, verdict.subject)
         self._wake.set()
-
-    def _hold(
-        self, rule: EventRule, name: str, subject: str, level: Level, message: str,
-        details: dict[str, Any], at: float,
-    ) -> None:  # fmt: skip
-        if rule.enabled:
-            source = "docker" if name.startswith("service_") else name.partition("_")[0]
-            self.conditions.hold(Finding(name, subject, level, source, message, details), at)
 
     def _clear(self, rule: str, subject: str) -> None:
         if self.conditions.clear(rule, subject):

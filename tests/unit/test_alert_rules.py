@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from homei.monitor.alert_records import Level
 from homei.monitor.alert_settings import AlertSettings, LevelPair, Rules, Thresholds, Timing
+from homei.monitor.event_rules import event_verdicts
 from homei.monitor.rules import Conditions, DiskTrend, RestartCounter, threshold_verdicts
 
 
@@ -106,3 +107,29 @@ def test_restarts_are_counted_in_their_window() -> None:
         counter.died("web", at)
     assert counter.count("web", 200, 600) == 3
     assert counter.count("web", 750, 600) == 1
+
+
+def _event(kind: str, at: float, counter: RestartCounter, running: bool = True, **data: object):
+    data = {"managed": True, "service": "web", "exit_code": "1", **data}
+    return event_verdicts(kind, data, Rules(), at, lambda _: running, counter)
+
+
+def test_events_hold_and_clear_their_rules() -> None:
+    counter = RestartCounter()
+    died = _event("container.die", 0, counter)
+    assert [(v.rule, v.subject) for v in died] == [("service_down", "web")]
+    assert died[0].finding is not None and died[0].finding.details["exitCode"] == "1"
+    assert _event("container.die", 1, counter, running=False) == []  # stopped on purpose
+    assert _event("container.die", 2, counter, managed=False) == []
+    _event("container.die", 3, counter)
+    third = _event("container.die", 4, counter)
+    assert [v.rule for v in third] == ["service_down", "service_restarts"]
+    back = _event("container.start", 5, counter)
+    assert [(v.rule, v.finding) for v in back] == [("service_down", None), ("service_oom", None)]
+    rejected = _event("update:rejected", 6, counter, reason="health gate failed")
+    assert rejected[0].finding is not None
+    assert rejected[0].finding.message == "Update rejected: health gate failed"
+    assert [v.finding for v in _event("update:verified", 7, counter)] == [None]
+    failed = _event("backup:failed", 8, counter, backup="nightly", error="disk full")
+    assert failed[0].rule == "backup_failed" and failed[0].finding is not None
+    assert [v.rule for v in _event("backup:completed", 9, counter)] == ["backup_failed"]
