@@ -112,7 +112,9 @@ class AlertEngine:
                 continue
             self._trend.add(mount, free, at, rule.window)
             left = self._trend.seconds_to_full(mount, rule.window)
-            if left is not None and left < rule.horizon:
+            if left is None:  # too few figures yet (after a start, say): nothing changes
+                continue
+            if left < rule.horizon:
                 hours = left / 3600
                 self.conditions.hold(
                     Finding("disk_full", mount, Level.WARNING, "system",
@@ -184,9 +186,12 @@ class AlertEngine:
         """Fire what has held long enough, resolve what has cleared, poll dependencies."""
         at = self._clock()
         rule = self.settings.rules.service_restarts
-        for _, service in self.conditions.keys("service_restarts"):
-            if self._restarts.count(service, at, rule.window) < rule.count:
-                self._clear("service_restarts", service)
+        for key in self.conditions.keys("service_restarts"):
+            fired = self._open.get(key)
+            # The deaths before a restart are not known: an alert fired then waits its window.
+            settled = fired is None or at - fired.fired_at >= rule.window
+            if settled and self._restarts.count(key[1], at, rule.window) < rule.count:
+                self._clear(*key)
         if self._dependencies is not None and at - self._last_dependency_poll >= (
             self._dependency_interval
         ):

@@ -6,6 +6,7 @@ drives the same code the daemon runs.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 
@@ -124,8 +125,8 @@ class DiskTrend:
             samples.popleft()
 
     def seconds_to_full(self, mount: str, window: float) -> float | None:
-        """Seconds until no bytes are free at the least-squares rate of the window, or None
-        while the window is not half covered or the disk is not filling."""
+        """Seconds until no bytes are free at the least-squares rate of the window (infinity
+        for a disk that is not filling), or None while the window is not half covered."""
         samples = self._samples.get(mount)
         if not samples or len(samples) < 3 or samples[-1][0] - samples[0][0] < window / 2:
             return None
@@ -137,7 +138,7 @@ class DiskTrend:
             return None
         slope = sum((t - mean_t) * (f - mean_f) for t, f in samples) / spread
         if slope >= 0:
-            return None
+            return math.inf
         return samples[-1][1] / -slope
 
 

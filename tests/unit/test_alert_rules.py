@@ -3,6 +3,8 @@ and once firing clears only `hysteresis` below it; a flapping figure fires once 
 
 from __future__ import annotations
 
+import math
+
 from homei.monitor.alert_records import Level
 from homei.monitor.alert_settings import AlertSettings, LevelPair, Rules, Thresholds, Timing
 from homei.monitor.event_rules import event_verdicts
@@ -98,7 +100,8 @@ def test_disk_trend_predicts_the_day_it_fills() -> None:
     steady = DiskTrend()
     for minute in range(61):
         steady.add("/data", 1e9, minute * 60.0, 3600)
-    assert steady.seconds_to_full("/data", 3600) is None
+    assert steady.seconds_to_full("/data", 3600) == math.inf
+    assert DiskTrend().seconds_to_full("/data", 3600) is None  # nothing known yet
 
 
 def test_restarts_are_counted_in_their_window() -> None:
