@@ -9,8 +9,9 @@ import msgspec
 
 from homei.config.keys import DeviceKey
 from homei.core.events import Event, EventBus
+from homei.core.health import DependencyReport, HealthState
 from homei.core.store import Store
-from homei.monitor.alert_records import MIGRATIONS, AlertQuery, AlertStore
+from homei.monitor.alert_records import MIGRATIONS, AlertQuery, AlertState, AlertStore
 from homei.monitor.alert_settings import AlertSettings, LevelPair, Timing
 from homei.monitor.alerts import AlertEngine
 
@@ -105,5 +106,34 @@ async def test_a_service_dying_again_and_again(tmp_path: Path) -> None:
             ("service_restarts", "resolved"),
             ("service_down", "resolved"),
         }
+    finally:
+        await store.close()
+
+
+async def test_a_dependency_down_for_its_duration(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "alerts.db", MIGRATIONS)
+    clock = Clock()
+    reports = [DependencyReport("docker", HealthState.UNHEALTHY, "no answer")]
+
+    async def dependencies() -> list[DependencyReport]:
+        return reports
+
+    try:
+        engine = AlertEngine(AlertStore(store), EventBus(), DeviceKey.generate(), clock=clock,
+                             dependencies=dependencies, dependency_interval=10)  # fmt: skip
+        await engine.load()
+        for _ in range(3):  # 20 s down: under dependencyDown's 30 s
+            await engine.step()
+            clock.now += 10
+        assert engine.firing_counts()["critical"] == 0
+        await engine.step()
+        alerts, _ = await engine.query(AlertQuery(state=AlertState.FIRING))
+        assert [(a.rule, a.subject, a.level) for a in alerts] == [
+            ("dependency_down", "docker", "critical")
+        ]
+        reports = [DependencyReport("docker", HealthState.HEALTHY, "ok")]
+        clock.now += 10
+        await engine.step()
+        assert (await engine.query(AlertQuery(state=AlertState.FIRING)))[1] == 0
     finally:
         await store.close()
