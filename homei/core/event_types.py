@@ -10,6 +10,7 @@ import msgspec
 
 from homei.core.event_payloads import (
     Alert,
+    AlertChange,
     BackupCompleted,
     BackupFailed,
     BackupProgress,
@@ -104,6 +105,10 @@ class EventName(StrEnum):
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
     CONFIG_UPDATED = "config:updated"
 
+    ALERT_FIRING = "alert:firing"
+    ALERT_RESOLVED = "alert:resolved"
+    ALERT_ACKNOWLEDGED = "alert:acknowledged"
+
 
 EVENTS: dict[EventName, type[Payload]] = {
     EventName.CONNECTED: Connected,
@@ -146,6 +151,9 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
     EventName.CONFIG_UPDATED: ConfigUpdated,
+    EventName.ALERT_FIRING: AlertChange,
+    EventName.ALERT_RESOLVED: AlertChange,
+    EventName.ALERT_ACKNOWLEDGED: AlertChange,
 }
 
 
