@@ -24,7 +24,10 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.monitor import alert_records as alerts_schema
+from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.notify.deliverer import Deliverer
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
@@ -44,6 +47,7 @@ MIGRATIONS = (
     *device_key_schema.MIGRATIONS,
     *service_config_schema.MIGRATIONS,
     *rotation_schema.MIGRATIONS,
+    *alerts_schema.MIGRATIONS,
 )
 
 
@@ -72,3 +76,5 @@ class Components(msgspec.Struct, frozen=True):
     samples: Sampler
     backups: BackupManager
     service_configs: ServiceConfigs
+    alerts: AlertEngine
+    deliverer: Deliverer

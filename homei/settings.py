@@ -161,6 +161,14 @@ class DeviceSettings(_Section):
     variables: dict[VariableName, VariableValue] = {}
 
 
+class AlertsSettings(_Section):
+    # How often the threshold rules read the machine (0: only what the sampler hands in).
+    sample_interval: Annotated[float, Meta(ge=0)] = 5.0
+    dependency_interval: Seconds = 10.0  # how often a dependency down is looked for
+    retry_first: Seconds = 1.0  # a failing channel's first wait; it doubles up to retry_max
+    retry_max: Seconds = 300.0
+
+
 class Settings(_Section):
     mode: Mode = "development"
     # The file these settings were read from (or would be): set by the loader, not in a file.
@@ -179,6 +187,8 @@ class Settings(_Section):
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     device: DeviceSettings = msgspec.field(default_factory=DeviceSettings)
     rotation: RotationSettings = msgspec.field(default_factory=RotationSettings)
+
+    alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
 
     @property
     def host(self) -> str:

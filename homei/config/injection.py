@@ -171,6 +171,9 @@ class ConfigResolver:
         body = msgspec.json.encode([variables, secrets, way], order="sorted")
         return hmac.new(self._label_key(), body, hashlib.sha256).hexdigest()[:32]
 
-    async def release(self, service: str) -> None:
-        """Remove the service's secret files (it was uninstalled)."""
+    async def release(self, service: str, *, forget: bool) -> None:
+        """Remove the service's secret files (it was uninstalled); with `forget` (its data
+        removed too), every version of its configuration."""
         await asyncio.to_thread(shutil.rmtree, self.secrets_folder(service), True)
+        if forget:
+            await self._configs.forget(service)

@@ -10,6 +10,7 @@ import msgspec
 
 from homei.core.event_payloads import (
     Alert,
+    AlertChange,
     BackupCompleted,
     BackupFailed,
     BackupProgress,
@@ -112,6 +113,9 @@ class EventName(StrEnum):
     CONFIG_RELOADED = "config:reloaded"
     SECRET_ROTATED = "secret:rotated"  # noqa: S105 (an event name)
     SECRET_ROTATION_FAILED = "secret:rotation_failed"  # noqa: S105
+    ALERT_FIRING = "alert:firing"
+    ALERT_RESOLVED = "alert:resolved"
+    ALERT_ACKNOWLEDGED = "alert:acknowledged"
 
 
 EVENTS: dict[EventName, type[Payload]] = {
@@ -159,6 +163,9 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.SECRET_ROTATED: SecretRotated,
     EventName.SECRET_ROTATION_FAILED: SecretRotationFailed,
     EventName.CONFIG_UPDATED: ConfigUpdated,
+    EventName.ALERT_FIRING: AlertChange,
+    EventName.ALERT_RESOLVED: AlertChange,
+    EventName.ALERT_ACKNOWLEDGED: AlertChange,
 }
 
 

@@ -287,7 +287,7 @@ class ServiceManager:
                 for network in declared.spec.networks
             }
             await self._runtime.release(row.spec, others)
-            await self._reconciler.configuration.release(name)
+            await self._reconciler.configuration.release(name, forget=remove_data)
         if row is not None and remove_data:
             for volume in row.spec.volumes:
                 if volume.is_named:

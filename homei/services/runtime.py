@@ -116,8 +116,9 @@ class Configuration(Protocol):
         """The spec an instance is made from (with `write`, its secret files in place)."""
         ...
 
-    async def release(self, service: str) -> None:
-        """Remove what was prepared for a service that is gone."""
+    async def release(self, service: str, *, forget: bool) -> None:
+        """Remove what was prepared for a service that is gone; with `forget`, its
+        configuration too."""
 
 
 class NoConfiguration:
@@ -129,5 +130,5 @@ class NoConfiguration:
     async def resolve(self, spec: ServiceSpec, *, write: bool = True) -> ServiceSpec:
         return spec
 
-    async def release(self, service: str) -> None:
+    async def release(self, service: str, *, forget: bool) -> None:
         return None
