@@ -116,10 +116,6 @@ class DeviceConfig:
         """Call `hook` with the settings after a change to `key` (or anything under it)."""
         self._hooks.append((key, hook))
 
-    def variables(self) -> Mapping[str, str]:
-        """The device-wide variables (`${NAME}` in service specs), as they are now."""
-        return dict(self._settings.device.variables)
-
     def snapshot(self) -> dict[str, Any]:
         """Every setting as plain values, sections as tables."""
         return msgspec.to_builtins(self._settings, enc_hook=str)  # type: ignore[no-any-return]

@@ -44,8 +44,8 @@ def _key(key: str) -> str:
 
 
 def _string(text: str) -> str:
-    # A JSON string is a TOML basic string once the escapes TOML lacks are spelled as \u.
-    return json.dumps(text, ensure_ascii=False).replace("\\/", "/")
+    # A JSON string is a TOML basic string, but for DEL, which JSON leaves and TOML refuses.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _value(value: Any) -> str:
