@@ -294,7 +294,7 @@ async def _assemble(
         services.samples.start()
         if "backups" in parts:
             backup_schedules.start()
-        rotation.schedules.start(rotation.scheduled)
+        rotation.start()
         alerts.engine.start()
         alerts.deliverer.start()
         alerts.sampler.start()
@@ -316,7 +316,7 @@ async def _assemble(
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()
-        await rotation.schedules.stop()
+        await rotation.stop()
         await services.health.stop()
         await services.reconciler.stop()
         await tasks.shutdown()

@@ -5,6 +5,7 @@ back and applied again, and the rotation fails with the reason (`secret:rotation
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -111,18 +112,25 @@ class SecretRotation:
         policy = rule.rotation if rule is not None and rule.rotation is not None else None
         fresh = value if value is not None else new_value(policy or RotationPolicy())
         previous = current.version
-        written = await self._configs.put(
-            service,
-            environment,
-            current.variables,
-            {**current.secrets, secret: fresh},
-            actor=actor,
-        )
-        if environment == spec.config_environment and self._services.should_run(service):
-            await self._services.apply(service)
-            reason = await self._services.unhealthy_within(service, health_window(spec))
+        # Noted first: a rotation cut short (the daemon killed) is judged again at start.
+        await self.schedules.begin(service, secret, environment, previous)
+        try:
+            written = await self._configs.put(
+                service,
+                environment,
+                current.variables,
+                {**current.secrets, secret: fresh},
+                actor=actor,
+            )
+            reason = await self._verdict(service, environment)
             if reason is not None:
                 await self._roll_back(service, secret, environment, previous, reason)
+        except asyncio.CancelledError:
+            raise  # the daemon stops: still noted, judged at the next start
+        except BaseException:
+            await self.schedules.end(service, secret, environment)
+            raise
+        await self.schedules.end(service, secret, environment)
         next_rotation = await self.schedules.ran(
             service, secret, environment, "rotated", succeeded=True
         )
@@ -133,6 +141,44 @@ class SecretRotation:
              "version": written.version},
         )  # fmt: skip
         return Rotated(service, secret, environment, written.version, next_rotation)
+
+    async def _verdict(self, service: str, environment: str) -> str | None:
+        """Apply the new version to the running service: None once it is healthy again,
+        else why not. An environment it does not run with is only written."""
+        spec = self._configs.spec(service)
+        if environment != spec.config_environment or not self._services.should_run(service):
+            return None
+        try:
+            await self._services.apply(service)
+        except HomeiError as err:
+            return f"not made from the new value: {err.message}"
+        return await self._services.unhealthy_within(service, health_window(spec))
+
+    def start(self) -> None:
+        """Judge the rotations a stop cut short, then run the schedules."""
+        self.schedules.start(self.scheduled, before=self._recover)
+
+    async def stop(self) -> None:
+        await self.schedules.stop()
+
+    async def _recover(self) -> None:
+        for service, secret, environment, previous in await self.schedules.in_flight():
+            try:
+                await self._judge(service, secret, environment, previous)
+            except RotationFailed:
+                pass  # rolled back and announced
+            except HomeiError as err:  # the service is gone: nothing to judge
+                _LOGGER.warning("Rotation of %s's %s not judged: %s", service, secret, err)
+            finally:
+                await self.schedules.end(service, secret, environment)
+
+    @work(ONE_ROTATION_PER_SERVICE)
+    async def _judge(self, service: str, secret: str, environment: str, previous: int) -> None:
+        """Keep a rotation cut short if the service is healthy with it, else roll it back."""
+        reason = await self._verdict(service, environment)
+        if reason is not None:
+            await self._roll_back(service, secret, environment, previous, reason)
+        _LOGGER.info("A rotation of %s's %s cut short is kept", service, secret)
 
     async def _roll_back(
         self, service: str, secret: str, environment: str, previous: int, reason: str

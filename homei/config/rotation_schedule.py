@@ -1,6 +1,9 @@
 """When each secret is rotated next: schedules kept in SQLite, so they outlive the process,
 and a loop that rotates what is due. A rotation missed while the device was off is due at
-the next start, and runs once (the next one is counted from then, never caught up)."""
+the next start, and runs once (the next one is counted from then, never caught up).
+
+Rotations under way are noted here too (with the version they replace), so one the daemon
+was stopped in the middle of is judged again at the next start."""
 
 from __future__ import annotations
 
@@ -30,6 +33,13 @@ MIGRATIONS = (
             next_due REAL NOT NULL,
             last_run REAL,
             last_result TEXT,
+            PRIMARY KEY (service, secret, environment)
+        );
+        CREATE TABLE secret_rotation_in_flight (
+            service TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            previous_version INTEGER NOT NULL,
             PRIMARY KEY (service, secret, environment)
         );
         """,
@@ -122,9 +132,32 @@ class RotationSchedules:
         """Drop a removed service's schedules."""
         await self._store.execute("DELETE FROM secret_rotation WHERE service = ?", (service,))
 
-    def start(self, rotate: Rotate) -> None:
-        """Run due rotations now (those missed while off) and whenever they come due."""
-        self._loop = asyncio.create_task(self._run(rotate), name="homei-secret-rotation")
+    async def begin(self, service: str, secret: str, environment: str, previous: int) -> None:
+        """Note a rotation under way, replacing version `previous`."""
+        await self._store.execute(
+            "INSERT OR REPLACE INTO secret_rotation_in_flight VALUES (?, ?, ?, ?)",
+            (service, secret, environment, previous),
+        )
+
+    async def end(self, service: str, secret: str, environment: str) -> None:
+        """The rotation is over, kept or rolled back."""
+        await self._store.execute(
+            "DELETE FROM secret_rotation_in_flight"
+            " WHERE service = ? AND secret = ? AND environment = ?",
+            (service, secret, environment),
+        )
+
+    async def in_flight(self) -> list[tuple[str, str, str, int]]:
+        """Rotations begun and not ended: (service, secret, environment, previous version)."""
+        rows = await self._store.fetch_all(
+            "SELECT service, secret, environment, previous_version FROM secret_rotation_in_flight"
+        )
+        return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+    def start(self, rotate: Rotate, *, before: Callable[[], Awaitable[None]]) -> None:
+        """Run `before`, then the due rotations (those missed while off) and the others
+        whenever they come due."""
+        self._loop = asyncio.create_task(self._run(rotate, before), name="homei-rotation")
 
     async def stop(self) -> None:
         if self._loop is not None:
@@ -133,7 +166,11 @@ class RotationSchedules:
                 await self._loop
             self._loop = None
 
-    async def _run(self, rotate: Rotate) -> None:
+    async def _run(self, rotate: Rotate, before: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await before()
+        except Exception:  # the schedules run even if one judgement could not be made
+            _LOGGER.exception("Judging the rotations cut short failed")
         while True:
             for schedule in await self.due():
                 try:

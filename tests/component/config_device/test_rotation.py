@@ -172,3 +172,47 @@ async def test_a_rotation_missed_while_off_runs_once_at_start(
         assert config["version"] == 2
     finally:
         await again.client.close()
+
+
+def _note_in_flight(database: str, service: str, previous: int) -> None:
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "INSERT INTO secret_rotation_in_flight VALUES (?, 'DB_PASSWORD', 'production', ?)",
+            (service, previous),
+        )
+
+
+def _in_flight(database: str) -> list[Any]:
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT * FROM secret_rotation_in_flight").fetchall()
+
+
+async def test_a_rotation_cut_short_is_judged_at_the_next_start(
+    start_homei: StartHomei, engine: DockerEngine
+) -> None:
+    """The daemon stopped between writing a new value and seeing the service take it (as a
+    kill would leave it): at the next start a refused value is rolled back, a taken one kept."""
+    homei = await start_homei()
+    admin = await homei.auth()
+    await _with_first_secret(homei, admin, engine)
+    await install(homei, admin, guarded("kept"))
+    await call(homei, "PUT", "/api/v1/config/kept", admin, json={"secrets": {"DB_PASSWORD": FIRST}})
+    database = str(homei.settings.database_path)
+    # What a rotation leaves when cut short: the new version written, noted as in flight.
+    for service, value in (("db", "a-bad-one"), ("kept", "a-good-one")):
+        body = {"secrets": {"DB_PASSWORD": value}}
+        written = await call(homei, "PUT", f"/api/v1/config/{service}", admin, json=body)
+        await asyncio.to_thread(_note_in_flight, database, service, written["version"] - 1)
+    await homei.client.close()
+
+    again = await start_homei()
+    try:
+        await until(lambda: asyncio.to_thread(lambda: not _in_flight(database)), "the judgements")
+        admin = await again.auth()
+        db = await call(again, "GET", "/api/v1/config/db?includeSecrets=true", admin)
+        assert db["secrets"] == {"DB_PASSWORD": FIRST} and db["version"] == 3
+        assert await asyncio.to_thread(read_secret, engine, "db") == FIRST
+        kept = await call(again, "GET", "/api/v1/config/kept?includeSecrets=true", admin)
+        assert kept["secrets"] == {"DB_PASSWORD": "a-good-one"} and kept["version"] == 2
+    finally:
+        await again.client.close()
