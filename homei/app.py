@@ -16,9 +16,11 @@ from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.containers import ContainersApi
+from homei.api.dashboard import DashboardApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
+from homei.api.jobs import JobsApi
 from homei.api.metrics import MetricsApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
@@ -49,6 +51,7 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.jobs_wiring import build_jobs
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
 from homei.settings import Settings
@@ -147,6 +150,7 @@ async def _assemble(
     )
     tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
+    jobs = build_jobs(settings, store, events, services.health, updates, backups)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -188,6 +192,7 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        jobs.jobs,
     )
 
     await tasks.load()
@@ -220,6 +225,8 @@ async def _assemble(
                 services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
+            JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
+            DashboardApi(jobs.dashboard),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -247,6 +254,7 @@ async def _assemble(
         services.samples.start()
         if "backups" in parts:
             backup_schedules.start()
+        await jobs.jobs.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -262,6 +270,7 @@ async def _assemble(
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()
+        await jobs.jobs.stop()
         await services.health.stop()
         await services.reconciler.stop()
         await tasks.shutdown()

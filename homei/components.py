@@ -21,6 +21,8 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.jobs import job_store as jobs_schema
+from homei.jobs.jobs import Jobs
 from homei.monitor.api_metrics import ApiMetrics
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
@@ -39,6 +41,7 @@ MIGRATIONS = (
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
+    *jobs_schema.MIGRATIONS,
 )
 
 
@@ -66,3 +69,4 @@ class Components(msgspec.Struct, frozen=True):
     service_health: HealthMonitor
     samples: Sampler
     backups: BackupManager
+    jobs: Jobs

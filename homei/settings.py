@@ -136,6 +136,21 @@ class BackupSettings(_Section):
     schedules: list[BackupSchedule] = []
 
 
+class JobSettings(_Section):
+    # Kept of each execution's stdout and of its stderr; the rest is counted, not stored.
+    output_limit: Positive = 1024 * 1024
+    # Captured output reaches the database at most this often (one transaction per flush).
+    flush_interval: Seconds = 1.0
+    # Live output is published as `job:output` at most this often per job, coalesced.
+    event_interval: Seconds = 0.2
+    max_event_chars: Positive = 64 * 1024
+    # How many systems one job runs on at once when it does not say.
+    concurrency: Positive = 64
+    default_timeout: Seconds = 3600.0
+    # A cancelled command gets SIGTERM, then SIGKILL after this.
+    kill_grace: Seconds = 5.0
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -150,6 +165,7 @@ class Settings(_Section):
     docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)
 
     @property
     def host(self) -> str:

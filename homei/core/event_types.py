@@ -20,6 +20,12 @@ from homei.core.event_payloads import (
     Connected,
     ContainerEvent,
     HealthChanged,
+    JobCreated,
+    JobExecutionChanged,
+    JobFinished,
+    JobOutput,
+    JobRef,
+    JobStarted,
     LoadedImages,
     OrphanRemoved,
     Payload,
@@ -102,6 +108,13 @@ class EventName(StrEnum):
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
 
+    JOB_CREATED = "job:created"
+    JOB_STARTED = "job:started"
+    JOB_EXECUTION = "job:execution"
+    JOB_OUTPUT = "job:output"
+    JOB_COMPLETED = "job:completed"
+    JOB_CANCELLED = "job:cancelled"
+
 
 EVENTS: dict[EventName, type[Payload]] = {
     EventName.CONNECTED: Connected,
@@ -143,6 +156,12 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_RESTORE_FAILED: BackupFailed,
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+    EventName.JOB_CREATED: JobCreated,
+    EventName.JOB_STARTED: JobStarted,
+    EventName.JOB_EXECUTION: JobExecutionChanged,
+    EventName.JOB_OUTPUT: JobOutput,
+    EventName.JOB_COMPLETED: JobFinished,
+    EventName.JOB_CANCELLED: JobRef,
 }
 
 

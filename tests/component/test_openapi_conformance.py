@@ -53,6 +53,9 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/update/mark-active",
     # A backup task's config is checked as POST /api/v1/backups checks its body.
     "POST /api/v1/tasks",
+    # The systems named must be registered, and the caller allowed to use them; a cron
+    # expression must parse.
+    "POST /api/v1/jobs",
 }
 
 
