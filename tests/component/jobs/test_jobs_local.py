@@ -63,7 +63,10 @@ async def test_output_and_exit_codes(homei: Homei) -> None:
     assert job["status"] == "completed"
     [run] = job["executions"]
     assert (run["status"], run["exit_code"], run["stdout"], run["stderr"]) == (
-        "completed", 0, "out\n\n", "err\n"
+        "completed",
+        0,
+        "out\n\n",
+        "err\n",
     )
     assert run["duration_seconds"] >= 0 and run["started_at"] and run["completed_at"]
     job = await finished(homei, admin, bad["id"])
@@ -197,7 +200,8 @@ async def test_unknown_job_is_404(homei: Homei) -> None:
     admin = await homei.auth()
     missing = "00000000-0000-0000-0000-000000000000"
     for method, path in (("GET", ""), ("POST", "/cancel")):
-        response = await homei.client.request(method, f"/api/v1/jobs/{missing}{path}", headers=admin)
+        url = f"/api/v1/jobs/{missing}{path}"
+        response = await homei.client.request(method, url, headers=admin)
         assert response.status == 404
         assert (await response.json())["error"]["code"] == "JOB_NOT_FOUND"
 
@@ -208,9 +212,7 @@ async def test_the_live_stream_of_a_job(homei: Homei, tmp_path: Path) -> None:
     gate = tmp_path / "go"
     command = f"echo one; while [ ! -e {gate} ]; do sleep 0.05; done; echo two; echo oops >&2"
     job = await create(homei, admin, command=command)
-    await until(
-        lambda: _stdout_is(homei, admin, job["id"], "one\n"), "the first line stored"
-    )
+    await until(lambda: _stdout_is(homei, admin, job["id"], "one\n"), "the first line stored")
     token = admin["Authorization"].split()[1]
     texts: dict[str, str] = {"stdout": "", "stderr": ""}
     kinds = []
@@ -241,7 +243,8 @@ async def test_dashboard(homei: Homei) -> None:
     admin = await homei.auth()
     job = await create(homei, admin, command="exit 1")
     await finished(homei, admin, job["id"])
-    response = await homei.client.get("/api/v1/dashboard", headers=await homei.add_user("v", "viewer"))
+    viewer = await homei.add_user("v", "viewer")
+    response = await homei.client.get("/api/v1/dashboard", headers=viewer)
     assert response.status == 200
     board = await response.json()
     assert board["user"] == {"authenticated": True, "username": "v", "role": "viewer"}
@@ -254,4 +257,3 @@ async def test_dashboard(homei: Homei) -> None:
     assert set(device) == {"services", "update", "last_backup", "alerts"}
     assert device["services"] == {"total": 0, "healthy": 0, "unhealthy": 0, "stopped": 0}
     assert device["last_backup"] is None and device["alerts"] is None
-
