@@ -52,6 +52,7 @@ from homei.docker.images import Images
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
 from homei.settings import Settings
+from homei.systems_wiring import build_systems
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
@@ -128,6 +129,7 @@ async def _assemble(
     health.register("docker", docker.report, critical=settings.docker.required)
 
     services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
+    systems = build_systems(settings, store, device_key)
 
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
@@ -188,6 +190,7 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        systems,
     )
 
     await tasks.load()
@@ -247,6 +250,7 @@ async def _assemble(
         services.samples.start()
         if "backups" in parts:
             backup_schedules.start()
+        systems.start(health_checks=settings.systems.health_checks)
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -262,6 +266,7 @@ async def _assemble(
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()
+        await systems.stop()
         await services.health.stop()
         await services.reconciler.stop()
         await tasks.shutdown()

@@ -21,6 +21,7 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.jobs import system_records as systems_schema
 from homei.monitor.api_metrics import ApiMetrics
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
@@ -28,6 +29,7 @@ from homei.services.manager import ServiceManager
 from homei.services.reconciler import Reconciler
 from homei.services.samples import Sampler
 from homei.settings import Settings
+from homei.systems_wiring import SystemParts
 from homei.update import history as update_schema
 from homei.update.gate import HealthGate
 from homei.update.manager import UpdateManager
@@ -39,6 +41,7 @@ MIGRATIONS = (
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
+    *systems_schema.MIGRATIONS,
 )
 
 
@@ -66,3 +69,4 @@ class Components(msgspec.Struct, frozen=True):
     service_health: HealthMonitor
     samples: Sampler
     backups: BackupManager
+    systems: SystemParts

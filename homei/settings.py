@@ -136,6 +136,13 @@ class BackupSettings(_Section):
     schedules: list[BackupSchedule] = []
 
 
+class SystemsSettings(_Section):
+    connect_timeout: Seconds = 10.0  # TCP connect, SSH handshake and login together
+    idle_timeout: Seconds = 60.0  # a connection no command used for this long is closed
+    health_checks: bool = True
+    health_interval: Seconds = 300.0
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -150,6 +157,7 @@ class Settings(_Section):
     docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
 
     @property
     def host(self) -> str:
