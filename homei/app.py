@@ -23,6 +23,7 @@ from homei.api.metrics import MetricsApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
+from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
@@ -223,6 +224,7 @@ async def _assemble(
                 services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
+            SystemsApi(systems.systems, systems.admin, systems.keypair),
         ],
         refine=[tasks_api.document_kinds],
     )

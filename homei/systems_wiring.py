@@ -7,6 +7,7 @@ import msgspec
 
 from homei.config.keys import DeviceKey
 from homei.core.store import Store
+from homei.jobs.admin import SystemAdmin
 from homei.jobs.credentials import Credentials
 from homei.jobs.health_check import HealthChecker
 from homei.jobs.keypair import DeviceKeyPair
@@ -23,6 +24,7 @@ class SystemParts(msgspec.Struct, frozen=True):
     pool: SshPool
     ssh: SshExecutor
     health: HealthChecker
+    admin: SystemAdmin
 
     def start(self, *, health_checks: bool) -> None:
         """Start the background health check (when the settings ask for it)."""
@@ -49,4 +51,5 @@ def build_systems(settings: Settings, store: Store, device_key: DeviceKey) -> Sy
     )
     ssh = SshExecutor(systems, pool)
     health = HealthChecker(systems, ssh, settings.systems.health_interval)
-    return SystemParts(systems, credentials, keypair, pool, ssh, health)
+    admin = SystemAdmin(systems, credentials, pool, ssh)
+    return SystemParts(systems, credentials, keypair, pool, ssh, health, admin)

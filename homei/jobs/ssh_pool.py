@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -194,7 +195,7 @@ class SshPool:
                 f"'{system.name}' did not answer within {self._connect_timeout:g}s",
             ) from None
         except (OSError, asyncssh.Error) as err:
-            reason = redact(getattr(err, "reason", "") or str(err) or type(err).__name__)
+            reason = _reason(err)
             raise ExecutionError(
                 "SSH_UNREACHABLE", f"'{system.name}' cannot be reached: {reason}"
             ) from None
@@ -202,3 +203,10 @@ class SshPool:
             await self._systems.pin_host_key(system.id, seen[-1])
             _LOGGER.info("Pinned host key %s of system %s", seen[-1], system.name)
         return conn
+
+
+def _reason(err: Exception) -> str:
+    """A short, redacted reason: `Connection refused` rather than asyncio's socket text."""
+    if isinstance(err, OSError) and err.errno:
+        return os.strerror(err.errno)
+    return redact(getattr(err, "reason", "") or str(err) or type(err).__name__)

@@ -15,6 +15,10 @@ SystemType = Literal["linux", "windows"]
 HealthStatus = Literal["healthy", "unhealthy", "unknown"]
 AuthMethod = Literal["key", "password", "local"]
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+HOSTNAME_PATTERN = r"^[A-Za-z0-9._:%\[\]-]{1,253}$"
+USERNAME_PATTERN = r"^[A-Za-z0-9._\\@-][A-Za-z0-9._\\@ $-]{0,63}$"
+
 # Names the API or the CLI use as words beside a system's name.
 RESERVED_NAMES = frozenset({"key", "local", "test", "accept-host-key", "all", "new"})
 

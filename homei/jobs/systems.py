@@ -14,8 +14,11 @@ import msgspec
 from homei.core.clock import now_iso
 from homei.core.store import Store
 from homei.jobs.system_records import (
+    HOSTNAME_PATTERN,
     LOCAL_SYSTEM_ID,
+    NAME_PATTERN,
     RESERVED_NAMES,
+    USERNAME_PATTERN,
     AuthMethod,
     HealthStatus,
     InvalidSystem,
@@ -28,9 +31,9 @@ from homei.jobs.system_records import (
 
 __all__ = ["LOCAL_SYSTEM_ID", "System", "SystemChanges", "SystemNotFound", "Systems"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9._:%\[\]-]{1,253}$")
-_USERNAME = re.compile(r"^[A-Za-z0-9._\\@-][A-Za-z0-9._\\@ $-]{0,63}$")
+_NAME = re.compile(NAME_PATTERN)
+_HOSTNAME = re.compile(HOSTNAME_PATTERN)
+_USERNAME = re.compile(USERNAME_PATTERN)
 _COLUMNS = (
     "id, name, hostname, port, system_type, username, auth_method, description, is_active,"
     " operators_allowed, health_status, last_health_check, host_key_fingerprint,"

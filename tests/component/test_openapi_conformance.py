@@ -53,6 +53,11 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/update/mark-active",
     # A backup task's config is checked as POST /api/v1/backups checks its body.
     "POST /api/v1/tasks",
+    # A system's name must be free and not a reserved word; `local` cannot be changed; a
+    # host key is accepted only when the system offered it.
+    "POST /api/v1/systems",
+    "PUT /api/v1/systems/{system_id}",
+    "POST /api/v1/systems/{system_id}/accept-host-key",
 }
 
 

@@ -91,6 +91,14 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/update/mark-good"): ADMIN,
     ("POST", "/api/v1/update/mark-bad"): ADMIN,
     ("POST", "/api/v1/update/mark-active"): ADMIN,
+    ("GET", "/api/v1/systems"): READ,
+    ("POST", "/api/v1/systems"): ADMIN,
+    ("GET", "/api/v1/systems/key"): READ,
+    ("GET", "/api/v1/systems/{system_id}"): READ,
+    ("PUT", "/api/v1/systems/{system_id}"): ADMIN,
+    ("DELETE", "/api/v1/systems/{system_id}"): ADMIN,
+    ("POST", "/api/v1/systems/{system_id}/test"): ADMIN,
+    ("POST", "/api/v1/systems/{system_id}/accept-host-key"): ADMIN,
 }
 
 _VARIABLE = re.compile(r"{([^}:]+):[^}]*}")
@@ -104,6 +112,7 @@ SAMPLES = {
     "name": "guarded.raucb",
     "key_id": "key-0",
     "username": "someone",
+    "system_id": "local",
 }
 
 
