@@ -25,6 +25,7 @@ from homei.api.metrics import MetricsApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
+from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
@@ -55,6 +56,7 @@ from homei.jobs_wiring import build_jobs
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
 from homei.settings import Settings
+from homei.systems_wiring import build_systems
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
@@ -131,6 +133,7 @@ async def _assemble(
     health.register("docker", docker.report, critical=settings.docker.required)
 
     services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
+    systems = build_systems(settings, store, device_key)
 
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
@@ -150,7 +153,7 @@ async def _assemble(
     )
     tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
-    jobs = build_jobs(settings, store, events, services.health, updates, backups)
+    jobs = build_jobs(settings, store, events, systems, services.health, updates, backups)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -193,6 +196,7 @@ async def _assemble(
         services.samples,
         backups,
         jobs.jobs,
+        systems,
     )
 
     await tasks.load()
@@ -227,6 +231,7 @@ async def _assemble(
             BackupsApi(backups, backup_schedules),
             JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
             DashboardApi(jobs.dashboard),
+            SystemsApi(systems.systems, systems.admin, systems.keypair),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -255,6 +260,7 @@ async def _assemble(
         if "backups" in parts:
             backup_schedules.start()
         await jobs.jobs.start()
+        systems.start(health_checks=settings.systems.health_checks)
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -271,6 +277,7 @@ async def _assemble(
         await services.samples.stop()
         await backup_schedules.stop()
         await jobs.jobs.stop()
+        await systems.stop()
         await services.health.stop()
         await services.reconciler.stop()
         await tasks.shutdown()

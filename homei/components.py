@@ -22,6 +22,7 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.jobs import job_store as jobs_schema
+from homei.jobs import system_records as systems_schema
 from homei.jobs.jobs import Jobs
 from homei.monitor.api_metrics import ApiMetrics
 from homei.services import store as services_schema
@@ -30,6 +31,7 @@ from homei.services.manager import ServiceManager
 from homei.services.reconciler import Reconciler
 from homei.services.samples import Sampler
 from homei.settings import Settings
+from homei.systems_wiring import SystemParts
 from homei.update import history as update_schema
 from homei.update.gate import HealthGate
 from homei.update.manager import UpdateManager
@@ -42,6 +44,7 @@ MIGRATIONS = (
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
     *jobs_schema.MIGRATIONS,
+    *systems_schema.MIGRATIONS,
 )
 
 
@@ -70,3 +73,4 @@ class Components(msgspec.Struct, frozen=True):
     samples: Sampler
     backups: BackupManager
     jobs: Jobs
+    systems: SystemParts

@@ -17,12 +17,15 @@ from homei.core.store import Store
 from homei.jobs.dashboard import Dashboard, SystemCounts
 from homei.jobs.execution import Executor
 from homei.jobs.job_store import JobStore
-from homei.jobs.jobs import LOCAL_SYSTEM_ID, Jobs, SystemView
+from homei.jobs.jobs import Jobs, SystemView
 from homei.jobs.local import LocalExecutor
 from homei.jobs.output import OutputHub
 from homei.jobs.runner import JobRunner
+from homei.jobs.system_records import LOCAL_SYSTEM_ID, SystemNotFound
+from homei.jobs.systems import Systems
 from homei.services.health import HealthMonitor
 from homei.settings import Settings
+from homei.systems_wiring import SystemParts
 from homei.update.manager import UpdateManager
 
 
@@ -32,29 +35,38 @@ class JobParts(msgspec.Struct, frozen=True):
     dashboard: Dashboard
 
 
-class _LocalSystem(msgspec.Struct, frozen=True):
-    id: str = LOCAL_SYSTEM_ID
-    name: str = LOCAL_SYSTEM_ID
-    is_active: bool = True
-    operators_allowed: bool = False
+class RegisteredSystems:
+    """The registry, as jobs look systems up."""
 
-
-class DeviceOnly:
-    """The systems jobs may use while no registry of peers is wired: the device itself."""
+    def __init__(self, systems: Systems) -> None:
+        self._systems = systems
 
     async def find(self, system_id: str) -> SystemView | None:
-        """`local`, or None."""
-        return _LocalSystem() if system_id == LOCAL_SYSTEM_ID else None
+        """The system, or None."""
+        try:
+            return await self._systems.get(system_id)
+        except SystemNotFound:
+            return None
 
     async def counts(self) -> SystemCounts:
-        """The device alone."""
-        return SystemCounts(total=1, active=1, healthy=1, linux=1)
+        """Seed 004's system figures."""
+        every, _ = await self._systems.list(limit=1_000_000)
+        return SystemCounts(
+            total=len(every),
+            active=sum(s.is_active for s in every),
+            healthy=sum(s.health_status == "healthy" for s in every),
+            unhealthy=sum(s.health_status == "unhealthy" for s in every),
+            unknown=sum(s.health_status == "unknown" for s in every),
+            linux=sum(s.system_type == "linux" for s in every),
+            windows=sum(s.system_type == "windows" for s in every),
+        )
 
 
 def build_jobs(
     settings: Settings,
     store: Store,
     events: EventBus,
+    registry: SystemParts,
     service_health: HealthMonitor,
     updates: UpdateManager,
     backups: BackupManager,
@@ -63,10 +75,10 @@ def build_jobs(
     config = settings.jobs
     job_store = JobStore(store)
     local = LocalExecutor(config.kill_grace)
-    systems = DeviceOnly()
+    systems = RegisteredSystems(registry.systems)
 
     def executor_for(system_id: str) -> Executor:
-        return local
+        return local if system_id == LOCAL_SYSTEM_ID else registry.ssh
 
     output = OutputHub(
         job_store,

@@ -151,6 +151,13 @@ class JobSettings(_Section):
     kill_grace: Seconds = 5.0
 
 
+class SystemsSettings(_Section):
+    connect_timeout: Seconds = 10.0  # TCP connect, SSH handshake and login together
+    idle_timeout: Seconds = 60.0  # a connection no command used for this long is closed
+    health_checks: bool = True
+    health_interval: Seconds = 300.0
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -166,6 +173,7 @@ class Settings(_Section):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
+    systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
 
     @property
     def host(self) -> str:

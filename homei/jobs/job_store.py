@@ -36,7 +36,7 @@ MIGRATIONS = (
         CREATE TABLE job_executions (
             id TEXT PRIMARY KEY,
             job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-            system_id TEXT NOT NULL,
+            system_id TEXT NOT NULL REFERENCES systems (id) ON DELETE CASCADE,
             system_name TEXT NOT NULL,
             due_at TEXT NOT NULL,
             status TEXT NOT NULL,
@@ -381,12 +381,6 @@ class JobStore:
                     (ExecutionStatus.MISSED, job_id, ExecutionStatus.PENDING),
                 ),
             ]
-        )
-
-    async def forget_system(self, system_id: str) -> int:
-        """Delete a system's executions (the system is gone); how many."""
-        return await self._store.execute(
-            "DELETE FROM job_executions WHERE system_id = ?", (system_id,)
         )
 
     async def counts(self) -> tuple[dict[str, int], dict[str, int], float | None]:

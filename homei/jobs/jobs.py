@@ -27,10 +27,10 @@ from homei.jobs.job_store import (
 from homei.jobs.output import OutputHub
 from homei.jobs.runner import JobRunner
 from homei.jobs.schedule import JobScheduler, next_time, parse_time
+from homei.jobs.system_records import LOCAL_SYSTEM_ID
 
 _LOGGER = logging.getLogger(__name__)
 
-LOCAL_SYSTEM_ID = "local"
 SystemId = Annotated[str, Meta(min_length=1, max_length=100)]
 EnvName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 
@@ -163,6 +163,8 @@ class Jobs:
         system = await self._systems.find(system_id)
         if system is None:
             raise _invalid("system_ids", f"no system '{system_id}'")
+        if not system.is_active:
+            raise _invalid("system_ids", f"system '{system.name}' is not active")
         if caller.is_admin:
             return system
         if system.id == LOCAL_SYSTEM_ID or not system.operators_allowed:
@@ -224,12 +226,6 @@ class Jobs:
         self._events.publish(EventName.JOB_CANCELLED, {"job_id": job_id})
         _LOGGER.info("Job %s cancelled", job_id)
         return msgspec.structs.replace(job, status=JobStatus.CANCELLED, next_run_at=None)
-
-    async def forget_system(self, system_id: str) -> None:
-        """A system is being deleted: its running commands stop, its executions go."""
-        await self._runner.stop_system(system_id)
-        count = await self._store.forget_system(system_id)
-        _LOGGER.info("Deleted %d executions of system %s", count, system_id)
 
     def live_output(self, job_id: str) -> list[OutputChunk]:
         """All output so far of a job's running executions (a watcher's starting point)."""

@@ -175,13 +175,6 @@ class JobRunner:
             task.cancel()
         await run.done.wait()
 
-    async def stop_system(self, system_id: str) -> None:
-        """Stop every execution on a system (it is being removed)."""
-        for run in list(self._runs.values()):
-            for system, task in run.tasks:
-                if system == system_id:
-                    task.cancel()
-
     async def shutdown(self) -> None:
         """Stop every run; their executions end as failed, Homei having stopped."""
         for job_id in list(self._runs):

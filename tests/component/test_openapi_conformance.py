@@ -56,6 +56,11 @@ SEMANTIC_VALIDATION = {
     # The systems named must be registered, and the caller allowed to use them; a cron
     # expression must parse.
     "POST /api/v1/jobs",
+    # A system's name must be free and not a reserved word; `local` cannot be changed; a
+    # host key is accepted only when the system offered it.
+    "POST /api/v1/systems",
+    "PUT /api/v1/systems/{system_id}",
+    "POST /api/v1/systems/{system_id}/accept-host-key",
 }
 
 

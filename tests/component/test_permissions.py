@@ -97,6 +97,14 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/update/mark-good"): ADMIN,
     ("POST", "/api/v1/update/mark-bad"): ADMIN,
     ("POST", "/api/v1/update/mark-active"): ADMIN,
+    ("GET", "/api/v1/systems"): READ,
+    ("POST", "/api/v1/systems"): ADMIN,
+    ("GET", "/api/v1/systems/key"): READ,
+    ("GET", "/api/v1/systems/{system_id}"): READ,
+    ("PUT", "/api/v1/systems/{system_id}"): ADMIN,
+    ("DELETE", "/api/v1/systems/{system_id}"): ADMIN,
+    ("POST", "/api/v1/systems/{system_id}/test"): ADMIN,
+    ("POST", "/api/v1/systems/{system_id}/accept-host-key"): ADMIN,
 }
 
 _VARIABLE = re.compile(r"{([^}:]+):[^}]*}")
@@ -110,6 +118,7 @@ SAMPLES = {
     "name": "guarded.raucb",
     "key_id": "key-0",
     "username": "someone",
+    "system_id": "local",
 }
 
 
