@@ -103,7 +103,7 @@ class Jobs:
         """Settle what a stop cut short, catch up on missed times, start the clocks."""
         for job_id in await self._store.recover(now_iso()):
             job = await self._store.get(job_id)
-            if job is not None and job.status is JobStatus.RUNNING:
+            if job is not None and job.status in (JobStatus.PENDING, JobStatus.RUNNING):
                 await self._store.set_job_status(job_id, JobStatus.FAILED)
         self._output.start()
         await self.scheduler.catch_up()

@@ -70,20 +70,22 @@ class JobRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, job: Job, due_at: str, executions: Sequence[Execution], run: _Run) -> None:
-        self._events.publish(EventName.JOB_STARTED, {"job_id": job.id, "due_at": due_at})
-        slots = asyncio.Semaphore(max(1, job.concurrency))
-        run.tasks = [
-            (e.system_id, asyncio.create_task(self._execute(job, e, slots, run)))
-            for e in executions
-        ]
-        statuses = await asyncio.gather(*(t for _, t in run.tasks), return_exceptions=True)
-        status = _job_status(
-            [s if isinstance(s, ExecutionStatus) else ExecutionStatus.FAILED for s in statuses]
-        )
-        if run.stop_reason is ExecutionStatus.CANCELLED:
-            status = JobStatus.CANCELLED
+        status = JobStatus.FAILED
         try:
-            if run.stop_reason is None:  # a cancelled job has its status already
+            await self._store.set_job_status(job.id, JobStatus.RUNNING)
+            self._events.publish(EventName.JOB_STARTED, {"job_id": job.id, "due_at": due_at})
+            slots = asyncio.Semaphore(max(1, job.concurrency))
+            run.tasks = [
+                (e.system_id, asyncio.create_task(self._execute(job, e, slots, run)))
+                for e in executions
+            ]
+            ended = await asyncio.gather(*(t for _, t in run.tasks), return_exceptions=True)
+            status = _job_status(
+                [s if isinstance(s, ExecutionStatus) else ExecutionStatus.FAILED for s in ended]
+            )
+            if run.stop_reason is ExecutionStatus.CANCELLED:
+                status = JobStatus.CANCELLED
+            else:  # a cancelled job's status was written by its cancel
                 await self._store.set_job_status(job.id, status)
         finally:
             del self._runs[job.id]
