@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from homei.core.store import Migration, Store
+from homei.jobs.group_commit import GroupCommit, Statement
 
 MIGRATIONS = (
     Migration(
@@ -184,7 +185,6 @@ def _execution(row: Any) -> Execution:
     )
 
 
-Statement = tuple[str, Sequence[Any]]
 _INSERT_EXECUTION = (
     "INSERT OR IGNORE INTO job_executions (id, job_id, system_id, system_name, due_at, status)"
     " VALUES (?, ?, ?, ?, ?, ?)"
@@ -196,6 +196,7 @@ class JobStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._writes = GroupCommit(store)
 
     async def create(self, job: Job, executions: Sequence[Execution]) -> None:
         """A new job and its first executions, together."""
@@ -290,7 +291,7 @@ class JobStore:
 
     async def set_job_status(self, job_id: str, status: JobStatus) -> None:
         """A job's status after its run."""
-        await self._store.execute("UPDATE jobs SET status = ? WHERE id = ?", (status, job_id))
+        await self._writes.write([("UPDATE jobs SET status = ? WHERE id = ?", (status, job_id))])
 
     async def cancel(self, job_id: str, now: str) -> None:
         """A job stops: no next time, and what had not started is cancelled."""
@@ -311,14 +312,19 @@ class JobStore:
 
     async def started(self, execution_id: str, started_at: str) -> None:
         """An execution began."""
-        await self._store.execute(
-            "UPDATE job_executions SET status = ?, started_at = ? WHERE id = ? AND status = ?",
-            (ExecutionStatus.RUNNING, started_at, execution_id, ExecutionStatus.PENDING),
+        await self._writes.write(
+            [
+                (
+                    "UPDATE job_executions SET status = ?, started_at = ?"
+                    " WHERE id = ? AND status = ?",
+                    (ExecutionStatus.RUNNING, started_at, execution_id, ExecutionStatus.PENDING),
+                )
+            ]
         )
 
     async def write_output(self, outputs: Sequence[tuple[str, str, str, bool]]) -> None:
         """The output captured so far of several running executions, in one transaction."""
-        await self._store.transaction(
+        await self._writes.write(
             [
                 (
                     "UPDATE job_executions SET stdout = ?, stderr = ?, truncated = ? WHERE id = ?",
@@ -330,7 +336,7 @@ class JobStore:
 
     async def finish(self, execution_id: str, ending: Ending) -> None:
         """How an execution ended, written once with its output."""
-        await self._store.execute(
+        await self._writes.write([(
             "UPDATE job_executions SET status = ?, completed_at = ?, exit_code = ?, stdout = ?,"
             " stderr = ?, truncated = ?, error_message = ?, duration_seconds = ? WHERE id = ?",
             (
@@ -338,7 +344,7 @@ class JobStore:
                 ending.stderr, int(ending.truncated), ending.error_message,
                 ending.duration_seconds, execution_id,
             ),
-        )  # fmt: skip
+        )])  # fmt: skip
 
     async def recover(self, now: str) -> list[str]:
         """At start: executions cut by a stop are failed, with the reason; the jobs they
