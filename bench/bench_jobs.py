@@ -11,9 +11,11 @@ its stdout). Ansible and ssh are timed from spawn to exit, their output checked 
 Round 1 is cold for everyone: Homei has no SSH connection yet, Ansible no ControlPersist
 master. Later rounds are warm for Homei (its pooled connections) and Ansible (its masters
 persist 60 s); plain ssh connects afresh each time, as a script calling it would. Homei's
-RSS is sampled every 10 ms during its runs. ansible-core comes from the `bench` extra of
-pyproject.toml, installed into this checkout's virtualenv on first use. Results go to
-`bench/results/jobs.json`.
+RSS is sampled every 10 ms during its runs. CPU time is reported beside wall time (Homei's
+process; Ansible's and ssh's processes), as it moves far less on a shared machine; the
+sshd side is the same for all three and counted for none. ansible-core comes from the
+`bench` extra of pyproject.toml, installed into this checkout's virtualenv on first use.
+Results go to `bench/results/jobs.json`.
 
     .venv/bin/python bench/bench_jobs.py [--systems 50] [--rounds 5]
 """
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +35,7 @@ import tempfile
 import threading
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -61,6 +65,22 @@ def ensure_ansible() -> None:
     print(f"installing {' '.join(extra)} into .venv ...", flush=True)
     subprocess.run([str(VENV_BIN / "python"), "-m", "pip", "install", "-q",
                     "--disable-pip-version-check", *extra], check=True)  # fmt: skip
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of `pid`, or of this benchmark's finished children."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(work: Callable[[], float], pid: int | None = None) -> tuple[float, float]:
+    """Wall seconds (as `work` measures them) and CPU seconds of one run."""
+    before = cpu_seconds(pid)
+    wall = work()
+    return wall, cpu_seconds(pid) - before
 
 
 class RssSampler(threading.Thread):
@@ -200,6 +220,7 @@ def main() -> int:
         )  # fmt: skip
         (work / "none.toml").write_text("")
         results: dict[str, list[float]] = {"homei": [], "ansible": [], "ssh": []}
+        cpu: dict[str, list[float]] = {"homei": [], "ansible": [], "ssh": []}
         with running(server, work) as srv:
             url = f"http://127.0.0.1:{srv.port}"
             password = (work / "data" / "initial-admin-password").read_text().strip()
@@ -209,10 +230,16 @@ def main() -> int:
             rss_idle = vm_rss_mib(srv.proc.pid)
             sampler = RssSampler(srv.proc.pid)
             sampler.start()
+            runs: dict[str, tuple[Callable[[], float], int | None]] = {
+                "homei": (lambda: asyncio.run(homei.run_job()), srv.proc.pid),
+                "ansible": (lambda: run_ansible(inventory, args.systems, work), None),
+                "ssh": (lambda: run_ssh(ports, key), None),
+            }
             for _ in range(args.rounds):
-                results["homei"].append(asyncio.run(homei.run_job()))
-                results["ansible"].append(run_ansible(inventory, args.systems, work))
-                results["ssh"].append(run_ssh(ports, key))
+                for name, (work_, pid) in runs.items():
+                    wall, used = timed(work_, pid)
+                    results[name].append(round(wall, 3))
+                    cpu[name].append(round(used, 3))
             sampler.done.set()
             sampler.join()
     report = {
@@ -223,12 +250,16 @@ def main() -> int:
         "warm_median": {
             name: statistics.median(times[1:] or times) for name, times in results.items()
         },
+        "cpu_seconds": cpu,
+        "cpu_median": {name: statistics.median(times) for name, times in cpu.items()},
         "homei_rss_mib": {"idle": round(rss_idle, 1), "peak": round(sampler.peak, 1)},
     }
     print(f"uname -a on {args.systems} systems, {args.rounds} rounds (seconds)")
     print(f"{'':10}{'cold':>8}{'warm median':>14}")
     for name in results:
         print(f"{name:10}{report['cold'][name]:8.2f}{report['warm_median'][name]:14.2f}")
+    for name in results:
+        print(f"{name:10}CPU {report['cpu_median'][name]:.2f} s per run (median)")
     print(f"homei RSS: idle {rss_idle:.1f} MiB, peak during the runs {sampler.peak:.1f} MiB")
     for phase in ("cold", "warm_median"):
         ratios = {a: report[phase][a] / report[phase]["homei"] for a in ("ansible", "ssh")}

@@ -21,7 +21,7 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
-from homei.jobs import job_store as jobs_schema
+from homei.jobs import job_records as jobs_schema
 from homei.jobs import system_records as systems_schema
 from homei.jobs.jobs import Jobs
 from homei.monitor.api_metrics import ApiMetrics

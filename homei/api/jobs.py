@@ -19,13 +19,13 @@ from homei.core.clock import now_iso
 from homei.core.event_payloads import OutputChunk
 from homei.core.event_types import EventMessage, EventName
 from homei.core.events import EventBus, SubscriptionClosed
-from homei.jobs.job_store import Execution, JobStatus
+from homei.jobs.job_records import Execution, JobStatus
 from homei.jobs.jobs import Jobs, JobView, NewJob
 
 _LOGGER = logging.getLogger(__name__)
 
-JOB = "{job_id:[0-9a-f-]{36}}"
-JOB_PARAM = {"type": "string", "format": "uuid"}
+JOB = "{job_id:[0-9a-f-]+}"
+JOB_PARAM = {"type": "string", "pattern": "^[0-9a-f-]+$"}
 # A watcher receives every event of a job; a chatty job across many systems needs room.
 WATCH_QUEUE = 4096
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import msgspec
 
-from homei.jobs.job_store import Execution, JobStore
+from homei.jobs.job_records import Execution
+from homei.jobs.job_store import JobStore
 from homei.jobs.runner import JobRunner
 
 _LOGGER = logging.getLogger(__name__)

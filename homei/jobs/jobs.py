@@ -16,14 +16,8 @@ from homei.core.errors import Forbidden, JobNotFound, JobNotRunning, ValidationE
 from homei.core.event_payloads import OutputChunk
 from homei.core.event_types import EventName
 from homei.core.events import EventBus
-from homei.jobs.job_store import (
-    Execution,
-    ExecutionStatus,
-    Job,
-    JobStatus,
-    JobStore,
-    OnMissed,
-)
+from homei.jobs.job_records import Execution, ExecutionStatus, Job, JobStatus, OnMissed
+from homei.jobs.job_store import JobStore
 from homei.jobs.output import OutputHub
 from homei.jobs.runner import JobRunner
 from homei.jobs.schedule import JobScheduler, next_time, parse_time
@@ -200,12 +194,9 @@ class Jobs:
     ) -> tuple[list[JobView], int]:
         """A page of jobs, each with the executions of its latest run."""
         jobs, total = await self._store.page(status, created_by, limit, offset)
-        executions = await self._store.executions([j.id for j in jobs], limit=100_000)
         latest: dict[str, list[Execution]] = {}
-        for execution in executions:  # newest due time first
-            kept = latest.setdefault(execution.job_id, [])
-            if not kept or kept[0].due_at == execution.due_at:
-                kept.append(execution)
+        for execution in await self._store.latest_executions([j.id for j in jobs]):
+            latest.setdefault(execution.job_id, []).append(execution)
         return [JobView(j, latest.get(j.id, [])) for j in jobs], total
 
     async def cancel(self, job_id: str) -> Job:

@@ -12,14 +12,8 @@ from homei.core.clock import monotonic, now_iso
 from homei.core.event_types import EventName
 from homei.core.events import EventBus
 from homei.jobs.execution import ExecutionError, Executor, Outcome, Stream
-from homei.jobs.job_store import (
-    Ending,
-    Execution,
-    ExecutionStatus,
-    Job,
-    JobStatus,
-    JobStore,
-)
+from homei.jobs.job_records import Ending, Execution, ExecutionStatus, Job, JobStatus
+from homei.jobs.job_store import JobStore
 from homei.jobs.output import OutputHub
 
 _LOGGER = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from homei.core.clock import isoformat, utcnow
 from homei.core.cron import Cron
-from homei.jobs.job_store import Job, JobStore, OnMissed
+from homei.jobs.job_records import Job, OnMissed
+from homei.jobs.job_store import JobStore
 
 _LOGGER = logging.getLogger(__name__)
 
