@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 
 from homei.api.accesslog import AccessLog
+from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
@@ -53,6 +54,7 @@ from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
 from homei.jobs_wiring import build_jobs
+from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
 from homei.settings import Settings
@@ -135,6 +137,14 @@ async def _assemble(
     services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
     systems = build_systems(settings, store, device_key)
 
+    def should_run(name: str) -> bool:
+        row = services.store.get(name)
+        return row is not None and row.should_run
+
+    alerts = build_alerts(
+        settings.alerts, settings.data_dir, store, events, health, metrics, device_key, should_run
+    )
+
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
 
@@ -154,6 +164,12 @@ async def _assemble(
     tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
     jobs = build_jobs(settings, store, events, systems, services.health, updates, backups)
+
+    async def firing_alerts() -> dict[str, int]:
+        counts = alerts.engine.firing_counts()
+        return {"total": sum(counts.values()), **{str(level): n for level, n in counts.items()}}
+
+    jobs.dashboard.add_device_source("alerts", firing_alerts)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -197,9 +213,12 @@ async def _assemble(
         backups,
         jobs.jobs,
         systems,
+        alerts.engine,
+        alerts.deliverer,
     )
 
     await tasks.load()
+    await alerts.engine.load()
     await services.store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
     if "backups" in parts:
@@ -232,6 +251,7 @@ async def _assemble(
             JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
             DashboardApi(jobs.dashboard),
             SystemsApi(systems.systems, systems.admin, systems.keypair),
+            AlertsApi(alerts.engine),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -261,6 +281,9 @@ async def _assemble(
             backup_schedules.start()
         await jobs.jobs.start()
         systems.start(health_checks=settings.systems.health_checks)
+        alerts.engine.start()
+        alerts.deliverer.start()
+        alerts.sampler.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -273,6 +296,9 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
+        await alerts.sampler.stop()
+        await alerts.engine.stop()
+        await alerts.deliverer.stop()
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()

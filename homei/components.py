@@ -24,7 +24,10 @@ from homei.docker.engine import DockerEngine
 from homei.jobs import job_records as jobs_schema
 from homei.jobs import system_records as systems_schema
 from homei.jobs.jobs import Jobs
+from homei.monitor import alert_records as alerts_schema
+from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.notify.deliverer import Deliverer
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
@@ -45,6 +48,7 @@ MIGRATIONS = (
     *device_key_schema.MIGRATIONS,
     *jobs_schema.MIGRATIONS,
     *systems_schema.MIGRATIONS,
+    *alerts_schema.MIGRATIONS,
 )
 
 
@@ -74,3 +78,5 @@ class Components(msgspec.Struct, frozen=True):
     backups: BackupManager
     jobs: Jobs
     systems: SystemParts
+    alerts: AlertEngine
+    deliverer: Deliverer

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import backup, jobs, services, systems, update, users
+from homei.cli import alerts, backup, jobs, services, systems, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     services.add_parsers(commands, parents=[remote])
     systems.add_parser(commands, parents=[remote])
     jobs.add_parser(commands, parents=[remote])
+    alerts.add_parser(commands, parents=[remote])
     return parser
 
 
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             "images": services.run,
             "systems": systems.run,
             "jobs": jobs.run,
+            "alerts": alerts.run,
         }
         return asyncio.run(handler[args.command](args))
     except SettingsError as err:

@@ -10,6 +10,7 @@ import msgspec
 
 from homei.core.event_payloads import (
     Alert,
+    AlertChange,
     BackupCompleted,
     BackupFailed,
     BackupProgress,
@@ -114,6 +115,9 @@ class EventName(StrEnum):
     JOB_OUTPUT = "job:output"
     JOB_COMPLETED = "job:completed"
     JOB_CANCELLED = "job:cancelled"
+    ALERT_FIRING = "alert:firing"
+    ALERT_RESOLVED = "alert:resolved"
+    ALERT_ACKNOWLEDGED = "alert:acknowledged"
 
 
 EVENTS: dict[EventName, type[Payload]] = {
@@ -162,6 +166,9 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.JOB_OUTPUT: JobOutput,
     EventName.JOB_COMPLETED: JobFinished,
     EventName.JOB_CANCELLED: JobRef,
+    EventName.ALERT_FIRING: AlertChange,
+    EventName.ALERT_RESOLVED: AlertChange,
+    EventName.ALERT_ACKNOWLEDGED: AlertChange,
 }
 
 

@@ -87,6 +87,10 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/jobs/{job_id}/cancel"): CONTROL,
     ("GET", "/ws/jobs/{job_id}"): READ,
     ("GET", "/api/v1/dashboard"): READ,
+    ("GET", "/api/v1/alerts"): READ,
+    ("GET", "/api/v1/alerts/settings"): READ,
+    ("POST", "/api/v1/alerts/settings"): ADMIN,
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): CONTROL,
     ("GET", "/api/v1/update/status"): READ,
     ("GET", "/api/v1/update/gate"): PUBLIC,
     ("GET", "/api/v1/update/history"): READ,
@@ -119,6 +123,7 @@ SAMPLES = {
     "key_id": "key-0",
     "username": "someone",
     "system_id": "local",
+    "alert_id": "alert-0000000000000000",
 }
 
 

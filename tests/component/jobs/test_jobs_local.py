@@ -256,4 +256,5 @@ async def test_dashboard(homei: Homei) -> None:
     device = board["device"]
     assert set(device) == {"services", "update", "last_backup", "alerts"}
     assert device["services"] == {"total": 0, "healthy": 0, "unhealthy": 0, "stopped": 0}
-    assert device["last_backup"] is None and device["alerts"] is None
+    assert device["last_backup"] is None
+    assert device["alerts"] == {"total": 0, "info": 0, "warning": 0, "error": 0, "critical": 0}
