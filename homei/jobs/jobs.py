@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import datetime
@@ -92,6 +93,7 @@ class Jobs:
         self._default_timeout = default_timeout
         self._default_concurrency = default_concurrency
         self.scheduler = JobScheduler(store, self.fire)
+        self._firing = asyncio.Lock()
 
     async def start(self) -> None:
         """Settle what a stop cut short, catch up on missed times, start the clocks."""
@@ -169,7 +171,15 @@ class Jobs:
         return system
 
     async def fire(self, job: Job, due_at: str) -> None:
-        """Start the run of `job` due at `due_at` (called by the schedule)."""
+        """Start the run of `job` due at `due_at` (called by the schedule); once per due
+        time, however often it is asked."""
+        async with self._firing:
+            current = await self._store.get(job.id)
+            if current is None or current.next_run_at != due_at:
+                return  # fired already, cancelled, or rescheduled
+            await self._fire(current, due_at)
+
+    async def _fire(self, job: Job, due_at: str) -> None:
         next_run = next_time(job.cron, max(utcnow(), parse_time(due_at)))
         if self._runner.is_running(job.id):
             _LOGGER.warning("Job %s still runs; its time %s is skipped", job.id, due_at)

@@ -258,3 +258,42 @@ async def test_dashboard(homei: Homei) -> None:
     assert device["services"] == {"total": 0, "healthy": 0, "unhealthy": 0, "stopped": 0}
     assert device["last_backup"] is None
     assert device["alerts"] == {"total": 0, "info": 0, "warning": 0, "error": 0, "critical": 0}
+
+
+async def test_chatty_output_is_coalesced(make_homei: HomeiFactory) -> None:
+    """20000 lines written one by one reach the bus as a few `job:output` events (one per job
+    per tick), together exactly the stored output."""
+    homei = await make_homei(OPEN_LIMITS + "\n[jobs]\nevent_interval = 0.2\n", name="chatty")
+    admin = await homei.auth()
+    subscription = homei.components.events.subscribe(["job:output"], queue_size=10_000)
+    started = asyncio.get_running_loop().time()
+    job = await create(
+        homei, admin, command="i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo $i; done"
+    )
+    [run] = (await finished(homei, admin, job["id"]))["executions"]
+    elapsed = asyncio.get_running_loop().time() - started
+    homei.components.events.unsubscribe(subscription)
+    events = [subscription.queue.get_nowait() for _ in range(subscription.queue.qsize())]
+    text = "".join(c["text"] for e in events for c in e.data["chunks"])
+    assert text == run["stdout"] and len(text) == 108894
+    assert len(events) <= elapsed / 0.2 + 3, (len(events), elapsed)
+
+
+async def test_a_cron_job_makes_one_run_per_due_time(homei: Homei) -> None:
+    """A cron job whose time passed (the device was off for several of them) runs once, for
+    that time, however many times the schedule is asked to fire it; its next time is ahead."""
+    admin = await homei.auth()
+    job = await create(homei, admin, command="echo tick", cron="*/5 * * * *")
+    assert job["executions"] == [] and job["next_run_at"] > job["created_at"]
+    passed = (datetime.now(UTC) - timedelta(minutes=12)).strftime("%Y-%m-%dT%H:%M:00.000Z")
+    store = homei.components.store
+    await store.execute("UPDATE jobs SET next_run_at = ? WHERE id = ?", (passed, job["id"]))
+    jobs = homei.components.jobs
+    await asyncio.gather(jobs.scheduler.catch_up(), jobs.scheduler.catch_up())
+    jobs.scheduler.wake()
+    job = await finished(homei, admin, job["id"])
+    [run] = job["executions"]
+    assert (run["due_at"], run["status"], run["stdout"]) == (passed, "completed", "tick\n")
+    assert job["next_run_at"] > datetime.now(UTC).isoformat()[:19]
+    listed = await homei.client.get("/api/v1/jobs", headers=admin)
+    assert [len(j["executions"]) for j in (await listed.json())["jobs"]] == [1]
