@@ -76,7 +76,7 @@ class JobQuery(msgspec.Struct):
     status: JobStatus | None = None
     created_by: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset: Annotated[int, msgspec.Meta(ge=0, le=2**31)] = 0
 
 
 class Cancelled(msgspec.Struct):
