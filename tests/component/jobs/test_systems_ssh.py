@@ -158,3 +158,26 @@ async def test_password_never_in_the_database_in_clear(parts, sshd):
         if path.exists():
             assert TEST_PASSWORD.encode() not in path.read_bytes()
     assert await parts.credentials.password(system.id) == TEST_PASSWORD
+
+
+async def test_one_connection_per_system_reused_then_closed_when_idle(make_homei, sshd_env):
+    homei = await make_homei(SYSTEMS_TOML + "idle_timeout = 0.5\n")
+    parts = homei.components.systems
+    server = await asyncio.to_thread(sshd_env.start)
+    system = await add(parts, server.port, name="pooled")
+    outs = [Collected() for _ in range(5)]
+    results = await asyncio.gather(
+        *(parts.ssh.run(system.id, f"echo {i}", env={}, output=o) for i, o in enumerate(outs))
+    )
+    assert [r.exit_code for r in results] == [0] * 5
+    assert [o.text("stdout") for o in outs] == [f"{i}\n" for i in range(5)]
+    # sshd forks one process per connection: five commands, one connection.
+    assert len(await asyncio.to_thread(server.children)) == 1
+    await parts.ssh.run(system.id, "true", env={}, output=Collected())
+    assert len(await asyncio.to_thread(server.children)) == 1
+    await asyncio.to_thread(
+        wait_for,
+        lambda: not server.children(),
+        10,
+        lambda: AssertionError("the idle connection was not closed"),
+    )
