@@ -139,3 +139,11 @@ async def test_unreachable_system_answers_a_clean_failure(homei):
     assert result["error"]["code"] == "SSH_UNREACHABLE" and "refused" in result["error"]["message"]
     got = await call(homei, "GET", f"{SYSTEMS}/{made['id']}", admin, 200)
     assert got["health_status"] == "unhealthy"
+
+
+async def test_the_key_route_is_not_taken_for_a_system_id(homei):
+    admin = await homei.auth()
+    for method in ("PUT", "DELETE"):
+        response = await homei.client.request(method, f"{SYSTEMS}/key", headers=admin, json={})
+        assert response.status == 405, await response.text()
+    await call(homei, "GET", f"{SYSTEMS}/NOT-AN-ID", admin, 404)
