@@ -181,3 +181,16 @@ async def test_one_connection_per_system_reused_then_closed_when_idle(make_homei
         10,
         lambda: AssertionError("the idle connection was not closed"),
     )
+
+
+async def test_a_sealed_password_moved_to_another_system_does_not_open(parts, sshd):
+    first = await add(parts, sshd.port, name="first")
+    other = await add(parts, sshd.port + 1, name="other", password="another-password")
+    store = parts.systems._store
+    sealed = (await store.fetch_one(
+        "SELECT password FROM system_secrets WHERE system_id = ?", (first.id,)))[0]  # fmt: skip
+    await store.execute(
+        "UPDATE system_secrets SET password = ? WHERE system_id = ?", (sealed, other.id)
+    )
+    assert await parts.credentials.password(other.id) is None
+    assert await parts.credentials.password(first.id) == TEST_PASSWORD
