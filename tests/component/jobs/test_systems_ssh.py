@@ -85,8 +85,8 @@ async def test_key_login_with_the_device_key_pair(parts, sshd):
     outcome = await parts.ssh.run(system.id, "id -u", env={}, output=out)
     assert (outcome.exit_code, out.text("stdout")) == (0, "0\n")
     # The private key is on disk only sealed.
-    sealed = (parts.keypair._path).read_bytes()
-    assert b"PRIVATE KEY" not in sealed
+    sealed = parts.keypair._path.read_bytes()
+    assert b"PRIVATE KEY" not in sealed and parts.keypair._path.stat().st_mode & 0o777 == 0o600
 
 
 async def test_cancel_stops_the_remote_command(parts, sshd):
