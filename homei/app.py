@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 
 from homei.api.accesslog import AccessLog
+from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
@@ -50,6 +51,7 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
 from homei.settings import Settings
@@ -132,6 +134,14 @@ async def _assemble(
     services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
     systems = build_systems(settings, store, device_key)
 
+    def should_run(name: str) -> bool:
+        row = services.store.get(name)
+        return row is not None and row.should_run
+
+    alerts = build_alerts(
+        settings.alerts, settings.data_dir, store, events, health, metrics, device_key, should_run
+    )
+
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
 
@@ -192,9 +202,12 @@ async def _assemble(
         services.samples,
         backups,
         systems,
+        alerts.engine,
+        alerts.deliverer,
     )
 
     await tasks.load()
+    await alerts.engine.load()
     await services.store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
     if "backups" in parts:
@@ -225,6 +238,7 @@ async def _assemble(
             ),
             BackupsApi(backups, backup_schedules),
             SystemsApi(systems.systems, systems.admin, systems.keypair),
+            AlertsApi(alerts.engine),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -253,6 +267,9 @@ async def _assemble(
         if "backups" in parts:
             backup_schedules.start()
         systems.start(health_checks=settings.systems.health_checks)
+        alerts.engine.start()
+        alerts.deliverer.start()
+        alerts.sampler.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -265,6 +282,9 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
+        await alerts.sampler.stop()
+        await alerts.engine.stop()
+        await alerts.deliverer.stop()
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()

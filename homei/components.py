@@ -22,7 +22,10 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.jobs import system_records as systems_schema
+from homei.monitor import alert_records as alerts_schema
+from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.notify.deliverer import Deliverer
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
@@ -42,6 +45,7 @@ MIGRATIONS = (
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
     *systems_schema.MIGRATIONS,
+    *alerts_schema.MIGRATIONS,
 )
 
 
@@ -70,3 +74,5 @@ class Components(msgspec.Struct, frozen=True):
     samples: Sampler
     backups: BackupManager
     systems: SystemParts
+    alerts: AlertEngine
+    deliverer: Deliverer

@@ -143,6 +143,14 @@ class SystemsSettings(_Section):
     health_interval: Seconds = 300.0
 
 
+class AlertsSettings(_Section):
+    # How often the threshold rules read the machine (0: only what the sampler hands in).
+    sample_interval: Annotated[float, Meta(ge=0)] = 5.0
+    dependency_interval: Seconds = 10.0  # how often a dependency down is looked for
+    retry_first: Seconds = 1.0  # a failing channel's first wait; it doubles up to retry_max
+    retry_max: Seconds = 300.0
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -158,6 +166,7 @@ class Settings(_Section):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
+    alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
 
     @property
     def host(self) -> str:

@@ -59,6 +59,20 @@ class Alert(Payload):
     schedule: str | None = None
 
 
+class AlertChange(Payload):
+    """`alert:firing`, `alert:resolved`, `alert:acknowledged`: the alert as `/alerts` lists it."""
+
+    id: str
+    level: str
+    message: str
+    source: str
+    state: str
+    rule: str
+    subject: str
+    details: dict[str, Any]
+    timestamp: str
+
+
 class TaskRef(Payload):
     task_id: str = msgspec.field(name="taskId")
 

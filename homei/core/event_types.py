@@ -10,6 +10,7 @@ import msgspec
 
 from homei.core.event_payloads import (
     Alert,
+    AlertChange,
     BackupCompleted,
     BackupFailed,
     BackupProgress,
@@ -102,6 +103,10 @@ class EventName(StrEnum):
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
 
+    ALERT_FIRING = "alert:firing"
+    ALERT_RESOLVED = "alert:resolved"
+    ALERT_ACKNOWLEDGED = "alert:acknowledged"
+
 
 EVENTS: dict[EventName, type[Payload]] = {
     EventName.CONNECTED: Connected,
@@ -143,6 +148,9 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_RESTORE_FAILED: BackupFailed,
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+    EventName.ALERT_FIRING: AlertChange,
+    EventName.ALERT_RESOLVED: AlertChange,
+    EventName.ALERT_ACKNOWLEDGED: AlertChange,
 }
 
 

@@ -58,6 +58,9 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/systems",
     "PUT /api/v1/systems/{system_id}",
     "POST /api/v1/systems/{system_id}/accept-host-key",
+    # Thresholds must be ordered (warning <= critical, hysteresis below warning) and email
+    # needs a mail server: rules across fields that a schema cannot state.
+    "POST /api/v1/alerts/settings",
 }
 
 

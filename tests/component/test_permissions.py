@@ -81,6 +81,10 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("DELETE", "/api/v1/backups/{backup_name}"): CONTROL,
     ("GET", "/api/v1/backups/{backup_name}/download"): CONTROL,
     ("POST", "/api/v1/backups/{backup_name}/restore"): CONTROL,
+    ("GET", "/api/v1/alerts"): READ,
+    ("GET", "/api/v1/alerts/settings"): READ,
+    ("POST", "/api/v1/alerts/settings"): ADMIN,
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): CONTROL,
     ("GET", "/api/v1/update/status"): READ,
     ("GET", "/api/v1/update/gate"): PUBLIC,
     ("GET", "/api/v1/update/history"): READ,
@@ -113,6 +117,7 @@ SAMPLES = {
     "key_id": "key-0",
     "username": "someone",
     "system_id": "local",
+    "alert_id": "alert-0000000000000000",
 }
 
 
