@@ -74,6 +74,8 @@ async def test_register_list_filter_test_and_delete(homei, sshd, caplog):
     changed = await call(homei, "PUT", f"{SYSTEMS}/{made['id']}", admin, 200,
                          json={"operators_allowed": True, "description": "the NAS"})  # fmt: skip
     assert changed["operators_allowed"] is True and changed["host_key_fingerprint"]
+    taken = await call(homei, "PUT", f"{SYSTEMS}/{made['id']}", admin, 409, json={"name": "win"})
+    assert taken["error"]["code"] == "SYSTEM_NAME_TAKEN"
     await call(homei, "PUT", f"{SYSTEMS}/local", admin, 409, json={"description": "x"})
     await call(homei, "DELETE", f"{SYSTEMS}/local", admin, 409)
     await call(homei, "POST", f"{SYSTEMS}/local/test", admin, 409)
