@@ -190,3 +190,12 @@ class BackupRestored(BackupRef):
     homei: bool
     services: list[str]
     settings_changed: bool
+
+
+class ConfigUpdated(ServiceRef):
+    """A service's configuration has a new version (its keys only: never a value)."""
+
+    environment: str
+    version: int
+    variables: list[str]
+    secrets: list[str]

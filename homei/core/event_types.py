@@ -18,6 +18,7 @@ from homei.core.event_payloads import (
     BackupRestored,
     BackupTask,
     BackupUploaded,
+    ConfigUpdated,
     Connected,
     ContainerEvent,
     HealthChanged,
@@ -102,6 +103,7 @@ class EventName(StrEnum):
     BACKUP_RESTORE_FAILED = "backup:restore_failed"
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
+    CONFIG_UPDATED = "config:updated"
 
     ALERT_FIRING = "alert:firing"
     ALERT_RESOLVED = "alert:resolved"
@@ -148,6 +150,7 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_RESTORE_FAILED: BackupFailed,
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+    EventName.CONFIG_UPDATED: ConfigUpdated,
     EventName.ALERT_FIRING: AlertChange,
     EventName.ALERT_RESOLVED: AlertChange,
     EventName.ALERT_ACKNOWLEDGED: AlertChange,
