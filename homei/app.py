@@ -16,6 +16,7 @@ from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
+from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.dashboard import DashboardApi
 from homei.api.events import EventsApi
@@ -38,6 +39,8 @@ from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.config.keys import open_device_key
+from homei.config.manager import ConfigManager
+from homei.config_wiring import build_config
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
@@ -134,7 +137,13 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
-    services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
+    config = build_config(settings, store, device_key)
+    services = build_services(
+        settings, store, docker, containers, tasks, events, health, metrics, config.resolver
+    )
+    service_configs = ConfigManager(
+        config.configs, services.store, services.reconciler.request, events
+    )
     systems = build_systems(settings, store, device_key)
 
     def should_run(name: str) -> bool:
@@ -155,7 +164,8 @@ async def _assemble(
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
             await asyncio.to_thread(settings_file_from_environment, settings.mode),
-            reload=[accounts.reload, services.store.load, services_restored],
+            reload=[accounts.reload, services.store.load, config.reload, services_restored],
+            key_backup=config.key_backup,
         ),
         services.backup_data,
         tasks,
@@ -213,6 +223,7 @@ async def _assemble(
         backups,
         jobs.jobs,
         systems,
+        config.configs,
         alerts.engine,
         alerts.deliverer,
     )
@@ -251,6 +262,7 @@ async def _assemble(
             JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
             DashboardApi(jobs.dashboard),
             SystemsApi(systems.systems, systems.admin, systems.keypair),
+            ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
         ],
         refine=[tasks_api.document_kinds],

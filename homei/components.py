@@ -9,7 +9,9 @@ from homei.api.websockets import WebSocketHub
 from homei.backup import homei_part as backup_schema
 from homei.backup.manager import BackupManager
 from homei.config import keys as device_key_schema
+from homei.config import service_config as service_config_schema
 from homei.config.keys import DeviceKey
+from homei.config.service_config import ServiceConfigs
 from homei.core import accounts as accounts_schema
 from homei.core import tasks as tasks_schema
 from homei.core.accounts import Accounts
@@ -48,6 +50,7 @@ MIGRATIONS = (
     *device_key_schema.MIGRATIONS,
     *jobs_schema.MIGRATIONS,
     *systems_schema.MIGRATIONS,
+    *service_config_schema.MIGRATIONS,
     *alerts_schema.MIGRATIONS,
 )
 
@@ -78,5 +81,6 @@ class Components(msgspec.Struct, frozen=True):
     backups: BackupManager
     jobs: Jobs
     systems: SystemParts
+    service_configs: ServiceConfigs
     alerts: AlertEngine
     deliverer: Deliverer

@@ -104,6 +104,9 @@ class ServiceSettings(_Section):
     sample_retention: Seconds = 7 * 86400.0
     restart_backoff: Seconds = 10.0
     restart_backoff_max: Seconds = 300.0
+    # Host folder (on a tmpfs) of the secret files services see under /run/secrets; empty:
+    # /run/homei/secrets as root, /dev/shm/homei-<uid>-<data folder tag>/secrets otherwise.
+    secrets_dir: str = ""
 
 
 class BackupSchedule(_Section):

@@ -195,7 +195,8 @@ class SshEnv:
     def start_many(
         self, count: int, *, host_key: str = "a", port: int | None = None
     ) -> list[SshServer]:
-        """`count` sshd started together, all answering when this returns."""
+        """`count` sshd started together, all answering when this returns. A server whose
+        free port another process took meanwhile is started again on another one."""
         self.host_key(host_key)
         started = [
             SshServer(self, port if port is not None else free_port(), host_key)
@@ -203,14 +204,27 @@ class SshEnv:
         ]
         self.servers.extend(started)
         give_up = time.monotonic() + START_TIMEOUT
-        for server in started:
-            wait_for(
-                server.ready,
-                max(give_up - time.monotonic(), 0.1),
-                lambda server=server: SshEnvError(  # type: ignore[misc]
-                    f"sshd on {server.port} did not answer:\n{server.log_tail()}"
-                ),
-            )
+        for index, server in enumerate(started):
+            for attempt in range(3):
+                try:
+                    wait_for(
+                        server.ready,
+                        max(give_up - time.monotonic(), 0.1),
+                        lambda server=server: SshEnvError(  # type: ignore[misc]
+                            f"sshd on {server.port} did not answer:\n{server.log_tail()}"
+                        ),
+                    )
+                    break
+                except SshEnvError:
+                    lost_race = server.process.poll() is not None and "Address already in use" in (
+                        server.log_tail()
+                    )
+                    if port is not None or attempt == 2 or not lost_race:
+                        raise
+                    self.servers.remove(server)
+                    server = SshServer(self, free_port(), host_key)
+                    self.servers.append(server)
+                    started[index] = server
         return started
 
     def stop_all(self) -> None:

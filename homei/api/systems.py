@@ -23,8 +23,9 @@ from homei.jobs.system_records import (
 )
 from homei.jobs.systems import SystemChanges, Systems
 
-SYSTEM = "{system_id:[A-Za-z0-9-]{1,64}}"
-SYSTEM_PARAM = {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}
+# A UUID or `local`: never a word such as `key`, so `/systems/key` stays its own route.
+SYSTEM = "{system_id:local|[0-9a-f-]+}"
+SYSTEM_PARAM = {"type": "string", "pattern": "^(local|[0-9a-f-]+)$", "maxLength": 64}
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
 Hostname = Annotated[str, msgspec.Meta(pattern=HOSTNAME_PATTERN)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]

@@ -230,3 +230,12 @@ class JobOutput(JobRef):
 
 class JobFinished(JobRef):
     status: str
+
+
+class ConfigUpdated(ServiceRef):
+    """A service's configuration has a new version (its keys only: never a value)."""
+
+    environment: str
+    version: int
+    variables: list[str]
+    secrets: list[str]

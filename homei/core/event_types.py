@@ -18,6 +18,7 @@ from homei.core.event_payloads import (
     BackupRestored,
     BackupTask,
     BackupUploaded,
+    ConfigUpdated,
     Connected,
     ContainerEvent,
     HealthChanged,
@@ -108,6 +109,7 @@ class EventName(StrEnum):
     BACKUP_RESTORE_FAILED = "backup:restore_failed"
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
+    CONFIG_UPDATED = "config:updated"
 
     JOB_CREATED = "job:created"
     JOB_STARTED = "job:started"
@@ -166,6 +168,7 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.JOB_OUTPUT: JobOutput,
     EventName.JOB_COMPLETED: JobFinished,
     EventName.JOB_CANCELLED: JobRef,
+    EventName.CONFIG_UPDATED: ConfigUpdated,
     EventName.ALERT_FIRING: AlertChange,
     EventName.ALERT_RESOLVED: AlertChange,
     EventName.ALERT_ACKNOWLEDGED: AlertChange,

@@ -13,6 +13,7 @@ _LOGGER = logging.getLogger(__name__)
 
 # Systems checked at once: a few hundred peers must not mean a few hundred handshakes.
 PARALLEL_CHECKS = 16
+FIRST_ROUND_DELAY = 5.0
 
 
 class HealthChecker:
@@ -25,7 +26,7 @@ class HealthChecker:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Begin checking (the first round right away)."""
+        """Begin checking (the first round a few seconds in, after the daemon's start)."""
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="homei-systems-health")
 
@@ -54,6 +55,8 @@ class HealthChecker:
                 _LOGGER.warning("A system's health check failed: %s", result)
 
     async def _loop(self) -> None:
+        # Not during start-up: the first round imports asyncssh and opens connections.
+        await asyncio.sleep(min(self._interval, FIRST_ROUND_DELAY))
         while True:
             try:
                 await self.check_all()

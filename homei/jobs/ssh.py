@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from homei.core.errors import redact
 from homei.jobs.execution import ExecutionError, Outcome, OutputSink, Stream
 from homei.jobs.ssh_pool import SshPool
 from homei.jobs.systems import System, Systems
@@ -27,6 +28,7 @@ _LOGGER = logging.getLogger(__name__)
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 CANCEL_GRACE = 2.0
+PROBE_TIMEOUT = 30.0
 _READ_SIZE = 65536
 _PROBES = {
     "linux": ("whoami", "hostname", "uname -a"),
@@ -118,17 +120,18 @@ class SshExecutor:
         started = time.monotonic()
         try:
             async with self._pool.session(system, fresh=True) as conn:
-                outputs = await asyncio.gather(
-                    *(_capture(conn, cmd) for cmd in _PROBES[system.system_type])
-                )
+                async with asyncio.timeout(PROBE_TIMEOUT):
+                    outputs = await asyncio.gather(
+                        *(_capture(conn, cmd) for cmd in _PROBES[system.system_type])
+                    )
         except ExecutionError as err:
-            await self._systems.set_health(system_id, "unhealthy")
-            return TestResult(
-                success=False,
-                response_time_ms=_ms_since(started),
-                host_key_fingerprint=await self._systems.pinned_host_key(system_id),
-                error=TestError(err.code, str(err)),
-            )
+            return await self._failed(system_id, started, TestError(err.code, str(err)))
+        except TimeoutError:
+            message = f"'{system.name}' did not answer its test within {PROBE_TIMEOUT:g}s"
+            return await self._failed(system_id, started, TestError("SSH_TIMEOUT", message))
+        except Exception as err:  # asyncssh's own (a channel refused, the connection lost)
+            message = f"'{system.name}' failed its test: {redact(str(err)) or type(err).__name__}"
+            return await self._failed(system_id, started, TestError("SSH_ERROR", message))
         await self._systems.set_health(system_id, "healthy")
         whoami, hostname, os_info = outputs
         return TestResult(
@@ -136,6 +139,15 @@ class SshExecutor:
             response_time_ms=_ms_since(started),
             system_info=SystemInfo(whoami, hostname, os_info),
             host_key_fingerprint=await self._systems.pinned_host_key(system_id),
+        )
+
+    async def _failed(self, system_id: str, started: float, error: TestError) -> TestResult:
+        await self._systems.set_health(system_id, "unhealthy")
+        return TestResult(
+            success=False,
+            response_time_ms=_ms_since(started),
+            host_key_fingerprint=await self._systems.pinned_host_key(system_id),
+            error=error,
         )
 
     async def check_health(self, system_id: str) -> bool:

@@ -87,10 +87,13 @@ class SshPool:
                 yield pooled.conn
         finally:
             pooled.users -= 1
-            if pooled.users == 0 and self._pool.get(system.id) is pooled:
-                pooled.idle = asyncio.get_running_loop().call_later(
-                    self._idle_timeout, self._close_idle, system.id, pooled
-                )
+            if pooled.users == 0:
+                if self._pool.get(system.id) is pooled:
+                    pooled.idle = asyncio.get_running_loop().call_later(
+                        self._idle_timeout, self._close_idle, system.id, pooled
+                    )
+                else:  # replaced or forgotten while in use: its last user closes it
+                    pooled.conn.close()
 
     def _close_idle(self, system_id: str, pooled: _Pooled) -> None:
         if pooled.users == 0 and self._pool.get(system_id) is pooled:

@@ -61,6 +61,9 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/systems",
     "PUT /api/v1/systems/{system_id}",
     "POST /api/v1/systems/{system_id}/accept-host-key",
+    # A configuration must follow the rules its (declared) service sets for each variable.
+    "PUT /api/v1/config/{service_name}",
+    "POST /api/v1/config/{service_name}/import",
     # Thresholds must be ordered (warning <= critical, hysteresis below warning) and email
     # needs a mail server: rules across fields that a schema cannot state.
     "POST /api/v1/alerts/settings",

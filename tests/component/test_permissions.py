@@ -109,6 +109,13 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("DELETE", "/api/v1/systems/{system_id}"): ADMIN,
     ("POST", "/api/v1/systems/{system_id}/test"): ADMIN,
     ("POST", "/api/v1/systems/{system_id}/accept-host-key"): ADMIN,
+    ("POST", "/api/v1/config/validate"): READ,
+    ("GET", "/api/v1/config/{service_name}"): READ,
+    ("PUT", "/api/v1/config/{service_name}"): ADMIN,
+    ("GET", "/api/v1/config/{service_name}/versions"): READ,
+    ("POST", "/api/v1/config/{service_name}/versions/{version}/restore"): ADMIN,
+    ("GET", "/api/v1/config/{service_name}/export"): READ,
+    ("POST", "/api/v1/config/{service_name}/import"): ADMIN,
 }
 
 _VARIABLE = re.compile(r"{([^}:]+):[^}]*}")
@@ -123,7 +130,9 @@ SAMPLES = {
     "key_id": "key-0",
     "username": "someone",
     "system_id": "local",
+    "version": "1",
     "alert_id": "alert-0000000000000000",
+    "job_id": "00000000-0000-0000-0000-000000000000",
 }
 
 

@@ -74,6 +74,8 @@ async def test_register_list_filter_test_and_delete(homei, sshd, caplog):
     changed = await call(homei, "PUT", f"{SYSTEMS}/{made['id']}", admin, 200,
                          json={"operators_allowed": True, "description": "the NAS"})  # fmt: skip
     assert changed["operators_allowed"] is True and changed["host_key_fingerprint"]
+    taken = await call(homei, "PUT", f"{SYSTEMS}/{made['id']}", admin, 409, json={"name": "win"})
+    assert taken["error"]["code"] == "SYSTEM_NAME_TAKEN"
     await call(homei, "PUT", f"{SYSTEMS}/local", admin, 409, json={"description": "x"})
     await call(homei, "DELETE", f"{SYSTEMS}/local", admin, 409)
     await call(homei, "POST", f"{SYSTEMS}/local/test", admin, 409)
@@ -139,3 +141,11 @@ async def test_unreachable_system_answers_a_clean_failure(homei):
     assert result["error"]["code"] == "SSH_UNREACHABLE" and "refused" in result["error"]["message"]
     got = await call(homei, "GET", f"{SYSTEMS}/{made['id']}", admin, 200)
     assert got["health_status"] == "unhealthy"
+
+
+async def test_the_key_route_is_not_taken_for_a_system_id(homei):
+    admin = await homei.auth()
+    for method in ("PUT", "DELETE"):
+        response = await homei.client.request(method, f"{SYSTEMS}/key", headers=admin, json={})
+        assert response.status == 405, await response.text()
+    await call(homei, "GET", f"{SYSTEMS}/NOT-AN-ID", admin, 404)

@@ -1,5 +1,6 @@
 """`homei systems ls|add|test|rm|key` against a real `homei serve` and a real sshd; the
-password it is given never reaches the daemon's log or its database file in clear."""
+password it is given never reaches the daemon's log or its database file in clear, and the
+systems and the device's key pair outlive a restart."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def test_systems_commands(tmp_path, sshd):
         assert f"whoami: {TEST_USER}" in tested.stdout and "host key: SHA256:" in tested.stdout
         failed = cli("systems", "test", "down")
         assert failed.returncode == 1 and "SSH_UNREACHABLE" in failed.stderr
-        assert cli("systems", "key").stdout.startswith("ssh-ed25519 ")
+        key = cli("systems", "key").stdout
+        assert key.startswith("ssh-ed25519 ")
 
         assert cli("systems", "rm", "down").returncode == 0
         missing = cli("systems", "rm", "down")
@@ -54,3 +56,14 @@ def test_systems_commands(tmp_path, sshd):
     data = tmp_path / "device" / "data"
     for path in data.glob("homei.db*"):
         assert TEST_PASSWORD.encode() not in path.read_bytes()
+
+    # After a restart: the same systems, the same key pair, the pinned host key still used.
+    homei = start_homei(tmp_path / "device", HOMEI_RATE_LIMITS__ENABLED="false")
+    try:
+        cli("login", "--url", homei.url, "--password-stdin", stdin=homei.admin_password)
+        assert cli("systems", "key").stdout == key
+        listed = cli("systems", "ls", "--json")
+        assert [s["name"] for s in json.loads(listed.stdout)["systems"]] == ["local", "nas"]
+        assert cli("systems", "test", "nas").returncode == 0
+    finally:
+        homei.stop()

@@ -85,8 +85,8 @@ async def test_key_login_with_the_device_key_pair(parts, sshd):
     outcome = await parts.ssh.run(system.id, "id -u", env={}, output=out)
     assert (outcome.exit_code, out.text("stdout")) == (0, "0\n")
     # The private key is on disk only sealed.
-    sealed = (parts.keypair._path).read_bytes()
-    assert b"PRIVATE KEY" not in sealed
+    sealed = parts.keypair._path.read_bytes()
+    assert b"PRIVATE KEY" not in sealed and parts.keypair._path.stat().st_mode & 0o777 == 0o600
 
 
 async def test_cancel_stops_the_remote_command(parts, sshd):
@@ -158,3 +158,39 @@ async def test_password_never_in_the_database_in_clear(parts, sshd):
         if path.exists():
             assert TEST_PASSWORD.encode() not in path.read_bytes()
     assert await parts.credentials.password(system.id) == TEST_PASSWORD
+
+
+async def test_one_connection_per_system_reused_then_closed_when_idle(make_homei, sshd_env):
+    homei = await make_homei(SYSTEMS_TOML + "idle_timeout = 0.5\n")
+    parts = homei.components.systems
+    server = await asyncio.to_thread(sshd_env.start)
+    system = await add(parts, server.port, name="pooled")
+    outs = [Collected() for _ in range(5)]
+    results = await asyncio.gather(
+        *(parts.ssh.run(system.id, f"echo {i}", env={}, output=o) for i, o in enumerate(outs))
+    )
+    assert [r.exit_code for r in results] == [0] * 5
+    assert [o.text("stdout") for o in outs] == [f"{i}\n" for i in range(5)]
+    # sshd forks one process per connection: five commands, one connection.
+    assert len(await asyncio.to_thread(server.children)) == 1
+    await parts.ssh.run(system.id, "true", env={}, output=Collected())
+    assert len(await asyncio.to_thread(server.children)) == 1
+    await asyncio.to_thread(
+        wait_for,
+        lambda: not server.children(),
+        10,
+        lambda: AssertionError("the idle connection was not closed"),
+    )
+
+
+async def test_a_sealed_password_moved_to_another_system_does_not_open(parts, sshd):
+    first = await add(parts, sshd.port, name="first")
+    other = await add(parts, sshd.port + 1, name="other", password="another-password")
+    store = parts.systems._store
+    sealed = (await store.fetch_one(
+        "SELECT password FROM system_secrets WHERE system_id = ?", (first.id,)))[0]  # fmt: skip
+    await store.execute(
+        "UPDATE system_secrets SET password = ? WHERE system_id = ?", (sealed, other.id)
+    )
+    assert await parts.credentials.password(other.id) is None
+    assert await parts.credentials.password(first.id) == TEST_PASSWORD
