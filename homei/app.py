@@ -22,13 +22,16 @@ from homei.api.config_reload import ConfigReloadApi
 from homei.api.config_secrets import ConfigSecretsApi
 from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
+from homei.api.dashboard import DashboardApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
+from homei.api.jobs import JobsApi
 from homei.api.metrics import MetricsApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
+from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
@@ -58,10 +61,12 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.jobs_wiring import build_jobs
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
 from homei.settings import Settings
+from homei.systems_wiring import build_systems
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
@@ -145,6 +150,7 @@ async def _assemble(
     service_configs = ConfigManager(
         config.configs, services.store, services.reconciler.request, events
     )
+    systems = build_systems(settings, store, device_key)
 
     def should_run(name: str) -> bool:
         row = services.store.get(name)
@@ -184,6 +190,13 @@ async def _assemble(
         DeviceVariables(services.store, services.reload, tasks),
     )  # fmt: skip
     rotation = build_rotation(settings, store, service_configs, services.reload, events)
+    jobs = build_jobs(settings, store, events, systems, services.health, updates, backups)
+
+    async def firing_alerts() -> dict[str, int]:
+        counts = alerts.engine.firing_counts()
+        return {"total": sum(counts.values()), **{str(level): n for level, n in counts.items()}}
+
+    jobs.dashboard.add_device_source("alerts", firing_alerts)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -225,6 +238,8 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        jobs.jobs,
+        systems,
         config.configs,
         alerts.engine,
         alerts.deliverer,
@@ -265,6 +280,9 @@ async def _assemble(
             DeviceConfigApi(device_config, lambda: list(services.store.all())),
             ConfigReloadApi(services.reload),
             ConfigSecretsApi(rotation),
+            JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
+            DashboardApi(jobs.dashboard),
+            SystemsApi(systems.systems, systems.admin, systems.keypair),
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
         ],
@@ -295,6 +313,8 @@ async def _assemble(
         if "backups" in parts:
             backup_schedules.start()
         rotation.start()
+        await jobs.jobs.start()
+        systems.start(health_checks=settings.systems.health_checks)
         alerts.engine.start()
         alerts.deliverer.start()
         alerts.sampler.start()
@@ -317,6 +337,8 @@ async def _assemble(
         await services.samples.stop()
         await backup_schedules.stop()
         await rotation.stop()
+        await jobs.jobs.stop()
+        await systems.stop()
         await services.health.stop()
         await services.reconciler.stop()
         await tasks.shutdown()

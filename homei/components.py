@@ -24,6 +24,9 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.jobs import job_records as jobs_schema
+from homei.jobs import system_records as systems_schema
+from homei.jobs.jobs import Jobs
 from homei.monitor import alert_records as alerts_schema
 from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
@@ -34,6 +37,7 @@ from homei.services.manager import ServiceManager
 from homei.services.reconciler import Reconciler
 from homei.services.samples import Sampler
 from homei.settings import Settings
+from homei.systems_wiring import SystemParts
 from homei.update import history as update_schema
 from homei.update.gate import HealthGate
 from homei.update.manager import UpdateManager
@@ -45,6 +49,8 @@ MIGRATIONS = (
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
+    *jobs_schema.MIGRATIONS,
+    *systems_schema.MIGRATIONS,
     *service_config_schema.MIGRATIONS,
     *rotation_schema.MIGRATIONS,
     *alerts_schema.MIGRATIONS,
@@ -75,6 +81,8 @@ class Components(msgspec.Struct, frozen=True):
     service_health: HealthMonitor
     samples: Sampler
     backups: BackupManager
+    jobs: Jobs
+    systems: SystemParts
     service_configs: ServiceConfigs
     alerts: AlertEngine
     deliverer: Deliverer

@@ -161,6 +161,28 @@ class DeviceSettings(_Section):
     variables: dict[VariableName, VariableValue] = {}
 
 
+class JobSettings(_Section):
+    # Kept of each execution's stdout and of its stderr; the rest is counted, not stored.
+    output_limit: Positive = 1024 * 1024
+    # Captured output reaches the database at most this often (one transaction per flush).
+    flush_interval: Seconds = 1.0
+    # Live output is published as `job:output` at most this often per job, coalesced.
+    event_interval: Seconds = 0.2
+    max_event_chars: Positive = 64 * 1024
+    # How many systems one job runs on at once when it does not say.
+    concurrency: Positive = 64
+    default_timeout: Seconds = 3600.0
+    # A cancelled command gets SIGTERM, then SIGKILL after this.
+    kill_grace: Seconds = 5.0
+
+
+class SystemsSettings(_Section):
+    connect_timeout: Seconds = 10.0  # TCP connect, SSH handshake and login together
+    idle_timeout: Seconds = 60.0  # a connection no command used for this long is closed
+    health_checks: bool = True
+    health_interval: Seconds = 300.0
+
+
 class AlertsSettings(_Section):
     # How often the threshold rules read the machine (0: only what the sampler hands in).
     sample_interval: Annotated[float, Meta(ge=0)] = 5.0
@@ -187,7 +209,8 @@ class Settings(_Section):
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     device: DeviceSettings = msgspec.field(default_factory=DeviceSettings)
     rotation: RotationSettings = msgspec.field(default_factory=RotationSettings)
-
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)
+    systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
 
     @property

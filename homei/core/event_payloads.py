@@ -201,6 +201,46 @@ class ConfigReloaded(ServiceRef):
     method: str
 
 
+class JobRef(Payload):
+    job_id: str
+
+
+class JobCreated(JobRef):
+    name: str
+    system_ids: list[str]
+
+
+class JobStarted(JobRef):
+    due_at: str
+
+
+class JobExecutionChanged(JobRef):
+    execution_id: str
+    system_id: str
+    status: str
+    exit_code: int | None = None
+    error_message: str | None = None
+
+
+class OutputChunk(msgspec.Struct, frozen=True):
+    """A piece of one execution's output; `offset` counts the characters of its stream
+    before it, so a watcher joining late can tell what it has already seen."""
+
+    execution_id: str
+    system_id: str
+    stream: str
+    offset: int
+    text: str
+
+
+class JobOutput(JobRef):
+    chunks: list[OutputChunk]
+
+
+class JobFinished(JobRef):
+    status: str
+
+
 class ConfigUpdated(ServiceRef):
     """A service's configuration has a new version (its keys only: never a value)."""
 

@@ -24,6 +24,12 @@ from homei.core.event_payloads import (
     Connected,
     ContainerEvent,
     HealthChanged,
+    JobCreated,
+    JobExecutionChanged,
+    JobFinished,
+    JobOutput,
+    JobRef,
+    JobStarted,
     LoadedImages,
     OrphanRemoved,
     Payload,
@@ -113,6 +119,12 @@ class EventName(StrEnum):
     CONFIG_RELOADED = "config:reloaded"
     SECRET_ROTATED = "secret:rotated"  # noqa: S105 (an event name)
     SECRET_ROTATION_FAILED = "secret:rotation_failed"  # noqa: S105
+    JOB_CREATED = "job:created"
+    JOB_STARTED = "job:started"
+    JOB_EXECUTION = "job:execution"
+    JOB_OUTPUT = "job:output"
+    JOB_COMPLETED = "job:completed"
+    JOB_CANCELLED = "job:cancelled"
     ALERT_FIRING = "alert:firing"
     ALERT_RESOLVED = "alert:resolved"
     ALERT_ACKNOWLEDGED = "alert:acknowledged"
@@ -162,6 +174,12 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.CONFIG_RELOADED: ConfigReloaded,
     EventName.SECRET_ROTATED: SecretRotated,
     EventName.SECRET_ROTATION_FAILED: SecretRotationFailed,
+    EventName.JOB_CREATED: JobCreated,
+    EventName.JOB_STARTED: JobStarted,
+    EventName.JOB_EXECUTION: JobExecutionChanged,
+    EventName.JOB_OUTPUT: JobOutput,
+    EventName.JOB_COMPLETED: JobFinished,
+    EventName.JOB_CANCELLED: JobRef,
     EventName.CONFIG_UPDATED: ConfigUpdated,
     EventName.ALERT_FIRING: AlertChange,
     EventName.ALERT_RESOLVED: AlertChange,

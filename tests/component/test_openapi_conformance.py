@@ -55,6 +55,14 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/tasks",
     # `orchestrator` holds the settings, checked against their own rules (settings.py).
     "PUT /api/v1/config",
+    # The systems named must be registered, and the caller allowed to use them; a cron
+    # expression must parse.
+    "POST /api/v1/jobs",
+    # A system's name must be free and not a reserved word; `local` cannot be changed; a
+    # host key is accepted only when the system offered it.
+    "POST /api/v1/systems",
+    "PUT /api/v1/systems/{system_id}",
+    "POST /api/v1/systems/{system_id}/accept-host-key",
     # A configuration must follow the rules its (declared) service sets for each variable.
     "PUT /api/v1/config/{service_name}",
     "POST /api/v1/config/{service_name}/import",
