@@ -170,6 +170,14 @@ class GooseBit:
         except OSError:
             return False
 
+    def stored_artefact(self, filename: str) -> Path:
+        """Where gooseBit keeps an uploaded file (`artifacts/<sha1>/<filename>`), to spoil it
+        behind the server's back: the checksum it announces then no longer matches."""
+        found = sorted((self.folder / "artifacts").glob(f"*/{filename}"))
+        if len(found) != 1:
+            raise GooseBitError(f"expected one stored {filename}, found {found}")
+        return found[0]
+
     def stop(self) -> None:
         """Stop the server (database and artefacts stay, so `start` brings it back)."""
         if self.process is None or self.process.poll() is not None:
