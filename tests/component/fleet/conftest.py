@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.goosebit_env import GooseBit, GooseBitClient
-from tests.rauc_env import rauc_available
+from tests.conftest import NO_DOCKER, RATE_LIMITS_OPEN
+from tests.goosebit_env import TENANT, GooseBit, GooseBitClient
+from tests.rauc_env import RaucDevice, rauc_available
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +40,23 @@ needs_rauc = pytest.mark.skipif(not rauc_available(), reason="needs Debian's rau
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the session's bundles and their signing CA are made."""
     return tmp_path_factory.mktemp("fleet-bundles")
+
+
+@pytest.fixture
+async def rauc_device(tmp_path: Path) -> AsyncIterator[RaucDevice]:
+    """The development device's RAUC on its private D-Bus, booted from A."""
+    rauc = RaucDevice(tmp_path / "device")
+    await asyncio.to_thread(rauc.up)
+    yield rauc
+    await asyncio.to_thread(rauc.down)
+
+
+def fleet_toml(rauc: RaucDevice, updates: Path, server: str, controller_id: str) -> str:
+    """Settings for a Homei on the development device that takes its updates from `server`."""
+    return (
+        RATE_LIMITS_OPEN
+        + NO_DOCKER
+        + f'[update]\ndbus_address = "{rauc.bus_address}"\nupdates_dir = "{updates}"\n'
+        + f'[fleet]\nenabled = true\nurl = "{server}"\ntenant = "{TENANT}"\n'
+        + f'controller_id = "{controller_id}"\npoll_min = 0.2\nrequest_timeout = 5.0\n'
+    )
