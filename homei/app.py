@@ -24,6 +24,7 @@ from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.dashboard import DashboardApi
 from homei.api.events import EventsApi
+from homei.api.fleet import FleetApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
 from homei.api.jobs import JobsApi
@@ -61,6 +62,7 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.fleet.wiring import build_fleet
 from homei.jobs_wiring import build_jobs
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
@@ -216,6 +218,8 @@ async def _assemble(
             settings.update.gate_window, settings.update.gate_interval, settings.update.gate_passes
         ),
     )
+    fleet = build_fleet(settings, store, updates, tasks, events, health, reboot)
+    device_config.on_change("fleet", fleet.reconfigure)
     components = Components(
         settings,
         store,
@@ -243,6 +247,7 @@ async def _assemble(
         config.configs,
         alerts.engine,
         alerts.deliverer,
+        fleet,
     )
 
     await tasks.load()
@@ -285,6 +290,7 @@ async def _assemble(
             SystemsApi(systems.systems, systems.admin, systems.keypair),
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
+            FleetApi(fleet, device_config),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -318,6 +324,8 @@ async def _assemble(
         alerts.engine.start()
         alerts.deliverer.start()
         alerts.sampler.start()
+        if "updates" in parts:
+            await fleet.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -330,6 +338,7 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
+        await fleet.stop()
         await alerts.sampler.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()

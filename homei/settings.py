@@ -191,6 +191,30 @@ class AlertsSettings(_Section):
     retry_max: Seconds = 300.0
 
 
+class FleetSettings(_Section):
+    """A hawkBit DDI server this device takes its OS updates from (off by default)."""
+
+    enabled: bool = False
+    url: Annotated[str, Meta(pattern=r"^$|^https?://[^\s]+$")] = ""
+    tenant: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "DEFAULT"
+    # Empty: the device's machine id.
+    controller_id: Annotated[str, Meta(pattern=r"^$|^[A-Za-z0-9_.:-]{1,64}$")] = ""
+    token: str = ""
+    token_kind: Literal["target", "gateway"] = "target"  # noqa: S105 (a kind, not a secret)
+    ca_file: str = ""  # a CA bundle for the server's TLS certificate; "": the system's
+    apply: Literal["immediately", "maintenance_window"] = "immediately"
+    poll_min: Seconds = 5.0  # the server's `sleep` is held between these
+    poll_max: Seconds = 3600.0
+    request_timeout: Seconds = 30.0
+    reboot_after_install: bool = False
+
+    def __post_init__(self) -> None:
+        if self.poll_min > self.poll_max:
+            raise ValueError("poll_min must not exceed poll_max")
+        if self.enabled and not self.url:
+            raise ValueError("url is required when the fleet client is enabled")
+
+
 class Settings(_Section):
     mode: Mode = "development"
     # The file these settings were read from (or would be): set by the loader, not in a file.
@@ -212,6 +236,7 @@ class Settings(_Section):
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    fleet: FleetSettings = msgspec.field(default_factory=FleetSettings)
 
     @property
     def host(self) -> str:
