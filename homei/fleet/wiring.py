@@ -4,6 +4,7 @@ device tells the server about itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -12,11 +13,14 @@ from homei.core.events import EventBus
 from homei.core.health import Health
 from homei.core.store import Store
 from homei.core.tasks import TaskManager
+from homei.dbus.bus import DBusCallError
+from homei.dbus.rauc import RaucUnavailable
 from homei.fleet.actions import ActionStore
 from homei.fleet.client import FleetClient
 from homei.fleet.deploy import Deployer
 from homei.settings import FleetSettings, Settings
 from homei.update.manager import UpdateManager
+from homei.update.status import booted_slot
 
 MACHINE_ID = Path("/etc/machine-id")
 _MODEL_FILES = (
@@ -80,6 +84,14 @@ def build_fleet(
         if updates.is_available:
             rauc = updates.rauc
             data["compatible"] = rauc.compatible
+            # gooseBit (like swupdate's servers) matches software by `hw_boardname`, and a
+            # RAUC bundle's model is its `compatible`: without it every offer is refused.
+            data["hw_boardname"] = rauc.compatible
+            # What the booted slot runs, as servers track it (gooseBit keeps `sw_version`).
+            with contextlib.suppress(RaucUnavailable, DBusCallError):
+                booted = booted_slot(await rauc.slot_status(), rauc.boot_slot)
+                if booted is not None and booted.bundle_version:
+                    data["sw_version"] = booted.bundle_version
             data["boot_slot"] = rauc.boot_slot
         return data
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def goosebit_client(goosebit: GooseBit) -> GooseBitClient:
 @pytest.fixture
 def device_id(request: pytest.FixtureRequest) -> str:
     """A controller id of its own per test, so the tests share one server."""
-    return "homei-" + request.node.name.replace("_", "-")[:60]
+    name = request.node.name
+    tag = hashlib.sha256(name.encode()).hexdigest()[:6]  # names may share their first words
+    return f"homei-{name.removeprefix('test_')[:40].replace('_', '-')}-{tag}"
 
 
 needs_rauc = pytest.mark.skipif(not rauc_available(), reason="needs Debian's rauc")
