@@ -74,14 +74,15 @@ def build_fleet(
         machine_id = await asyncio.to_thread(_first_line, (MACHINE_ID,))
         return machine_id or "homei"
 
-    async def device_data() -> dict[str, str]:
+    async def device_data() -> tuple[dict[str, str], bool]:
         data = await asyncio.to_thread(_device_facts)
         data["homei_version"] = homei.__version__
-        if updates.is_available:
-            rauc = updates.rauc
-            data["compatible"] = rauc.compatible
-            data["boot_slot"] = rauc.boot_slot
-        return data
+        if not updates.is_available:
+            return data, False  # sent again once RAUC answers
+        rauc = updates.rauc
+        data["compatible"] = rauc.compatible
+        data["boot_slot"] = rauc.boot_slot
+        return data, True
 
     actions = ActionStore(store)
     deployer = Deployer(fleet_settings, actions, updates, tasks, events, reboot)
