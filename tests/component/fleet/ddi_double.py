@@ -32,6 +32,7 @@ class DdiDouble:
         self.confirm = False  # the current action waits for consent
         self.ask_config = True
         self.auth: list[str] = []
+        self.hold: asyncio.Event | None = None  # set: downloads send half, then wait for it
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -200,6 +201,11 @@ class DdiDouble:
         await response.prepare(request)
         cut, self.cut_after = self.cut_after, None
         end = len(data) if cut is None else start + cut
+        if self.hold is not None:
+            middle = start + (end - start) // 2
+            await response.write(data[start:middle])
+            await self.hold.wait()
+            start = middle
         await response.write(data[start:end])
         if cut is not None:
             # A lost connection: the transport closes mid-body.
