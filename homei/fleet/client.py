@@ -37,7 +37,8 @@ DEVICE_CHANGES = (
     "backup:restored",
 )
 
-DeviceData = Callable[[], Awaitable[dict[str, str]]]
+# The device's attributes for configData, and whether they are complete (RAUC answered).
+DeviceData = Callable[[], Awaitable[tuple[dict[str, str], bool]]]
 
 
 class FleetClient:
@@ -192,8 +193,9 @@ class FleetClient:
     async def _follow(self, ddi: DdiClient, answer: PollAnswer) -> None:
         links = answer.links
         if "configData" in links or self._config_due:
-            await ddi.config_data(await self._device_data())
-            self._config_due = False
+            data, complete = await self._device_data()
+            await ddi.config_data(data)
+            self._config_due = not complete
         if "cancelAction" in links:
             cancel: CancelAction = await ddi.get(links["cancelAction"].href, CancelAction)
             await self._deployer.cancel(cancel.id, cancel.cancel_action.stop_id)

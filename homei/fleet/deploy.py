@@ -320,9 +320,10 @@ class Deployer:
             )
             return
         if self._worker_action == stop_id:
+            download = self._download
             await self.stop()
-            if self._download is not None:
-                await self._download.discard()
+            if download is not None:
+                await download.discard()
         if action is not None and action.state not in FINAL:
             await self._state(
                 stop_id,

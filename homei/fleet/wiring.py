@@ -78,22 +78,24 @@ def build_fleet(
         machine_id = await asyncio.to_thread(_first_line, (MACHINE_ID,))
         return machine_id or "homei"
 
-    async def device_data() -> dict[str, str]:
+    async def device_data() -> tuple[dict[str, str], bool]:
         data = await asyncio.to_thread(_device_facts)
         data["homei_version"] = homei.__version__
-        if updates.is_available:
-            rauc = updates.rauc
-            data["compatible"] = rauc.compatible
-            # gooseBit (like swupdate's servers) matches software by `hw_boardname`, and a
-            # RAUC bundle's model is its `compatible`: without it every offer is refused.
-            data["hw_boardname"] = rauc.compatible
-            # What the booted slot runs, as servers track it (gooseBit keeps `sw_version`).
-            with contextlib.suppress(RaucUnavailable, DBusCallError):
-                booted = booted_slot(await rauc.slot_status(), rauc.boot_slot)
-                if booted is not None and booted.bundle_version:
-                    data["sw_version"] = booted.bundle_version
-            data["boot_slot"] = rauc.boot_slot
-        return data
+        if not updates.is_available:
+            return data, False  # sent again once RAUC answers
+        rauc = updates.rauc
+        data["compatible"] = rauc.compatible
+        # gooseBit (like swupdate's servers) matches software by `hw_boardname`, and a RAUC
+        # bundle's model is its `compatible`: without it every offer is refused.
+        data["hw_boardname"] = rauc.compatible
+        # What the booted slot runs, as servers track it (gooseBit keeps `sw_version`, and
+        # offers the assigned software again while it differs).
+        with contextlib.suppress(RaucUnavailable, DBusCallError):
+            booted = booted_slot(await rauc.slot_status(), rauc.boot_slot)
+            if booted is not None and booted.bundle_version:
+                data["sw_version"] = booted.bundle_version
+        data["boot_slot"] = rauc.boot_slot
+        return data, True
 
     actions = ActionStore(store)
     deployer = Deployer(fleet_settings, actions, updates, tasks, events, reboot)

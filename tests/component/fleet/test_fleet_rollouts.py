@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.fleet.conftest import fleet_toml, needs_rauc
+from tests.component.fleet.conftest import goosebit_toml, needs_rauc
 from tests.component.fleet.cutting_proxy import CuttingProxy
 from tests.component.update.env import Reboots, wait_until
 from tests.goosebit_env import GooseBit, GooseBitClient
@@ -56,22 +56,22 @@ def installed_into_b(rauc: RaucDevice) -> Callable[[], bool]:
 
 
 async def start_homei(make_homei, rauc: RaucDevice, tmp_path: Path, server: str, device_id: str):
-    return await make_homei(fleet_toml(rauc, tmp_path / "updates", server, device_id))
+    return await make_homei(goosebit_toml(rauc, tmp_path / "updates", server, device_id))
 
 
 async def test_a_good_rollout_is_reported_success_only_after_the_gate_passes(
-    make_homei, rauc_device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
+    make_homei, device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
     device_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
-    await offer(goosebit_client, rauc_device, device_id, "2.0.0")
-    homei = await start_homei(make_homei, rauc_device, tmp_path, goosebit.url, device_id)
+    await offer(goosebit_client, device, device_id, "2.0.0")
+    homei = await start_homei(make_homei, device, tmp_path, goosebit.url, device_id)
 
-    await wait_until(lambda: installed_into_b(rauc_device)(), TIMEOUT)
+    await wait_until(lambda: installed_into_b(device)(), TIMEOUT)
     seen = await goosebit_client.device(device_id)
     assert seen["last_state"] == "Running", seen  # installed is not done: the gate decides
 
     # Play the reboot into B, as the update tests do; still no verdict until the gate runs.
-    await asyncio.to_thread(rauc_device.restart_service, "B")
+    await asyncio.to_thread(device.restart_service, "B")
     updates = homei.components.updates
     await wait_until(lambda: updates.is_available and updates.rauc.boot_slot == "B", TIMEOUT)
     assert (await goosebit_client.device(device_id))["last_state"] == "Running"
@@ -93,11 +93,11 @@ async def test_a_good_rollout_is_reported_success_only_after_the_gate_passes(
 
 
 async def test_a_bundle_rauc_rejects_is_reported_failure_with_raucs_reason(
-    make_homei, rauc_device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
+    make_homei, device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
     device_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
-    await offer(goosebit_client, rauc_device, device_id, "2.1.0", signer="other")
-    await start_homei(make_homei, rauc_device, tmp_path, goosebit.url, device_id)
+    await offer(goosebit_client, device, device_id, "2.1.0", signer="other")
+    await start_homei(make_homei, device, tmp_path, goosebit.url, device_id)
     await eventually(
         lambda: goosebit_client.device(device_id),
         lambda d: d and d["last_state"] == "Error",
@@ -105,20 +105,20 @@ async def test_a_bundle_rauc_rejects_is_reported_failure_with_raucs_reason(
     )
     log = (await goosebit_client.device_log(device_id))["log"]
     assert "unable to get local issuer certificate" in log
-    state = await asyncio.to_thread(rauc_device.bootloader_state)
+    state = await asyncio.to_thread(device.bootloader_state)
     assert state["primary"] == "A" and state["states"]["B"] == "good"
 
 
 async def test_a_download_cut_midway_is_resumed(
-    make_homei, rauc_device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
+    make_homei, device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
     device_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
-    bundle = await offer(goosebit_client, rauc_device, device_id, "2.2.0")
+    bundle = await offer(goosebit_client, device, device_id, "2.2.0")
     size = bundle.stat().st_size
     proxy = await CuttingProxy(goosebit.url, cut_after=size // 2).start()
     try:
-        await start_homei(make_homei, rauc_device, tmp_path, proxy.url, device_id)
-        await wait_until(lambda: installed_into_b(rauc_device)(), TIMEOUT)
+        await start_homei(make_homei, device, tmp_path, proxy.url, device_id)
+        await wait_until(lambda: installed_into_b(device)(), TIMEOUT)
         assert proxy.cuts == 1
         # The second request picks up where the cut left it, not from the first byte.
         assert proxy.ranges[0] == "" and proxy.ranges[1].startswith("bytes=")
@@ -128,34 +128,34 @@ async def test_a_download_cut_midway_is_resumed(
 
 
 async def test_an_artefact_with_a_wrong_checksum_is_refused_and_deleted(
-    make_homei, rauc_device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
+    make_homei, device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
     device_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
-    bundle = await offer(goosebit_client, rauc_device, device_id, "2.3.0")
+    bundle = await offer(goosebit_client, device, device_id, "2.3.0")
     stored = goosebit.stored_artefact(bundle.name)
     data = bytearray(await asyncio.to_thread(stored.read_bytes))
     data[len(data) // 2] ^= 0xFF
     await asyncio.to_thread(stored.write_bytes, bytes(data))
 
-    await start_homei(make_homei, rauc_device, tmp_path, goosebit.url, device_id)
+    await start_homei(make_homei, device, tmp_path, goosebit.url, device_id)
     await eventually(
         lambda: goosebit_client.device(device_id),
         lambda d: d and d["last_state"] == "Error",
         "gooseBit to hear the refusal",
     )
     assert "sha1" in (await goosebit_client.device_log(device_id))["log"]
-    state = await asyncio.to_thread(rauc_device.bootloader_state)
+    state = await asyncio.to_thread(device.bootloader_state)
     assert state["primary"] == "A"
     leftovers = await asyncio.to_thread(lambda: list((tmp_path / "updates").glob("*")))
     assert not [p for p in leftovers if p.is_file()], leftovers
 
 
 async def test_a_server_down_and_back_touches_nothing_and_shows_in_dependencies(
-    make_homei, rauc_device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
+    make_homei, device: RaucDevice, goosebit_client: GooseBitClient, goosebit: GooseBit,
     device_id: str, tmp_path: Path,
 ) -> None:  # fmt: skip
     await goosebit_client.register(device_id, "homei-dev")
-    homei = await start_homei(make_homei, rauc_device, tmp_path, goosebit.url, device_id)
+    homei = await start_homei(make_homei, device, tmp_path, goosebit.url, device_id)
     headers = await homei.auth()
 
     async def fleet_dependency() -> dict[str, Any] | None:
@@ -171,7 +171,7 @@ async def test_a_server_down_and_back_touches_nothing_and_shows_in_dependencies(
         return bool(entry) and entry.get("status") in ("healthy", "ok", "up")  # type: ignore[union-attr]
 
     await eventually(fleet_dependency, healthy, "the fleet dependency to be healthy")
-    before = await asyncio.to_thread(rauc_device.bootloader_state)
+    before = await asyncio.to_thread(device.bootloader_state)
     await asyncio.to_thread(goosebit.stop)
     try:
         down = await eventually(
@@ -181,4 +181,4 @@ async def test_a_server_down_and_back_touches_nothing_and_shows_in_dependencies(
     finally:
         await asyncio.to_thread(goosebit.start)
     await eventually(fleet_dependency, healthy, "the fleet dependency to be healthy again")
-    assert await asyncio.to_thread(rauc_device.bootloader_state) == before
+    assert await asyncio.to_thread(device.bootloader_state) == before
