@@ -17,15 +17,18 @@ from homei.fleet.client import FleetClient
 ACTION_PARAM = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"}
 REDACTED = "********"
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Url = Annotated[str, msgspec.Meta(pattern=r"^$|^https?://[^\s]+$")]
+Tenant = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+ControllerId = Annotated[str, msgspec.Meta(pattern=r"^$|^[A-Za-z0-9_.:-]{1,64}$")]
 
 
 class FleetSettingsIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The `[fleet]` settings to change; those left out stay as they are."""
 
     enabled: bool | msgspec.UnsetType = msgspec.UNSET
-    url: str | msgspec.UnsetType = msgspec.UNSET
-    tenant: str | msgspec.UnsetType = msgspec.UNSET
-    controller_id: str | msgspec.UnsetType = msgspec.UNSET
+    url: Url | msgspec.UnsetType = msgspec.UNSET
+    tenant: Tenant | msgspec.UnsetType = msgspec.UNSET
+    controller_id: ControllerId | msgspec.UnsetType = msgspec.UNSET
     token: str | msgspec.UnsetType = msgspec.UNSET
     token_kind: Literal["target", "gateway"] | msgspec.UnsetType = msgspec.UNSET
     ca_file: str | msgspec.UnsetType = msgspec.UNSET
