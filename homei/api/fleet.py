@@ -11,8 +11,10 @@ from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
 from homei.config.device import DeviceConfig
 from homei.core.auth import Permission
+from homei.core.errors import ConfigError
 from homei.fleet.actions import FleetAction
 from homei.fleet.client import FleetClient
+from homei.settings import FleetSettings
 
 ACTION_PARAM = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"}
 REDACTED = "********"
@@ -102,6 +104,14 @@ class FleetApi:
         change = msgspec.to_builtins(body)
         if change.get("token") == REDACTED:
             del change["token"]  # the redacted value sent back unchanged
+        merged = msgspec.convert({**self._config.snapshot()["fleet"], **change}, FleetSettings)
+        problems = merged.problems()
+        if problems:
+            listed = "; ".join(f"{key}: {problem}" for key, problem in problems.items())
+            raise ConfigError(
+                f"Invalid configuration: {listed}",
+                {"fields": [{"path": k, "message": m} for k, m in problems.items()]},
+            )
         await self._config.update({"fleet": change}, actor=identity_of(request).username)
         return await self._out()
 
