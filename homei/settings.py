@@ -208,11 +208,15 @@ class FleetSettings(_Section):
     request_timeout: Seconds = 30.0
     reboot_after_install: bool = False
 
-    def __post_init__(self) -> None:
+    def problems(self) -> dict[str, str]:
+        """Rules across fields (checked on change through the API; at start, a client
+        without a URL stays off and says so)."""
+        found = {}
         if self.poll_min > self.poll_max:
-            raise ValueError("poll_min must not exceed poll_max")
+            found["fleet.poll_min"] = "must not exceed poll_max"
         if self.enabled and not self.url:
-            raise ValueError("url is required when the fleet client is enabled")
+            found["fleet.url"] = "required when the fleet client is enabled"
+        return found
 
 
 class Settings(_Section):

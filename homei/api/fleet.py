@@ -11,21 +11,26 @@ from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
 from homei.config.device import DeviceConfig
 from homei.core.auth import Permission
+from homei.core.errors import ConfigError
 from homei.fleet.actions import FleetAction
 from homei.fleet.client import FleetClient
+from homei.settings import FleetSettings
 
 ACTION_PARAM = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"}
 REDACTED = "********"
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Url = Annotated[str, msgspec.Meta(pattern=r"^$|^https?://[^\s]+$")]
+Tenant = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+ControllerId = Annotated[str, msgspec.Meta(pattern=r"^$|^[A-Za-z0-9_.:-]{1,64}$")]
 
 
 class FleetSettingsIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The `[fleet]` settings to change; those left out stay as they are."""
 
     enabled: bool | msgspec.UnsetType = msgspec.UNSET
-    url: str | msgspec.UnsetType = msgspec.UNSET
-    tenant: str | msgspec.UnsetType = msgspec.UNSET
-    controller_id: str | msgspec.UnsetType = msgspec.UNSET
+    url: Url | msgspec.UnsetType = msgspec.UNSET
+    tenant: Tenant | msgspec.UnsetType = msgspec.UNSET
+    controller_id: ControllerId | msgspec.UnsetType = msgspec.UNSET
     token: str | msgspec.UnsetType = msgspec.UNSET
     token_kind: Literal["target", "gateway"] | msgspec.UnsetType = msgspec.UNSET
     ca_file: str | msgspec.UnsetType = msgspec.UNSET
@@ -99,6 +104,14 @@ class FleetApi:
         change = msgspec.to_builtins(body)
         if change.get("token") == REDACTED:
             del change["token"]  # the redacted value sent back unchanged
+        merged = msgspec.convert({**self._config.snapshot()["fleet"], **change}, FleetSettings)
+        problems = merged.problems()
+        if problems:
+            listed = "; ".join(f"{key}: {problem}" for key, problem in problems.items())
+            raise ConfigError(
+                f"Invalid configuration: {listed}",
+                {"fields": [{"path": k, "message": m} for k, m in problems.items()]},
+            )
         await self._config.update({"fleet": change}, actor=identity_of(request).username)
         return await self._out()
 

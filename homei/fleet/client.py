@@ -83,7 +83,11 @@ class FleetClient:
     async def start(self) -> None:
         """Start polling when the fleet client is enabled."""
         settings = self._settings()
-        if not settings.enabled or not settings.url:
+        if not settings.enabled:
+            return
+        if settings.problems():
+            self.last_error = "; ".join(f"{k}: {m}" for k, m in settings.problems().items())
+            _LOGGER.error("Fleet client not started: %s", self.last_error)
             return
         self._ddi = DdiClient(settings, await self._controller_id())
         self._deployer.attach(self._ddi, self.poll_now)

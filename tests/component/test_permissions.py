@@ -143,6 +143,7 @@ SAMPLES = {
     "secret_key": "API_KEY",
     "alert_id": "alert-0000000000000000",
     "job_id": "00000000-0000-0000-0000-000000000000",
+    "action_id": "1",
 }
 
 
