@@ -299,6 +299,12 @@ class GooseBitClient:
         """One DDI poll."""
         return dict(await self._request("GET", f"/{TENANT}/controller/v1/{device}"))
 
+    async def feedback(self, device: str, action: str, finished: str, details: list[str]) -> None:
+        """A device's closing feedback on `action` (`success` or `failure`), as the DDI has it."""
+        path = f"/{TENANT}/controller/v1/{device}/deploymentBase/{action}/feedback"
+        status = {"execution": "closed", "result": {"finished": finished}, "details": details}
+        await self._request("POST", path, json={"id": action, "status": status})
+
     async def get(self, href: str) -> Any:
         """GET a link the server gave (a deploymentBase)."""
         return await self._request("GET", href.removeprefix(self.url))

@@ -62,18 +62,7 @@ async def test_assigned_bundle_is_offered_and_downloads_whole(
             assert part.status == 206
             assert await part.read() == data[-100:]
 
-    await goosebit_client._request(  # a device's feedback as the DDI has it
-        "POST",
-        f"/{TENANT}/controller/v1/{device_id}/deploymentBase/{base['id']}/feedback",
-        json={
-            "id": base["id"],
-            "status": {
-                "execution": "closed",
-                "result": {"finished": "failure"},
-                "details": ["rejected by the test"],
-            },
-        },
-    )
+    await goosebit_client.feedback(device_id, base["id"], "failure", ["rejected by the test"])
     seen = await goosebit_client.device(device_id)
     assert seen["last_state"] == "Error"
     assert (await goosebit_client.device_log(device_id))["log"].strip() == "rejected by the test"
