@@ -20,6 +20,7 @@ from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
 from homei.api.metrics import MetricsApi
+from homei.api.monitoring import MonitoringApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
@@ -50,6 +51,7 @@ from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.wiring import build_monitor
 from homei.service_wiring import build_services
 from homei.settings import Settings
 from homei.update.bundles import BundleStore
@@ -128,6 +130,14 @@ async def _assemble(
     health.register("docker", docker.report, critical=settings.docker.required)
 
     services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
+    monitor = build_monitor(
+        settings.monitor,
+        settings.data_dir,
+        store,
+        metrics,
+        service_health=services.health.summary,
+        list_containers=containers.list,
+    )
 
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
@@ -188,6 +198,7 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        monitor,
     )
 
     await tasks.load()
@@ -209,7 +220,15 @@ async def _assemble(
             AuthApi(accounts, throttle),
             UsersApi(accounts),
             tasks_api,
-            SystemApi(settings.data_dir, settings.mode, health, tasks, events),
+            SystemApi(settings.data_dir, settings.mode, health, tasks, events, monitor.overview),
+            MonitoringApi(
+                monitor.overview,
+                monitor.timeline,
+                monitor.sampler,
+                events,
+                websockets,
+                settings.events.heartbeat,
+            ),
             EventsApi(events, websockets, settings.events.heartbeat),
             MetricsApi(metrics),
             UpdateApi(updates, gate),
@@ -231,6 +250,7 @@ async def _assemble(
         if "updates" in parts:
             await system_bus.start(first_attempt=0)
         containers.start_watching()
+        monitor.sampler.start()  # after READY: sampling never delays start-up
 
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()
@@ -261,6 +281,7 @@ async def _assemble(
         await gate.stop()
         await containers.stop_watching()
         await services.samples.stop()
+        await monitor.sampler.stop()
         await backup_schedules.stop()
         await services.health.stop()
         await services.reconciler.stop()

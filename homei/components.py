@@ -21,12 +21,14 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.monitor import history as monitor_schema
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.service_samples import ServiceSampler
+from homei.monitor.wiring import MonitorParts
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
 from homei.services.reconciler import Reconciler
-from homei.services.samples import Sampler
 from homei.settings import Settings
 from homei.update import history as update_schema
 from homei.update.gate import HealthGate
@@ -39,6 +41,7 @@ MIGRATIONS = (
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
+    *monitor_schema.MIGRATIONS,
 )
 
 
@@ -64,5 +67,6 @@ class Components(msgspec.Struct, frozen=True):
     services: ServiceManager
     reconciler: Reconciler
     service_health: HealthMonitor
-    samples: Sampler
+    samples: ServiceSampler
     backups: BackupManager
+    monitor: MonitorParts

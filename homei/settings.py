@@ -136,6 +136,15 @@ class BackupSettings(_Section):
     schedules: list[BackupSchedule] = []
 
 
+class MonitorSettings(_Section):
+    interval: Annotated[float, Meta(ge=0)] = 1.0  # seconds between samples; 0: no sampler
+    flush_interval: Seconds = 10.0  # samples are written to the history this often
+    raw_retention: Seconds = 3600.0
+    minute_retention: Seconds = 30 * 86400.0
+    hour_retention: Seconds = 365 * 86400.0
+    sysfs_root: str = "/sys"
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -150,6 +159,7 @@ class Settings(_Section):
     docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    monitor: MonitorSettings = msgspec.field(default_factory=MonitorSettings)
 
     @property
     def host(self) -> str:
