@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import backup, services, update, users
+from homei.cli import backup, services, top, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     update.add_parser(commands, parents=[remote])
     backup.add_parser(commands, parents=[remote])
     services.add_parsers(commands, parents=[remote])
+    top.add_parser(commands, parents=[remote])
     return parser
 
 
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             "backup": backup.run,
             "services": services.run,
             "images": services.run,
+            "top": top.run,
         }
         return asyncio.run(handler[args.command](args))
     except SettingsError as err:

@@ -1,5 +1,6 @@
 """A real Prometheus (Debian's) scrapes `/metrics` with a `metrics` API key and answers the
-scraped series back over its own query API; `promtool` lints the exposition."""
+scraped series back over its own query API; `promtool` lints the exposition; `homei top`
+prints the figures. The daemon reads the Jetson sysfs test double (tests/.../sysfs.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.component.monitor.sysfs import write_jetson_sysfs
+from tests.component.test_cli import homei_cli
 from tests.daemon_process import HomeiProcess, free_port, start_homei
 from tests.processes import wait_for
 
@@ -25,7 +28,12 @@ NODE_EXPORTER_CAMEL_CASE = "node_memory_"
 
 @pytest.fixture(scope="module")
 def homei(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeiProcess]:
-    process = start_homei(tmp_path_factory.mktemp("homei"), HOMEI_MONITOR__INTERVAL="0.5")
+    sysfs = write_jetson_sysfs(tmp_path_factory.mktemp("sys"))
+    process = start_homei(
+        tmp_path_factory.mktemp("homei"),
+        HOMEI_MONITOR__INTERVAL="0.5",
+        HOMEI_MONITOR__SYSFS_ROOT=str(sysfs),
+    )
     try:
         yield process
     finally:
@@ -114,6 +122,9 @@ def test_prometheus_scrapes_node_and_seed_series(prometheus: str, homei: HomeiPr
     assert "lo" in devices
     containers = {r["metric"]["status"] for r in query(prometheus, "homei_containers_total")}
     assert {"running", "exited"} <= containers
+    thermal = query(prometheus, "node_thermal_zone_temp")
+    zones = {r["metric"]["zone"]: r["value"][1] for r in thermal}
+    assert zones == {"CPU-therm": "45.5", "GPU-therm": "41.25"}
 
 
 def test_promtool_finds_only_the_seed_names(homei: HomeiProcess):
@@ -128,3 +139,18 @@ def test_promtool_finds_only_the_seed_names(homei: HomeiProcess):
         name = line.split()[0]
         is_node_name = name.startswith(NODE_EXPORTER_CAMEL_CASE) and "camelCase" in line
         assert name in SEED_NAMES or is_node_name, line
+
+
+def test_homei_top_once(homei: HomeiProcess, tmp_path: Path):
+    login = homei_cli(tmp_path, "login", "--url", homei.url, "--password-stdin",
+                      stdin=homei.admin_password)  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    top = homei_cli(tmp_path, "top", "--once")
+    assert top.returncode == 0, top.stderr
+    lines = top.stdout.splitlines()
+    assert lines[1].startswith("CPU") and lines[2].startswith("Memory")
+    assert any(line.startswith("Disk") and " /: " in line for line in lines)
+    assert "Temp   CPU-therm        45.5 C" in lines and "GPU     34.5%" in lines
+    assert "Power  VDD_IN           6.05 W" in lines
+    as_json = homei_cli(tmp_path, "top", "--once", "--json")
+    assert json.loads(as_json.stdout)["metrics"]["gpu_load"] == 34.5
