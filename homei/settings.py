@@ -141,6 +141,7 @@ class MonitorSettings(_Section):
     flush_interval: Seconds = 10.0  # samples are written to the history this often
     raw_retention: Seconds = 3600.0
     minute_retention: Seconds = 30 * 86400.0
+    five_minute_retention: Seconds = 90 * 86400.0
     hour_retention: Seconds = 365 * 86400.0
     sysfs_root: str = "/sys"
 

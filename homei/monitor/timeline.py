@@ -11,7 +11,7 @@ from homei.monitor.history import History, Point
 from homei.monitor.overview import GB, Overview, data_filesystem
 
 MAX_POINTS = 10_000
-TIER_NAMES = {1: "raw", 60: "1m", 3600: "1h"}
+TIER_NAMES = {1: "raw", 60: "1m", 300: "5m", 3600: "1h"}
 
 
 class Stat(msgspec.Struct, frozen=True):
@@ -49,7 +49,7 @@ class HistoryPoint(msgspec.Struct, frozen=True):
 
 
 class MetricsHistory(msgspec.Struct, frozen=True):
-    """Points in time order; `tier` names the tier that answered (`raw`, `1m`, `1h`)."""
+    """Points in time order; `tier` names the tier that answered (`raw`, `1m`, `5m`, `1h`)."""
 
     metrics: list[HistoryPoint]
     resolution: str

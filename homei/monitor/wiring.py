@@ -40,7 +40,12 @@ def build_monitor(
     """The monitoring components; `thresholds` gives the levels in force at each call."""
     history = History(
         store,
-        Retention(settings.raw_retention, settings.minute_retention, settings.hour_retention),
+        Retention(
+            settings.raw_retention,
+            settings.minute_retention,
+            settings.five_minute_retention,
+            settings.hour_retention,
+        ),
     )
     sampler = DeviceSampler(
         history,

@@ -156,8 +156,10 @@ async def test_history_from_the_raw_tier_and_bad_queries(make_homei: HomeiFactor
     assert point["disk"]["free"] > 0 and set(point["values"]) == {"disk:/", "load1"}
     stat = point["values"]["load1"]
     assert stat["min"] <= stat["avg"] <= stat["max"]
-    status, body = await history(resolution="5m")
+    status, body = await history(resolution="2m")
     assert status == 200 and body["tier"] == "1m"
+    status, body = await history(resolution="5m")
+    assert status == 200 and body["tier"] == "5m"
     status, body = await history(resolution="2h")
     assert status == 200 and body["tier"] == "1h"
     for query, field in (
