@@ -239,21 +239,21 @@ class History:
         # The numbered parameters come first in the text: the IN list's `?` take the
         # numbers after them.
         marks = ",".join("?" * len(by_id))
-        if tier == 1:
-            sql = (
-                "SELECT metric, ts / ?1 * ?1 AS bucket, MIN(value), MAX(value), AVG(value)"
-                f" FROM monitor_raw WHERE ts >= ?2 AND ts < ?3 AND metric IN ({marks})"
-                " GROUP BY metric, bucket ORDER BY metric, bucket"
-            )
-            params: list[Any] = [resolution, int(start), math.ceil(end), *by_id]
+        params: list[Any] = [resolution, int(start), math.ceil(end), tier, *by_id]
+        if tier == resolution:
+            # One rollup (or sample) per point: read in the primary key's order, no grouping.
+            columns, group = "ts, low, high, mean" if tier > 1 else "ts, value, value, value", ""
+        elif tier > 1:
+            columns = "ts / ?1 * ?1 AS bucket, MIN(low), MAX(high), SUM(mean * n) * 1.0 / SUM(n)"
+            group = " GROUP BY metric, bucket"
         else:
-            sql = (
-                "SELECT metric, ts / ?1 * ?1 AS bucket, MIN(low), MAX(high),"
-                " SUM(mean * n) * 1.0 / SUM(n) FROM monitor_rollups WHERE step = ?4"
-                f" AND metric IN ({marks}) AND ts >= ?2 AND ts < ?3"
-                " GROUP BY metric, bucket ORDER BY metric, bucket"
-            )
-            params = [resolution, int(start), math.ceil(end), tier, *by_id]
+            columns = "ts / ?1 * ?1 AS bucket, MIN(value), MAX(value), AVG(value)"
+            group = " GROUP BY metric, bucket"
+        table = "monitor_rollups WHERE step = ?4" if tier > 1 else "monitor_raw WHERE ?4 = 1"
+        sql = (
+            f"SELECT metric, {columns} FROM {table} AND metric IN ({marks})"
+            f" AND ts >= ?2 AND ts < ?3{group} ORDER BY metric, 2"
+        )
         for metric, bucket, low, high, mean in await self._store.fetch_all(sql, params):
             points[by_id[metric]].append(
                 Point(bucket, low / SCALE, high / SCALE, round(mean / SCALE, 2))
