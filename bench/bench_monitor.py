@@ -175,7 +175,8 @@ def measure_history(homei: str, workdir: Path, queries: int) -> dict[str, float]
     asyncio.run(fill_raw_hour(raw_db, end))
     raw = vacuumed_size(raw_db) - base
 
-    server = with_interval(homei_server(homei, data_dir, ""), "history", "0")
+    # Sampling, as on a device: the query reads the latest snapshot, not the machine.
+    server = with_interval(homei_server(homei, data_dir, ""), "history", "1")
     with running(server, workdir) as srv:
         password = (data_dir / "initial-admin-password").read_text().strip()
         headers = {"Authorization": f"Bearer {login(srv.port, password)}"}

@@ -228,11 +228,10 @@ class History:
         resolution = max(int(resolution), 1)
         tier = tier_for(resolution)
         wanted = list(dict.fromkeys(names))
-        rows = await self._store.fetch_all(
-            f"SELECT id, name FROM monitor_metrics WHERE name IN ({','.join('?' * len(wanted))})",
-            wanted,
-        )
-        by_id = {row["id"]: row["name"] for row in rows}
+        if not self._ids.keys() >= set(wanted):
+            rows = await self._store.fetch_all("SELECT id, name FROM monitor_metrics")
+            self._ids.update({row["name"]: row["id"] for row in rows})
+        by_id = {self._ids[name]: name for name in wanted if name in self._ids}
         points: dict[str, list[Point]] = {name: [] for name in wanted}
         if not by_id:
             return Series(tier, resolution, points)
@@ -255,7 +254,5 @@ class History:
             f" AND ts >= ?2 AND ts < ?3{group} ORDER BY metric, 2"
         )
         for metric, bucket, low, high, mean in await self._store.fetch_all(sql, params):
-            points[by_id[metric]].append(
-                Point(bucket, low / SCALE, high / SCALE, round(mean / SCALE, 2))
-            )
+            points[by_id[metric]].append(Point(bucket, low / SCALE, high / SCALE, mean / SCALE))
         return Series(tier, resolution, points)

@@ -92,23 +92,17 @@ class Timeline:
         answer = []
         for ts in sorted(by_time):
             at = by_time[ts]
-
-            def mean(name: str, at: dict[str, Point] = at) -> float | None:
-                point = at.get(name)
-                return point.mean if point else None
-
-            memory = mean("memory")
-            free = mean(disk_free)
+            cpu, memory, temperature = at.get("cpu"), at.get("memory"), at.get(cpu_temp)
+            used, free = at.get(disk), at.get(disk_free)
+            memory_used = None if memory is None else round(memory_total * memory.mean / 100, 2)
             answer.append(
                 HistoryPoint(
                     from_epoch(ts),
-                    CpuPoint(mean("cpu"), mean(cpu_temp)),
-                    MemoryPoint(
-                        memory,
-                        memory_total,
-                        round(memory_total * memory / 100, 2) if memory is not None else None,
+                    CpuPoint(cpu.mean if cpu else None, temperature.mean if temperature else None),
+                    MemoryPoint(memory.mean if memory else None, memory_total, memory_used),
+                    DiskPoint(
+                        used.mean if used else None, round(free.mean / GB, 2) if free else None
                     ),
-                    DiskPoint(mean(disk), round(free / GB, 2) if free is not None else None),
                     {n: Stat(p.low, p.high, p.mean) for n in names if (p := at.get(n))},
                 )
             )
