@@ -12,18 +12,23 @@ import msgspec
 from aiohttp import web
 
 from homei.api.accesslog import AccessLog
+from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
+from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
+from homei.api.dashboard import DashboardApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
+from homei.api.jobs import JobsApi
 from homei.api.metrics import MetricsApi
 from homei.api.monitoring import MonitoringApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
+from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
@@ -35,6 +40,8 @@ from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
 from homei.config.keys import open_device_key
+from homei.config.manager import ConfigManager
+from homei.config_wiring import build_config
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
@@ -50,10 +57,13 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.jobs_wiring import build_jobs
+from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
-from homei.monitor.wiring import build_monitor
+from homei.monitor.wiring import alert_thresholds, build_monitor
 from homei.service_wiring import build_services
 from homei.settings import Settings
+from homei.systems_wiring import build_systems
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
@@ -129,7 +139,22 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
-    services = build_services(settings, store, docker, containers, tasks, events, health, metrics)
+    config = build_config(settings, store, device_key)
+    services = build_services(
+        settings, store, docker, containers, tasks, events, health, metrics, config.resolver
+    )
+    service_configs = ConfigManager(
+        config.configs, services.store, services.reconciler.request, events
+    )
+    systems = build_systems(settings, store, device_key)
+
+    def should_run(name: str) -> bool:
+        row = services.store.get(name)
+        return row is not None and row.should_run
+
+    alerts = build_alerts(
+        settings.alerts, settings.data_dir, store, events, health, metrics, device_key, should_run
+    )
     monitor = build_monitor(
         settings.monitor,
         settings.data_dir,
@@ -137,6 +162,10 @@ async def _assemble(
         metrics,
         service_health=services.health.summary,
         list_containers=containers.list,
+        thresholds=alert_thresholds(alerts.engine),
+    )
+    monitor.sampler.add_observer(
+        lambda snapshot: alerts.engine.observe(snapshot.gauges(), snapshot.reading.ts)
     )
 
     async def services_restored() -> None:
@@ -149,7 +178,8 @@ async def _assemble(
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
             await asyncio.to_thread(settings_file_from_environment, settings.mode),
-            reload=[accounts.reload, services.store.load, services_restored],
+            reload=[accounts.reload, services.store.load, config.reload, services_restored],
+            key_backup=config.key_backup,
         ),
         services.backup_data,
         tasks,
@@ -157,6 +187,13 @@ async def _assemble(
     )
     tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
+    jobs = build_jobs(settings, store, events, systems, services.health, updates, backups)
+
+    async def firing_alerts() -> dict[str, int]:
+        counts = alerts.engine.firing_counts()
+        return {"total": sum(counts.values()), **{str(level): n for level, n in counts.items()}}
+
+    jobs.dashboard.add_device_source("alerts", firing_alerts)
 
     async def reboot() -> None:
         if not settings.update.reboot_on_failure:
@@ -199,9 +236,15 @@ async def _assemble(
         services.samples,
         backups,
         monitor,
+        jobs.jobs,
+        systems,
+        config.configs,
+        alerts.engine,
+        alerts.deliverer,
     )
 
     await tasks.load()
+    await alerts.engine.load()
     await services.store.load()
     await accounts.ensure_initial_admin(settings.initial_password_file)
     if "backups" in parts:
@@ -239,6 +282,11 @@ async def _assemble(
                 services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
+            JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
+            DashboardApi(jobs.dashboard),
+            SystemsApi(systems.systems, systems.admin, systems.keypair),
+            ConfigServicesApi(service_configs),
+            AlertsApi(alerts.engine),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -267,6 +315,11 @@ async def _assemble(
         services.samples.start()
         if "backups" in parts:
             backup_schedules.start()
+        await jobs.jobs.start()
+        systems.start(health_checks=settings.systems.health_checks)
+        alerts.engine.start()
+        alerts.deliverer.start()
+        alerts.sampler.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -279,10 +332,15 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
+        await alerts.sampler.stop()
+        await alerts.engine.stop()
+        await alerts.deliverer.stop()
         await containers.stop_watching()
         await services.samples.stop()
         await monitor.sampler.stop()
         await backup_schedules.stop()
+        await jobs.jobs.stop()
+        await systems.stop()
         await services.health.stop()
         await services.reconciler.stop()
         await tasks.shutdown()

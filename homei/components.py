@@ -9,7 +9,9 @@ from homei.api.websockets import WebSocketHub
 from homei.backup import homei_part as backup_schema
 from homei.backup.manager import BackupManager
 from homei.config import keys as device_key_schema
+from homei.config import service_config as service_config_schema
 from homei.config.keys import DeviceKey
+from homei.config.service_config import ServiceConfigs
 from homei.core import accounts as accounts_schema
 from homei.core import tasks as tasks_schema
 from homei.core.accounts import Accounts
@@ -21,8 +23,14 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.jobs import job_records as jobs_schema
+from homei.jobs import system_records as systems_schema
+from homei.jobs.jobs import Jobs
+from homei.monitor import alert_records as alerts_schema
 from homei.monitor import history as monitor_schema
+from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.notify.deliverer import Deliverer
 from homei.monitor.service_samples import ServiceSampler
 from homei.monitor.wiring import MonitorParts
 from homei.services import store as services_schema
@@ -30,6 +38,7 @@ from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
 from homei.services.reconciler import Reconciler
 from homei.settings import Settings
+from homei.systems_wiring import SystemParts
 from homei.update import history as update_schema
 from homei.update.gate import HealthGate
 from homei.update.manager import UpdateManager
@@ -42,6 +51,10 @@ MIGRATIONS = (
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
     *monitor_schema.MIGRATIONS,
+    *jobs_schema.MIGRATIONS,
+    *systems_schema.MIGRATIONS,
+    *service_config_schema.MIGRATIONS,
+    *alerts_schema.MIGRATIONS,
 )
 
 
@@ -70,3 +83,8 @@ class Components(msgspec.Struct, frozen=True):
     samples: ServiceSampler
     backups: BackupManager
     monitor: MonitorParts
+    jobs: Jobs
+    systems: SystemParts
+    service_configs: ServiceConfigs
+    alerts: AlertEngine
+    deliverer: Deliverer

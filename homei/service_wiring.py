@@ -30,6 +30,7 @@ from homei.services.instance import HealthStatus
 from homei.services.manager import ServiceManager
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
+from homei.services.runtime import Configuration
 from homei.services.store import ServiceStore
 from homei.services.views import ServiceViews
 from homei.settings import Settings
@@ -57,6 +58,7 @@ def build_services(
     events: EventBus,
     health: Health,
     metrics: ApiMetrics,
+    configuration: Configuration | None = None,
 ) -> ServiceParts:
     service_store = ServiceStore(store)
     # The services' turns (`turns.ONE_PER_SERVICE`), shared by the reconciler, the tasks,
@@ -68,7 +70,7 @@ def build_services(
         frozenset(settings.services.trusted),
     )
     runtime = DockerRuntime(docker, policy, containers)
-    reconciler = Reconciler(runtime, policy, service_store, workplace, events)
+    reconciler = Reconciler(runtime, policy, service_store, workplace, events, configuration)
     control = ServiceControl(
         service_store,
         reconciler,

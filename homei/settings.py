@@ -104,6 +104,9 @@ class ServiceSettings(_Section):
     sample_retention: Seconds = 7 * 86400.0
     restart_backoff: Seconds = 10.0
     restart_backoff_max: Seconds = 300.0
+    # Host folder (on a tmpfs) of the secret files services see under /run/secrets; empty:
+    # /run/homei/secrets as root, /dev/shm/homei-<uid>-<data folder tag>/secrets otherwise.
+    secrets_dir: str = ""
 
 
 class BackupSchedule(_Section):
@@ -146,6 +149,36 @@ class MonitorSettings(_Section):
     sysfs_root: str = "/sys"
 
 
+class JobSettings(_Section):
+    # Kept of each execution's stdout and of its stderr; the rest is counted, not stored.
+    output_limit: Positive = 1024 * 1024
+    # Captured output reaches the database at most this often (one transaction per flush).
+    flush_interval: Seconds = 1.0
+    # Live output is published as `job:output` at most this often per job, coalesced.
+    event_interval: Seconds = 0.2
+    max_event_chars: Positive = 64 * 1024
+    # How many systems one job runs on at once when it does not say.
+    concurrency: Positive = 64
+    default_timeout: Seconds = 3600.0
+    # A cancelled command gets SIGTERM, then SIGKILL after this.
+    kill_grace: Seconds = 5.0
+
+
+class SystemsSettings(_Section):
+    connect_timeout: Seconds = 10.0  # TCP connect, SSH handshake and login together
+    idle_timeout: Seconds = 60.0  # a connection no command used for this long is closed
+    health_checks: bool = True
+    health_interval: Seconds = 300.0
+
+
+class AlertsSettings(_Section):
+    # How often the threshold rules read the machine (0: only what the sampler hands in).
+    sample_interval: Annotated[float, Meta(ge=0)] = 5.0
+    dependency_interval: Seconds = 10.0  # how often a dependency down is looked for
+    retry_first: Seconds = 1.0  # a failing channel's first wait; it doubles up to retry_max
+    retry_max: Seconds = 300.0
+
+
 class Settings(_Section):
     mode: Mode = "development"
     data_dir: Path = Path("var")
@@ -161,6 +194,9 @@ class Settings(_Section):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     monitor: MonitorSettings = msgspec.field(default_factory=MonitorSettings)
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)
+    systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
+    alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
 
     @property
     def host(self) -> str:

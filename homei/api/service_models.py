@@ -62,6 +62,10 @@ class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
     cap_add: list[str] | UnsetType = UNSET
     devices: list[str] | UnsetType = UNSET
     config: ServiceConfigIn | UnsetType = UNSET
+    # The configuration environment it runs with, its variables' rules, how secrets arrive.
+    config_environment: str | UnsetType = UNSET
+    config_schema: dict[str, dict[str, Any]] | UnsetType = UNSET
+    secrets_as: str | UnsetType = UNSET
 
 
 class HealthOut(msgspec.Struct):
@@ -108,6 +112,9 @@ class ServiceOut(msgspec.Struct):
     backup_mode: str
     restarts: int
     config: dict[str, Any]
+    config_environment: str
+    config_schema: dict[str, dict[str, Any]]
+    secrets_as: str
     containers: list[ContainerRef]
     created_at: str
     updated_at: str

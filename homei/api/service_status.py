@@ -51,6 +51,8 @@ class StatusOut(msgspec.Struct):
     restarts: int
     containers: list[dict[str, Any]]
     lastEvent: dict[str, Any] | None
+    # The container runs with the configuration its active environment holds (003).
+    config_match: bool | None = None
 
 
 class ServiceHealthRow(msgspec.Struct):
@@ -145,6 +147,7 @@ class ServiceStatusApi:
             declared.restarts,
             containers,
             last_event,
+            await self._services.config_match(declared, instance),
         )
 
     @endpoint(

@@ -83,7 +83,7 @@ async def write_backup(
         writer = writers.BackupWriter(handle, key, progress.add)
         parts: list[Part] = []
         if plan.homei:
-            files = await homei_part.snapshot(work)
+            files = await homei_part.snapshot(work, encrypted=key is not None)
             member = member_for(HOMEI_PART, key is not None)
             written = await in_thread(progress, writer.add_part, member, files)
             parts.append(_part(HOMEI_PART, member, written, sorted(files)))

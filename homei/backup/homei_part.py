@@ -7,6 +7,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from homei.backup.manifest import BackupError
 from homei.core.account_records import KEPT_ON_RESTORE, MERGE_ON_RESTORE
@@ -18,7 +19,8 @@ from homei.settings_layers import default_config_path
 DATABASE = "homei.db"
 SETTINGS_JSON = "settings.json"  # the effective settings, for people and support
 SETTINGS_FILE = "homei.toml"  # the settings file, restored for the next start
-TOPS = frozenset({DATABASE, SETTINGS_JSON, SETTINGS_FILE})
+DEVICE_KEY = "device.key"  # in password-protected backups only (homei.config.key_backup)
+TOPS = frozenset({DATABASE, SETTINGS_JSON, SETTINGS_FILE, DEVICE_KEY})
 # What describes this device's life rather than its identity stays as it is on a restore,
 # and so does every credential revoked since the backup (see `KEPT_ON_RESTORE`).
 KEPT_TABLES = ("tasks", "task_logs", "update_history", "service_samples", *KEPT_ON_RESTORE)
@@ -38,6 +40,15 @@ MIGRATIONS = (
 )
 
 
+class KeyBackup(Protocol):
+    """The device key's way through backups and restores."""
+
+    def files(self, *, encrypted: bool) -> dict[str, bytes]: ...
+    async def prepare(self, staged: Path, copy: Store) -> None: ...
+    async def stage(self, staged: Path) -> bytes | None: ...
+    async def commit(self, data: bytes | None) -> None: ...
+
+
 class HomeiPart:
     """Snapshots and restores the daemon's database and settings."""
 
@@ -48,18 +59,23 @@ class HomeiPart:
         effective_settings: bytes,
         settings_file: Path | None,
         reload: Sequence[Callable[[], Awaitable[object]]] = (),
+        key_backup: KeyBackup | None = None,
     ) -> None:
         self._reload = reload
+        self._key_backup = key_backup
         self._store = store
         self._migrations = migrations
         self._effective = effective_settings
         self._settings_file = settings_file
 
-    async def snapshot(self, work: Path) -> dict[str, Path | bytes]:
-        """The part's files: a consistent copy of the database in `work`, and the settings."""
+    async def snapshot(self, work: Path, *, encrypted: bool = False) -> dict[str, Path | bytes]:
+        """The part's files: a consistent copy of the database in `work`, the settings, and
+        (`encrypted` only) the device key."""
         database = work / DATABASE
         await self._store.copy_to(database)
         files: dict[str, Path | bytes] = {DATABASE: database, SETTINGS_JSON: self._effective}
+        if self._key_backup is not None:
+            files.update(self._key_backup.files(encrypted=encrypted))
         settings = await asyncio.to_thread(_read, self._settings_file)
         if settings is not None:
             files[SETTINGS_FILE] = settings
@@ -86,6 +102,8 @@ class HomeiPart:
             problems = [line for line in await copy.integrity_check() if line != "ok"]
             if problems:
                 raise BackupError("The backup's database is damaged", {"problems": problems})
+            if self._key_backup is not None:
+                await self._key_backup.prepare(staged, copy)
             await copy.execute(
                 "INSERT INTO backup_restores (id, backup) VALUES (?, ?)", (restore_id, backup)
             )
@@ -95,7 +113,10 @@ class HomeiPart:
     async def swap_in(self, staged: Path) -> bool:
         """Replace the live database (keeping `KEPT_TABLES`) and the settings file; True
         when the settings changed, which take effect at the next start."""
+        key = await self._key_backup.stage(staged) if self._key_backup else None
         await self._store.replace_with(staged / DATABASE, keep=KEPT_TABLES, merge=MERGE_ON_RESTORE)
+        if self._key_backup is not None:
+            await self._key_backup.commit(key)
         for reload in self._reload:  # components that hold the database's rows in memory
             await reload()
         settings = await asyncio.to_thread(_read, staged / SETTINGS_FILE)

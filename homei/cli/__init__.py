@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import backup, services, top, update, users
+from homei.cli import alerts, backup, jobs, services, systems, top, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_parser(commands, parents=[remote])
     services.add_parsers(commands, parents=[remote])
     top.add_parser(commands, parents=[remote])
+    systems.add_parser(commands, parents=[remote])
+    jobs.add_parser(commands, parents=[remote])
+    alerts.add_parser(commands, parents=[remote])
     return parser
 
 
@@ -183,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             "services": services.run,
             "images": services.run,
             "top": top.run,
+            "systems": systems.run,
+            "jobs": jobs.run,
+            "alerts": alerts.run,
         }
         return asyncio.run(handler[args.command](args))
     except SettingsError as err:

@@ -87,6 +87,10 @@ class ApiClient:
         if self._session is not None:
             await self._session.close()
 
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header, for a connection made outside `request` (WebSockets)."""
+        return self._headers()
+
     def _headers(self) -> dict[str, str]:
         token = self._token or (self.credentials.access_token if self.credentials else None)
         return {"Authorization": f"Bearer {token}"} if token else {}

@@ -78,6 +78,16 @@ class DeviceKey:
         return self._cipher
 
     @property
+    def is_loaded(self) -> bool:
+        """Whether the cipher is made (cryptography imported): opening is pure CPU work."""
+        return self._cipher is not None
+
+    def adopt(self, key: bytes) -> None:
+        """Become another key (a restored backup's): the holders of this one follow."""
+        adopted = DeviceKey(key)
+        self._key, self._cipher, self.fingerprint = key, None, adopted.fingerprint
+
+    @property
     def material(self) -> bytes:
         """The raw key, for a password-protected backup and nothing else."""
         return self._key
@@ -89,14 +99,15 @@ class DeviceKey:
 
     def open(self, sealed: bytes, aad: bytes) -> bytes:
         """Decrypt what `seal` made with the same `aad`; `SealError` otherwise."""
-        from cryptography.exceptions import InvalidTag
-
         if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[:1] != _VERSION:
             raise SealError("not a sealed value of this device")
         nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+        cipher = self._aead()
         try:
-            return self._aead().decrypt(nonce, body, aad)
-        except InvalidTag:
+            return cipher.decrypt(nonce, body, aad)
+        except Exception as err:  # cryptography's InvalidTag, imported only with the cipher
+            if type(err).__name__ != "InvalidTag":
+                raise
             raise SealError("the sealed value does not open with this key and place") from None
 
 
@@ -121,6 +132,8 @@ async def open_device_key(store: Store, path: Path) -> DeviceKey:
     key and the file is missing, damaged or another key.
     """
     row = await store.fetch_one("SELECT fingerprint FROM device_key WHERE id = 1")
+    if row is not None:
+        await asyncio.to_thread(finish_restore, path, row["fingerprint"])
     data = await asyncio.to_thread(_read_key, path)
     if row is None:
         if data is not None:
@@ -146,3 +159,21 @@ async def open_device_key(store: Store, path: Path) -> DeviceKey:
     if not hmac.compare_digest(key.fingerprint, row["fingerprint"]):
         raise DeviceKeyError(f"device key {path} is not the key this device's secrets need")
     return key
+
+
+def restored_path(path: Path) -> Path:
+    """Where a restore puts the backup's key before its database is swapped in."""
+    return path.with_name(path.name + ".restored")
+
+
+def finish_restore(path: Path, fingerprint: str) -> None:
+    """After a crash in a restore: the restored key replaces the file when the database is
+    the restored one (its fingerprint says so), and is dropped when it is not. Blocking."""
+    staged = restored_path(path)
+    data = _read_key(staged)
+    if data is None:
+        return
+    if len(data) == KEY_BYTES and hmac.compare_digest(DeviceKey(data).fingerprint, fingerprint):
+        os.replace(staged, path)
+    else:
+        staged.unlink(missing_ok=True)

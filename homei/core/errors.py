@@ -145,3 +145,11 @@ class ConfigError(HomeiError):
 
     code = "CONFIG_ERROR"
     status = 400
+
+
+class JobNotFound(NotFound):
+    code = "JOB_NOT_FOUND"
+
+
+class JobNotRunning(Conflict):
+    code = "JOB_NOT_RUNNING"

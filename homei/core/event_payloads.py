@@ -59,6 +59,20 @@ class Alert(Payload):
     schedule: str | None = None
 
 
+class AlertChange(Payload):
+    """`alert:firing`, `alert:resolved`, `alert:acknowledged`: the alert as `/alerts` lists it."""
+
+    id: str
+    level: str
+    message: str
+    source: str
+    state: str
+    rule: str
+    subject: str
+    details: dict[str, Any]
+    timestamp: str
+
+
 class TaskRef(Payload):
     task_id: str = msgspec.field(name="taskId")
 
@@ -176,3 +190,52 @@ class BackupRestored(BackupRef):
     homei: bool
     services: list[str]
     settings_changed: bool
+
+
+class JobRef(Payload):
+    job_id: str
+
+
+class JobCreated(JobRef):
+    name: str
+    system_ids: list[str]
+
+
+class JobStarted(JobRef):
+    due_at: str
+
+
+class JobExecutionChanged(JobRef):
+    execution_id: str
+    system_id: str
+    status: str
+    exit_code: int | None = None
+    error_message: str | None = None
+
+
+class OutputChunk(msgspec.Struct, frozen=True):
+    """A piece of one execution's output; `offset` counts the characters of its stream
+    before it, so a watcher joining late can tell what it has already seen."""
+
+    execution_id: str
+    system_id: str
+    stream: str
+    offset: int
+    text: str
+
+
+class JobOutput(JobRef):
+    chunks: list[OutputChunk]
+
+
+class JobFinished(JobRef):
+    status: str
+
+
+class ConfigUpdated(ServiceRef):
+    """A service's configuration has a new version (its keys only: never a value)."""
+
+    environment: str
+    version: int
+    variables: list[str]
+    secrets: list[str]

@@ -10,6 +10,7 @@ import msgspec
 
 from homei.core.event_payloads import (
     Alert,
+    AlertChange,
     BackupCompleted,
     BackupFailed,
     BackupProgress,
@@ -17,9 +18,16 @@ from homei.core.event_payloads import (
     BackupRestored,
     BackupTask,
     BackupUploaded,
+    ConfigUpdated,
     Connected,
     ContainerEvent,
     HealthChanged,
+    JobCreated,
+    JobExecutionChanged,
+    JobFinished,
+    JobOutput,
+    JobRef,
+    JobStarted,
     LoadedImages,
     OrphanRemoved,
     Payload,
@@ -101,6 +109,17 @@ class EventName(StrEnum):
     BACKUP_RESTORE_FAILED = "backup:restore_failed"
     BACKUP_ALERT = "backup:alert"
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
+    CONFIG_UPDATED = "config:updated"
+
+    JOB_CREATED = "job:created"
+    JOB_STARTED = "job:started"
+    JOB_EXECUTION = "job:execution"
+    JOB_OUTPUT = "job:output"
+    JOB_COMPLETED = "job:completed"
+    JOB_CANCELLED = "job:cancelled"
+    ALERT_FIRING = "alert:firing"
+    ALERT_RESOLVED = "alert:resolved"
+    ALERT_ACKNOWLEDGED = "alert:acknowledged"
 
 
 EVENTS: dict[EventName, type[Payload]] = {
@@ -143,6 +162,16 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_RESTORE_FAILED: BackupFailed,
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+    EventName.JOB_CREATED: JobCreated,
+    EventName.JOB_STARTED: JobStarted,
+    EventName.JOB_EXECUTION: JobExecutionChanged,
+    EventName.JOB_OUTPUT: JobOutput,
+    EventName.JOB_COMPLETED: JobFinished,
+    EventName.JOB_CANCELLED: JobRef,
+    EventName.CONFIG_UPDATED: ConfigUpdated,
+    EventName.ALERT_FIRING: AlertChange,
+    EventName.ALERT_RESOLVED: AlertChange,
+    EventName.ALERT_ACKNOWLEDGED: AlertChange,
 }
 
 

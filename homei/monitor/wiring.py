@@ -10,12 +10,13 @@ from typing import Any
 import msgspec
 
 from homei.core.store import Store
+from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
 from homei.monitor.history import History, Retention
 from homei.monitor.overview import Overview
 from homei.monitor.prometheus import CountsCollector, DeviceCollector
 from homei.monitor.sampler import DeviceSampler
-from homei.monitor.thresholds import Thresholds
+from homei.monitor.thresholds import Level, Thresholds
 from homei.monitor.timeline import Timeline
 from homei.settings import MonitorSettings
 
@@ -59,3 +60,17 @@ def build_monitor(
     counts = CountsCollector(service_health, list_containers)
     metrics.add_collector(counts.collect, counts.refresh)
     return MonitorParts(history, sampler, overview, Timeline(history, overview))
+
+
+def alert_thresholds(engine: AlertEngine) -> Callable[[], Thresholds]:
+    """The levels `/alerts/settings` holds now, for the figures' statuses."""
+
+    def current() -> Thresholds:
+        levels = engine.settings.thresholds
+        return Thresholds(
+            Level(levels.cpu.warning, levels.cpu.critical),
+            Level(levels.memory.warning, levels.memory.critical),
+            Level(levels.disk.warning, levels.disk.critical),
+        )
+
+    return current

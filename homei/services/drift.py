@@ -6,7 +6,7 @@ when its labels (and the spec's hash among them) were copied.
 
 from __future__ import annotations
 
-from homei.services.instance import Applied, InstanceState, PublishedPort
+from homei.services.instance import CONFIG_HASH_LABEL, Applied, InstanceState, PublishedPort
 from homei.services.policy import Policy
 from homei.services.spec import ServiceSpec
 
@@ -30,6 +30,12 @@ def expected(spec: ServiceSpec, policy: Policy) -> Applied:
     )
 
 
+def config_matches(want: Applied, state: InstanceState) -> bool:
+    """Whether the instance runs with the configuration the spec resolves to (003's
+    `config_match`)."""
+    return state.applied.labels.get(CONFIG_HASH_LABEL) == want.labels.get(CONFIG_HASH_LABEL)
+
+
 def drift(want: Applied, state: InstanceState) -> list[str]:
     """The spec's field names where the instance differs from `want`."""
     have = state.applied
@@ -40,7 +46,10 @@ def drift(want: Applied, state: InstanceState) -> list[str]:
         differences.append("command")
     if not want.environment <= have.environment:  # an image adds variables of its own
         differences.append("environment")
-    if any(have.labels.get(k) != v for k, v in want.labels.items()):
+    changed = {k for k, v in want.labels.items() if have.labels.get(k) != v}
+    if CONFIG_HASH_LABEL in changed:  # started with other configuration values
+        differences.append("config")
+    if changed - {CONFIG_HASH_LABEL}:
         differences.append("labels")
     if have.ports != want.ports:
         differences.append("ports")

@@ -17,6 +17,8 @@ from homei.core.errors import Conflict, HomeiError, NotFound, ValidationError
 MANAGED_LABEL = "io.homei.managed"
 SERVICE_LABEL = "io.homei.service"
 HASH_LABEL = "io.homei.spec-hash"
+# A keyed hash of the configuration an instance was made with (see homei.config.injection).
+CONFIG_HASH_LABEL = "io.homei.config-hash"
 
 
 class ServiceStatus(StrEnum):

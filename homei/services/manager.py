@@ -23,7 +23,7 @@ from homei.core.tasks import TaskContext, TaskManager, TaskRecord
 from homei.core.work import Workplace, work
 from homei.services import graph
 from homei.services.control import ServiceControl
-from homei.services.instance import ImageMissing, PortTaken, ServiceStatus
+from homei.services.instance import ImageMissing, InstanceState, PortTaken, ServiceStatus
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
 from homei.services.spec import ServiceSpec, normalise, parse_spec, spec_fields
@@ -69,10 +69,22 @@ class ServiceManager:
         """The declared service; `ServiceNotFound` when there is none."""
         return self.store.declared(name)
 
+    async def config_match(self, declared: Declared, instance: InstanceState | None) -> bool | None:
+        """Whether the instance runs with the configuration its spec resolves to now (003's
+        `config_match`); None without an instance."""
+        if instance is None:
+            return None
+        try:
+            return await self._reconciler.config_match(declared.spec, instance)
+        except HomeiError:  # a device variable it needs is gone: it cannot match
+            return False
+
     # --- checks ------------------------------------------------------------------------
     async def _admissible(self, spec: ServiceSpec, old: Declared | None) -> None:
         """Everything that would make the spec fail, found before anything is written."""
-        await asyncio.to_thread(self._policy.enforce, spec)
+        # Device variables must be defined, and what they expand to obey the policy.
+        expanded = self._reconciler.configuration.expand(spec)
+        await asyncio.to_thread(self._policy.enforce, expanded)
         known = self.store.graph()
         missing = [dep for dep in spec.depends_on if dep not in known]
         if missing:
@@ -275,6 +287,7 @@ class ServiceManager:
                 for network in declared.spec.networks
             }
             await self._runtime.release(row.spec, others)
+            await self._reconciler.configuration.release(name, forget=remove_data)
         if row is not None and remove_data:
             for volume in row.spec.volumes:
                 if volume.is_named:

@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 
+from homei.core.errors import HomeiError
 from homei.core.events import EventBus
 from homei.core.work import Needs, Workplace, work
-from homei.services.drift import drift, expected
+from homei.services.drift import config_matches, drift, expected
 from homei.services.instance import InstanceRef, InstanceState, RuntimeFailure
 from homei.services.policy import Policy
-from homei.services.runtime import Runtime
+from homei.services.runtime import Configuration, NoConfiguration, Runtime
 from homei.services.spec import ServiceSpec
 from homei.services.store import Declared, ServiceStore
 from homei.services.turns import ONE_PER_SERVICE, ONE_PER_SERVICE_UNLESS_BUSY, ServiceBusy
@@ -57,8 +58,10 @@ class Reconciler:
         store: ServiceStore,
         workplace: Workplace,
         events: EventBus,
+        configuration: Configuration | None = None,
     ) -> None:
         self.runtime = runtime
+        self.configuration: Configuration = configuration or NoConfiguration()
         self._policy = policy
         self._store = store
         self._workplace = workplace
@@ -80,7 +83,7 @@ class Reconciler:
     async def ensure(self, declared: Declared, *, run: bool | None) -> InstanceState | None:
         """The service's instance made from its spec, running if `run` (None: as the
         restart policy says). Call in the service's turn. Returns its state."""
-        spec = declared.spec
+        spec = await self.configuration.resolve(declared.spec)
         state = await self.runtime.inspect(spec.name)
         if state is not None and not state.belongs_to(spec.name):
             raise RuntimeFailure(
@@ -110,12 +113,18 @@ class Reconciler:
         return await self.runtime.inspect(spec.name) or state
 
     def drift(self, spec: ServiceSpec, state: InstanceState) -> list[str]:
-        """The spec's fields in which the instance differs from it."""
+        """The (resolved) spec's fields in which the instance differs from it."""
         return drift(expected(spec, self._policy), state)
+
+    async def config_match(self, spec: ServiceSpec, state: InstanceState) -> bool:
+        """Whether the instance runs with the configuration its spec resolves to now."""
+        resolved = await self.configuration.resolve(spec, write=False)
+        return config_matches(expected(resolved, self._policy), state)
 
     async def swap(self, old: Declared, new: ServiceSpec, *, run: bool) -> None:
         """Replace the container of `old` with one made from `new`: the new container is
         created first; if it cannot start, it goes and the old one runs again as before."""
+        new = await self.configuration.resolve(new)
         staged = f"{new.name}{NEXT_SUFFIX}"
         await self.runtime.remove(staged)  # a leftover of an interrupted swap
         await self.runtime.prepare(new)
@@ -170,7 +179,7 @@ class Reconciler:
             return
         try:
             await self.ensure(row, run=None)
-        except RuntimeFailure as err:
+        except HomeiError as err:  # the runtime, or a configuration that cannot resolve
             self.last_error = f"{name}: {err.message}"
             _LOGGER.warning("Could not reconcile %s: %s", name, err.message)
 

@@ -97,3 +97,35 @@ class Runtime(Protocol):
     ) -> AsyncIterator[bytes]:
         """The log's bytes as the instance writes them."""
         ...
+
+
+class Configuration(Protocol):
+    """What the service model asks of the configuration: a spec resolved with its values.
+
+    Handed in by the wiring, so the model never imports the configuration package.
+    """
+
+    def expand(self, spec: ServiceSpec) -> ServiceSpec:
+        """The spec with device variables expanded; a 400 naming an undefined one."""
+        ...
+
+    async def resolve(self, spec: ServiceSpec, *, write: bool = True) -> ServiceSpec:
+        """The spec an instance is made from (with `write`, its secret files in place)."""
+        ...
+
+    async def release(self, service: str, *, forget: bool) -> None:
+        """Remove what was prepared for a service that is gone; with `forget`, its
+        configuration too."""
+
+
+class NoConfiguration:
+    """Specs as declared: for a model without configuration (tools, tests of the model)."""
+
+    def expand(self, spec: ServiceSpec) -> ServiceSpec:
+        return spec
+
+    async def resolve(self, spec: ServiceSpec, *, write: bool = True) -> ServiceSpec:
+        return spec
+
+    async def release(self, service: str, *, forget: bool) -> None:
+        return None

@@ -15,10 +15,18 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from homei.core.errors import ValidationError
+from homei.services.config_schema import ENVIRONMENT_NAME, SecretsAs, VariableRule, rule_problems
 from homei.services.instance import HASH_LABEL, MANAGED_LABEL, SERVICE_LABEL
 from homei.services.values import Duration, Port, Size, decode_value, encode_value
 
-NAME_PATTERN = r"^(?!validate$)[a-z0-9][a-z0-9_.-]{0,62}$"  # /services/validate is a route
+# Words the services, configuration and system routes use where a service's name goes
+# (`/services/validate`, `/config/validate`, `/config/{name}/versions`, ...): never names.
+RESERVED_NAMES = (
+    "validate", "import", "export", "versions", "reload", "restore", "secrets", "schedule",
+    "schedules", "rotate", "device", "variables", "settings", "key", "keys", "info", "status",
+)  # fmt: skip
+NOT_RESERVED = rf"(?!(?:{'|'.join(RESERVED_NAMES)})$)"
+NAME_PATTERN = rf"^{NOT_RESERVED}[a-z0-9][a-z0-9_.-]{{0,62}}$"
 _NAME = re.compile(NAME_PATTERN)
 
 RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
@@ -37,8 +45,8 @@ class Volume(msgspec.Struct, forbid_unknown_fields=True):
 
     @property
     def is_named(self) -> bool:
-        """A Docker named volume rather than a bind mount."""
-        return not self.source.startswith(("/", "./", "../", "~"))
+        """A Docker named volume rather than a bind mount (`${VAR}` expands to a path)."""
+        return not self.source.startswith(("/", "./", "../", "~", "${"))
 
     def as_string(self) -> str:
         """001's `src:dst[:ro]` form."""
@@ -109,6 +117,11 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     pid_mode: str | None = None
     cap_add: list[str] = msgspec.field(default_factory=list)
     devices: list[str] = msgspec.field(default_factory=list)
+    # Configuration: the environment whose values the service runs with, the rules its
+    # variables and secrets follow, and whether secrets arrive as files or variables.
+    config_environment: Annotated[str, msgspec.Meta(pattern=ENVIRONMENT_NAME)] = "production"
+    config_schema: dict[str, VariableRule] = msgspec.field(default_factory=dict)
+    secrets_as: SecretsAs = "files"
 
     @property
     def memory_bytes(self) -> int | None:
@@ -116,18 +129,26 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
         return None if self.memory_limit is None else self.memory_limit.bytes
 
     def instance_labels(self) -> dict[str, str]:
-        """The instance's labels: the spec's own, Homei's marks and the hash of the spec."""
+        """The instance's labels: the spec's own, Homei's marks and the hash of the spec.
+
+        A spec resolved with its configuration already carries the hash of the spec as
+        declared: hashing the resolved one would put its secrets in an unkeyed hash.
+        """
         return {
             **self.labels,
             MANAGED_LABEL: "true",
             SERVICE_LABEL: self.name,
-            HASH_LABEL: self.runtime_hash(),
+            HASH_LABEL: self.labels.get(HASH_LABEL) or self.runtime_hash(),
         }
 
     def runtime_hash(self) -> str:
         """What the container is made from: a change here means a new container."""
         fields = msgspec.structs.asdict(self)
-        for name in ("category", "version", "description", "enabled", "critical", "health"):
+        for name in (
+            "category", "version", "description", "enabled", "critical", "health",
+            # The configuration's values are hashed apart, keyed (the config-hash label).
+            "config_schema", "config_environment", "secrets_as",
+        ):  # fmt: skip
             fields.pop(name)
         fields.pop("backup_mode")
         encoded = msgspec.json.encode(fields, order="sorted", enc_hook=encode_value)
@@ -190,12 +211,20 @@ def check(spec: ServiceSpec) -> None:
     for key in spec.environment:
         if not key or "=" in key or "\0" in key:
             raise _invalid(f"environment.{key}", "an environment name cannot be empty or hold '='")
+    for key in spec.labels:
+        if key.startswith("io.homei."):
+            raise _invalid(f"labels.{key}", "labels under 'io.homei.' are Homei's own")
+    for key, rule in spec.config_schema.items():
+        if not key or "=" in key or "\0" in key:
+            raise _invalid(f"config_schema.{key}", "a variable name cannot be empty or hold '='")
+        for problem in rule_problems(key, rule):
+            raise _invalid(f"config_schema.{key}", problem)
     targets: set[str] = set()
     for index, volume in enumerate(spec.volumes):
         if ".." in volume.target.split("/") or volume.target in targets:
             raise _invalid(f"volumes[{index}].target", f"'{volume.target}' is not a valid target")
         targets.add(volume.target)
-        if volume.is_named and not _NAME.match(volume.source):
+        if volume.is_named and not _NAME.match(volume.source) and "${" not in volume.source:
             raise _invalid(f"volumes[{index}].source", f"'{volume.source}' is not a volume name")
     if spec.name in spec.depends_on:
         raise _invalid("depends_on", f"'{spec.name}' cannot depend on itself")

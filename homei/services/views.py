@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
+
 from homei.services.health import HealthMonitor
 from homei.services.instance import (
     MANAGED_LABEL,
@@ -107,6 +109,9 @@ def view(
         "backup_mode": spec.backup_mode,
         "restarts": declared.restarts,
         "config": config_of(spec),
+        "config_environment": spec.config_environment,
+        "config_schema": msgspec.to_builtins(spec.config_schema),
+        "secrets_as": spec.secrets_as,
         "containers": container_of(instance),
         "created_at": declared.created_at,
         "updated_at": declared.updated_at,

@@ -55,6 +55,20 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/tasks",
     # The range must end after it starts and hold at most 10000 points at its resolution.
     "GET /api/v1/metrics/history",
+    # The systems named must be registered, and the caller allowed to use them; a cron
+    # expression must parse.
+    "POST /api/v1/jobs",
+    # A system's name must be free and not a reserved word; `local` cannot be changed; a
+    # host key is accepted only when the system offered it.
+    "POST /api/v1/systems",
+    "PUT /api/v1/systems/{system_id}",
+    "POST /api/v1/systems/{system_id}/accept-host-key",
+    # A configuration must follow the rules its (declared) service sets for each variable.
+    "PUT /api/v1/config/{service_name}",
+    "POST /api/v1/config/{service_name}/import",
+    # Thresholds must be ordered (warning <= critical, hysteresis below warning) and email
+    # needs a mail server: rules across fields that a schema cannot state.
+    "POST /api/v1/alerts/settings",
 }
 
 

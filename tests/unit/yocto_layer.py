@@ -60,7 +60,10 @@ STDLIB = {f"python3-{part}" for part in _STDLIB_PARTS.split()}
 # DESIGN.md: dependencies that meta-python and oe-core lack, so meta-homei has their recipes.
 LAYER_PYTHON = {
     "python3-aiodocker",
+    "python3-aiosmtplib",
     "python3-aiosqlite",
+    "python3-asyncssh",
+    "python3-cronsim",
     "python3-msgspec",
     "python3-prometheus-client",
     "python3-zstandard",

@@ -47,10 +47,13 @@ FILES:${PN} += "${systemd_system_unitdir}/homei.service ${systemd_system_unitdir
 RDEPENDS:${PN} += "\
     python3-aiodocker \
     python3-aiohttp \
+    python3-aiosmtplib \
     python3-aiosqlite \
     python3-asyncio \
+    python3-asyncssh \
     python3-compression \
     python3-core \
+    python3-cronsim \
     python3-crypt \
     python3-cryptography \
     python3-datetime \

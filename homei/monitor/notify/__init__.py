@@ -1,0 +1,1 @@
+"""Where alerts go: a webhook, email over SMTP; delivered from the outbox."""
