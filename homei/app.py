@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import msgspec
 from aiohttp import web
@@ -16,6 +17,9 @@ from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
+from homei.api.config_device import DeviceConfigApi
+from homei.api.config_reload import ConfigReloadApi
+from homei.api.config_secrets import ConfigSecretsApi
 from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.dashboard import DashboardApi
@@ -39,16 +43,17 @@ from homei.backup.manager import BackupManager
 from homei.backup.schedule import Scheduler
 from homei.backup.task_kind import backup_task_kind
 from homei.components import MIGRATIONS, Components
+from homei.config.device_variables import DeviceVariables
 from homei.config.keys import open_device_key
 from homei.config.manager import ConfigManager
-from homei.config_wiring import build_config
+from homei.config_wiring import build_config, build_device_config, build_rotation
 from homei.core.accounts import Accounts
 from homei.core.auth import TokenIssuer, load_or_create_secret
 from homei.core.event_types import check_payload
 from homei.core.events import EventBus
 from homei.core.health import Health
 from homei.core.integrity import database_check_kind
-from homei.core.ratelimit import LoginThrottle
+from homei.core.ratelimit import LoginThrottle, RateLimiter
 from homei.core.store import Store
 from homei.core.tasks import TaskManager
 from homei.core.watchdog import LoopMonitor, Notifier, Watchdog, watchdog_interval
@@ -139,7 +144,8 @@ async def _assemble(
     images = Images(docker, events, settings.docker.max_image_size)
     health.register("docker", docker.report, critical=settings.docker.required)
 
-    config = build_config(settings, store, device_key)
+    # The device variables are read where they live: a change is seen at the next read.
+    config = build_config(settings, store, device_key, lambda: settings.device.variables)
     services = build_services(
         settings, store, docker, containers, tasks, events, health, metrics, config.resolver
     )
@@ -171,13 +177,18 @@ async def _assemble(
     async def services_restored() -> None:
         services.reconciler.request()  # the restored declarations, made real in Docker
 
+    settings_file = (
+        Path(settings.settings_file)
+        if settings.settings_file
+        else await asyncio.to_thread(settings_file_from_environment, settings.mode)
+    )
     backups = BackupManager(
         BackupCatalog(settings.backups_dir, settings.backup.max_backup_size),
         HomeiPart(
             store,
             MIGRATIONS,
             msgspec.json.encode(settings, enc_hook=str),
-            await asyncio.to_thread(settings_file_from_environment, settings.mode),
+            settings_file,
             reload=[accounts.reload, services.store.load, config.reload, services_restored],
             key_backup=config.key_backup,
         ),
@@ -187,6 +198,12 @@ async def _assemble(
     )
     tasks.register(backup_task_kind(backups))  # POST /tasks {"type": "backup", "config"}
     backup_schedules = Scheduler(settings.backup.schedules, backups, tasks, events)
+    limiter = RateLimiter(window=settings.rate_limits.window)
+    device_config = build_device_config(
+        settings, settings_file, events, limiter, backup_schedules,
+        DeviceVariables(services.store, services.reload, tasks),
+    )  # fmt: skip
+    rotation = build_rotation(settings, store, service_configs, services.reload, events)
     jobs = build_jobs(settings, store, events, systems, services.health, updates, backups)
 
     async def firing_alerts() -> dict[str, int]:
@@ -258,6 +275,7 @@ async def _assemble(
         accounts,
         metrics,
         access_log,
+        limiter,
         [
             HealthApi(health),
             AuthApi(accounts, throttle),
@@ -282,6 +300,9 @@ async def _assemble(
                 services.manager, services.views, services.health, services.samples, websockets
             ),
             BackupsApi(backups, backup_schedules),
+            DeviceConfigApi(device_config, lambda: list(services.store.all())),
+            ConfigReloadApi(services.reload),
+            ConfigSecretsApi(rotation),
             JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
             DashboardApi(jobs.dashboard),
             SystemsApi(systems.systems, systems.admin, systems.keypair),
@@ -315,6 +336,7 @@ async def _assemble(
         services.samples.start()
         if "backups" in parts:
             backup_schedules.start()
+        rotation.start()
         await jobs.jobs.start()
         systems.start(health_checks=settings.systems.health_checks)
         alerts.engine.start()
@@ -339,6 +361,7 @@ async def _assemble(
         await services.samples.stop()
         await monitor.sampler.stop()
         await backup_schedules.stop()
+        await rotation.stop()
         await jobs.jobs.stop()
         await systems.stop()
         await services.health.stop()

@@ -9,6 +9,7 @@ from homei.api.websockets import WebSocketHub
 from homei.backup import homei_part as backup_schema
 from homei.backup.manager import BackupManager
 from homei.config import keys as device_key_schema
+from homei.config import rotation_schedule as rotation_schema
 from homei.config import service_config as service_config_schema
 from homei.config.keys import DeviceKey
 from homei.config.service_config import ServiceConfigs
@@ -54,6 +55,7 @@ MIGRATIONS = (
     *jobs_schema.MIGRATIONS,
     *systems_schema.MIGRATIONS,
     *service_config_schema.MIGRATIONS,
+    *rotation_schema.MIGRATIONS,
     *alerts_schema.MIGRATIONS,
 )
 

@@ -30,6 +30,7 @@ from homei.services.instance import HealthStatus
 from homei.services.manager import ServiceManager
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
+from homei.services.reload import ConfigReload
 from homei.services.runtime import Configuration
 from homei.services.store import ServiceStore
 from homei.services.views import ServiceViews
@@ -47,6 +48,7 @@ class ServiceParts(msgspec.Struct, frozen=True):
     samples: ServiceSampler
     views: ServiceViews
     backup_data: ServiceBackupData
+    reload: ConfigReload
 
 
 def build_services(
@@ -127,4 +129,5 @@ def build_services(
         samples,
         ServiceViews(runtime, monitor),
         ServiceBackupData(service_store, reconciler, policy, workplace),
+        ConfigReload(service_store, control, reconciler, monitor, tasks, events),
     )

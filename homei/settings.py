@@ -149,6 +149,28 @@ class MonitorSettings(_Section):
     sysfs_root: str = "/sys"
 
 
+class RotationSettings(_Section):
+    # How often the secrets' rotation schedules are looked at (a missed one runs at start).
+    check_interval: Seconds = 60.0
+    # A scheduled rotation that failed (and was rolled back) is tried again after this.
+    retry_after: Seconds = 3600.0
+
+
+VariableName = Annotated[str, Meta(pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")]
+VariableValue = Annotated[str, Meta(max_length=4096)]
+Domain = Annotated[str, Meta(max_length=253, pattern=r"^$|^[A-Za-z0-9.-]+$")]
+
+
+class DeviceSettings(_Section):
+    """What the device is to its services: its domain, its data folders, and the device-wide
+    variables a service spec may write as `${NAME}`."""
+
+    domain: Domain = ""
+    media_dir: str = ""
+    downloads_dir: str = ""
+    variables: dict[VariableName, VariableValue] = {}
+
+
 class JobSettings(_Section):
     # Kept of each execution's stdout and of its stderr; the rest is counted, not stored.
     output_limit: Positive = 1024 * 1024
@@ -181,6 +203,8 @@ class AlertsSettings(_Section):
 
 class Settings(_Section):
     mode: Mode = "development"
+    # The file these settings were read from (or would be): set by the loader, not in a file.
+    settings_file: str = ""
     data_dir: Path = Path("var")
     log_level: LogLevel = "info"
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
@@ -194,6 +218,8 @@ class Settings(_Section):
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
     monitor: MonitorSettings = msgspec.field(default_factory=MonitorSettings)
+    device: DeviceSettings = msgspec.field(default_factory=DeviceSettings)
+    rotation: RotationSettings = msgspec.field(default_factory=RotationSettings)
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)

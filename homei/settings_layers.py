@@ -76,7 +76,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(err: msgspec.ValidationError) -> str:
+def describe_error(err: msgspec.ValidationError) -> str:
     """msgspec's `Expected int, got str - at $.api.port` as `api.port: expected int, got str`."""
     text = str(err)
     message, _, path = text.rpartition(" - at `$")
@@ -89,7 +89,8 @@ def _describe(err: msgspec.ValidationError) -> str:
     return f"{key}: {message[0].lower()}{message[1:]}" if key else message
 
 
-def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+def environment_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings `HOMEI_*` variables set, as nested sections."""
     layer: dict[str, Any] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name in (f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}MODE"):
@@ -115,7 +116,7 @@ def _check(layer: dict[str, Any], source: str, *, strict: bool) -> None:
     try:
         msgspec.convert(layer, Settings, strict=strict, dec_hook=_decode_path)
     except msgspec.ValidationError as err:
-        raise SettingsError(f"{source}: {_describe(err)}") from None
+        raise SettingsError(f"{source}: {describe_error(err)}") from None
 
 
 def load_settings(
@@ -145,7 +146,7 @@ def load_settings(
     except OSError as err:
         raise SettingsError(f"{path}: {err.strerror}") from None
 
-    env_layer = _env_layer(env)
+    env_layer = environment_layer(env)
     if env_layer:
         layers.append(("environment (HOMEI_*)", env_layer, False))
     flags: dict[str, Any] = {}
@@ -160,6 +161,8 @@ def load_settings(
     for source, layer, strict in layers:
         if "mode" in layer:
             raise SettingsError(f"{source}: mode: set it with {ENV_PREFIX}MODE only")
+        if "settings_file" in layer:
+            raise SettingsError(f"{source}: settings_file: name it with --config or HOMEI_CONFIG")
         _check(layer, source, strict=strict)
         merged = _merge(merged, layer)
         try:
@@ -169,4 +172,5 @@ def load_settings(
             raise SettingsError(f"{source}: api.listen: {err}") from None
     settings = msgspec.convert(merged, Settings, strict=False, dec_hook=_decode_path)
     settings.data_dir = settings.data_dir.expanduser().absolute()
+    settings.settings_file = str(path.expanduser().absolute())
     return settings

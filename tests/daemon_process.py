@@ -143,7 +143,7 @@ def start_homei(tmp_path: Path, *args: str, wait: bool = True, **environ: str) -
         HOMEI_CONFIG=str(tmp_path / "none.toml"),
         **{**defaults, **environ},
     )
-    (tmp_path / "none.toml").write_text("")
+    (tmp_path / "none.toml").touch()  # kept as a restarted daemon left it
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [

@@ -22,14 +22,13 @@ def web_application(
     accounts: Accounts,
     metrics: ApiMetrics,
     access_log: AccessLog,
+    limiter: RateLimiter,
     handlers: list[object],
     *,
     refine: list[SchemaRefinement],
 ) -> web.Application:
     """The application serving `handlers`, with `/openapi.json` and the docs beside them."""
-    policy = AccessPolicy(
-        accounts, RateLimiter(window=settings.rate_limits.window), settings.rate_limits
-    )
+    policy = AccessPolicy(accounts, limiter, settings.rate_limits)
     app = web.Application(
         client_max_size=settings.api.max_body_size,
         # A bigger socket read buffer (64 KiB by default) pauses a streamed upload less often.

@@ -52,6 +52,7 @@ class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
     dependencies: list[str] | UnsetType = UNSET
     healthcheck: dict[str, Any] | UnsetType | None = UNSET
     health: dict[str, Any] | UnsetType = UNSET
+    reload: dict[str, Any] | UnsetType | None = UNSET
     cpu_limit: float | UnsetType | None = UNSET
     memory_limit: int | str | UnsetType | None = UNSET
     stop_timeout: int | UnsetType = UNSET

@@ -69,8 +69,10 @@ class Scheduler:
         self._next: dict[str, datetime | None] = {}
         self._last: dict[str, tuple[str, str]] = {}
         self._loops: list[asyncio.Task[None]] = []
+        self._started = False
 
     def start(self) -> None:
+        self._started = True
         for schedule in self._schedules:
             self._loops.append(asyncio.create_task(self._loop(schedule)))
 
@@ -81,6 +83,15 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
         self._loops.clear()
+
+    async def replace(self, schedules: Sequence[BackupSchedule]) -> None:
+        """Run `schedules` from now on instead (started again if it was running)."""
+        running = self._started
+        await self.stop()
+        self._schedules = list(schedules)
+        self._crons = {s.name: Cron(s.cron) for s in self._schedules if s.cron}
+        if running:
+            self.start()
 
     def _next_run(self, schedule: BackupSchedule, now: datetime) -> datetime | None:
         if schedule.name in self._crons:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import alerts, backup, jobs, services, systems, top, update, users
+from homei.cli import alerts, backup, config, jobs, services, systems, top, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     users.add_parser(commands, parents=[local, output])
     update.add_parser(commands, parents=[remote])
     backup.add_parser(commands, parents=[remote])
+    config.add_parser(commands, parents=[remote])
     services.add_parsers(commands, parents=[remote])
     top.add_parser(commands, parents=[remote])
     systems.add_parser(commands, parents=[remote])
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             "tasks": _tasks,
             "update": update.run,
             "backup": backup.run,
+            "config": config.run,
             "services": services.run,
             "images": services.run,
             "top": top.run,

@@ -192,6 +192,15 @@ class BackupRestored(BackupRef):
     settings_changed: bool
 
 
+class ConfigChanged(Payload):
+    keys: list[str]
+    actor: str
+
+
+class ConfigReloaded(ServiceRef):
+    method: str
+
+
 class JobRef(Payload):
     job_id: str
 
@@ -239,3 +248,17 @@ class ConfigUpdated(ServiceRef):
     version: int
     variables: list[str]
     secrets: list[str]
+
+
+class SecretRotated(ServiceRef):
+    """A secret has a new value (its name only, never a value)."""
+
+    secret: str
+    environment: str
+    version: int
+
+
+class SecretRotationFailed(SecretRotated):
+    """A rotation the service did not take; `version` holds the previous value again."""
+
+    reason: str

@@ -18,6 +18,8 @@ from homei.core.event_payloads import (
     BackupRestored,
     BackupTask,
     BackupUploaded,
+    ConfigChanged,
+    ConfigReloaded,
     ConfigUpdated,
     Connected,
     ContainerEvent,
@@ -31,6 +33,8 @@ from homei.core.event_payloads import (
     LoadedImages,
     OrphanRemoved,
     Payload,
+    SecretRotated,
+    SecretRotationFailed,
     ServiceDrift,
     ServiceImage,
     ServiceInstalled,
@@ -111,6 +115,10 @@ class EventName(StrEnum):
     SYSTEM_BACKUP_COMPLETED = "system:backup:completed"
     CONFIG_UPDATED = "config:updated"
 
+    SYSTEM_CONFIG_CHANGED = "system:config:changed"
+    CONFIG_RELOADED = "config:reloaded"
+    SECRET_ROTATED = "secret:rotated"  # noqa: S105 (an event name)
+    SECRET_ROTATION_FAILED = "secret:rotation_failed"  # noqa: S105
     JOB_CREATED = "job:created"
     JOB_STARTED = "job:started"
     JOB_EXECUTION = "job:execution"
@@ -162,6 +170,10 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.BACKUP_RESTORE_FAILED: BackupFailed,
     EventName.BACKUP_ALERT: Alert,
     EventName.SYSTEM_BACKUP_COMPLETED: BackupCompleted,
+    EventName.SYSTEM_CONFIG_CHANGED: ConfigChanged,
+    EventName.CONFIG_RELOADED: ConfigReloaded,
+    EventName.SECRET_ROTATED: SecretRotated,
+    EventName.SECRET_ROTATION_FAILED: SecretRotationFailed,
     EventName.JOB_CREATED: JobCreated,
     EventName.JOB_STARTED: JobStarted,
     EventName.JOB_EXECUTION: JobExecutionChanged,

@@ -53,6 +53,10 @@ class RateLimiter:
         self._counters: dict[str, list[float]] = {}
         self._hits = 0
 
+    def set_window(self, window: float) -> None:
+        """Count in windows of `window` seconds from now on (the current ones run out)."""
+        self._window = window
+
     def hit(self, quotas: Sequence[Quota]) -> Verdict:
         """Count one request against `quotas`, unless one of them is exhausted."""
         now = self._clock()

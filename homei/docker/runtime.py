@@ -225,6 +225,9 @@ class DockerRuntime:
     async def kill(self, ref: str) -> None:
         await self._post(f"containers/{ref}/kill", f"Killing '{ref}'")
 
+    async def signal(self, ref: str, signal: str) -> None:
+        await self._post(f"containers/{ref}/kill", f"Signalling '{ref}'", params={"signal": signal})
+
     async def pause(self, ref: str) -> None:
         await self._post(f"containers/{ref}/pause", f"Pausing '{ref}'")
 

@@ -67,6 +67,9 @@ class Runtime(Protocol):
     async def kill(self, ref: str) -> None:
         """Stop the instance at once."""
 
+    async def signal(self, ref: str, signal: str) -> None:
+        """Send `signal` (such as `SIGHUP`) to the instance's main process."""
+
     async def pause(self, ref: str) -> None:
         """Freeze the instance's processes."""
 

@@ -87,6 +87,18 @@ class HealthPolicy(msgspec.Struct, forbid_unknown_fields=True):
     restart_window: Duration = Duration("5m")
 
 
+class ReloadPolicy(msgspec.Struct, forbid_unknown_fields=True):
+    """How a service takes a new configuration without a restart: a signal sent to it, or a
+    command run in it (exit status 0 means done)."""
+
+    signal: Literal["SIGHUP", "SIGUSR1", "SIGUSR2"] | None = None
+    command: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.signal is None) == (self.command is None):
+            raise ValueError("reload: give either `signal` or `command`")
+
+
 class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
     """The canonical declared service."""
 
@@ -107,6 +119,7 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     depends_on: list[Name] = msgspec.field(default_factory=list)
     healthcheck: DockerHealthcheck | None = None
     health: HealthPolicy = msgspec.field(default_factory=HealthPolicy)
+    reload: ReloadPolicy | None = None
     cpu_limit: Annotated[float, msgspec.Meta(gt=0, le=1024)] | None = None
     memory_limit: Size | None = None
     stop_timeout: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 10
@@ -151,6 +164,7 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
         ):  # fmt: skip
             fields.pop(name)
         fields.pop("backup_mode")
+        fields.pop("reload")  # how a configuration is taken, not what the container is
         encoded = msgspec.json.encode(fields, order="sorted", enc_hook=encode_value)
         return hashlib.sha256(encoded).hexdigest()[:16]
 
