@@ -9,18 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import (
-    alerts,
-    backup,
-    config,
-    fleet,
-    jobs,
-    services,
-    systems,
-    top,
-    update,
-    users,
-)
+from homei.cli import alerts, backup, config, fleet, jobs, services, systems, top, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError

@@ -47,12 +47,13 @@ _VERDICTS = {
 
 
 def pick_artefact(deployment: Deployment) -> tuple[Artifact, str] | None:
-    """The RAUC bundle among the chunks' artefacts, with its chunk's version."""
-    for chunk in deployment.chunks:
-        for artefact in chunk.artifacts:
-            if artefact.filename.endswith(BUNDLE_SUFFIX) and artefact.url:
-                return artefact, chunk.version
-    return None
+    """The RAUC bundle among the chunks' artefacts (named `*.raucb`, or the only artefact
+    offered), with its chunk's version."""
+    offered = [(a, c.version) for c in deployment.chunks for a in c.artifacts if a.url]
+    for artefact, version in offered:
+        if artefact.filename.endswith(BUNDLE_SUFFIX):
+            return artefact, version
+    return offered[0] if len(offered) == 1 else None
 
 
 class Deployer:

@@ -22,6 +22,7 @@ class DdiDouble:
         self.tenant = tenant
         self.sleep = "00:00:01"
         self.down = False
+        self.nonsense: dict[str, Any] | None = None  # set: every poll answers this instead
         self.polls = 0
         self.config_data: list[dict[str, Any]] = []
         self.feedback: list[tuple[str, str, dict[str, Any]]] = []  # (kind, action id, body)
@@ -104,6 +105,8 @@ class DdiDouble:
     async def _poll(self, request: web.Request) -> web.Response:
         self._check(request)
         self.polls += 1
+        if self.nonsense is not None:
+            return web.json_response(self.nonsense)
         links: dict[str, Any] = {}
         prefix = str(request.url.with_query(None))
         if self.ask_config:

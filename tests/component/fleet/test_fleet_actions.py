@@ -92,3 +92,21 @@ async def test_a_server_away_backs_off_and_touches_nothing(homei, device, server
     server.down = False
     fleet.poll_now()
     await wait_until(lambda: fleet.failures == 0, timeout=30, what="polling again")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"config": {"polling": {"sleep": "soon"}}, "_links": {}},
+        {"config": {"polling": {"sleep": 5}}},
+        {"_links": {"deploymentBase": "not a link"}},
+    ],
+)
+async def test_nonsense_from_the_server_touches_nothing(homei, device, server, answer):
+    fleet = homei.components.fleet
+    await wait_until(lambda: server.polls >= 1, what="first poll")
+    server.nonsense = answer
+    await wait_until(lambda: fleet.failures >= 2, what="two refused answers")
+    assert "not DDI" in fleet.last_error or "HH:MM:SS" in fleet.last_error, fleet.last_error
+    assert await homei.components.fleet.actions.recent() == []
+    assert await homei.components.updates.history.list() == []
