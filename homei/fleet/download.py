@@ -146,18 +146,30 @@ class Download:
                     raise DownloadFailed(f"HTTP {response.status}")
                 last = self._done
                 step = max(self._size // 50, CHUNK)
-                async for block in response.content.iter_chunked(CHUNK):
-                    if self._done + len(block) > self._size:
-                        raise DownloadFailed("the server sent more bytes than announced")
-                    # One write in flight on the worker while the next block is received;
-                    # `_done` counts only what is written and hashed.
-                    await loop.run_in_executor(
-                        executor, _write, fd, self._done, block, self._digest
-                    )
-                    self._done += len(block)
-                    if self._done - last >= step or self._done == self._size:
-                        last = self._done
-                        await progress(self._done, self._size)
+                # One write (and hash) in flight on the worker while the next block is
+                # received; `_done` counts only what is written and hashed.
+                pending: asyncio.Future[None] | None = None
+                pending_size = 0
+                try:
+                    async for block in response.content.iter_chunked(CHUNK):
+                        if self._done + pending_size + len(block) > self._size:
+                            raise DownloadFailed("the server sent more bytes than announced")
+                        if pending is not None:
+                            await pending
+                            self._done += pending_size
+                        offset = self._done
+                        pending = loop.run_in_executor(
+                            executor, _write, fd, offset, block, self._digest
+                        )
+                        pending_size = len(block)
+                        if self._done - last >= step:
+                            last = self._done
+                            await progress(self._done, self._size)
+                finally:
+                    if pending is not None:
+                        await pending
+                        self._done += pending_size
+                await progress(self._done, self._size)
         except (aiohttp.ClientError, TimeoutError) as err:
             raise DownloadFailed(str(err) or type(err).__name__) from None
         finally:
