@@ -160,9 +160,7 @@ async def _assemble(
         row = services.store.get(name)
         return row is not None and row.should_run
 
-    alerts = build_alerts(
-        settings.alerts, settings.data_dir, store, events, health, metrics, device_key, should_run
-    )
+    alerts = build_alerts(settings.alerts, store, events, health, metrics, device_key, should_run)
     monitor = build_monitor(
         settings.monitor,
         settings.data_dir,
@@ -347,7 +345,6 @@ async def _assemble(
         systems.start(health_checks=settings.systems.health_checks)
         alerts.engine.start()
         alerts.deliverer.start()
-        alerts.sampler.start()
         if "updates" in parts:
             await fleet.start()
         health.is_ready = True
@@ -363,7 +360,6 @@ async def _assemble(
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
         await fleet.stop()
-        await alerts.sampler.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()
         await containers.stop_watching()

@@ -13,6 +13,7 @@ from homei.core.clock import now_iso
 from homei.core.events import EventBus
 from homei.core.health import DependencyReport, HealthState
 from homei.fleet.actions import FINAL, ActionState, ActionStore, FleetAction
+from homei.fleet.consent import answer_consent, ask_consent
 from homei.fleet.ddi import (
     CancelAction,
     Confirmation,
@@ -207,14 +208,16 @@ class FleetClient:
             href = links["confirmationBase"].href
             if action_id_of(href) != "confirmationBase":
                 confirmation: Confirmation = await ddi.get(href, Confirmation)
-                await self._deployer.ask_consent(confirmation)
+                await ask_consent(self.actions, self._events, confirmation)
         if "deploymentBase" in links:
             base: DeploymentBase = await ddi.get(links["deploymentBase"].href, DeploymentBase)
             await self._deployer.offer(base)
 
     async def confirm(self, action_id: str, confirmed: bool, actor: str) -> FleetAction:
         """The owner's answer to a rollout that asks for consent."""
-        action = await self._deployer.answer_consent(action_id, confirmed, actor)
+        action = await answer_consent(
+            self.actions, self._events, self._ddi, action_id, confirmed, actor
+        )
         self.poll_now()
         return action
 

@@ -11,14 +11,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from homei.core.errors import Conflict, HomeiError, NotFound
+from homei.core.errors import HomeiError
 from homei.core.events import EventBus
 from homei.core.task_records import TaskStatus
 from homei.core.tasks import TaskManager
 from homei.fleet.actions import FINAL, ActionState, ActionStore, FleetAction
 from homei.fleet.ddi import (
     Artifact,
-    Confirmation,
     DdiClient,
     DdiError,
     Deployment,
@@ -336,61 +335,3 @@ class Deployer:
         await self._feedback(
             cancel_id, "closed", "success", ["Cancelled before the install"], kind="cancelAction"
         )
-
-    async def ask_consent(self, confirmation: Confirmation) -> None:
-        """Record an action that waits for the owner's consent."""
-        found = pick_artefact(confirmation.confirmation)
-        if await self._actions.get(confirmation.id) is None:
-            await self._actions.put(
-                confirmation.id,
-                "confirmation",
-                ActionState.AWAITING_CONFIRMATION,
-                artefact=found[0].filename if found else None,
-                version=found[1] if found else None,
-                message="Waiting for the owner's consent",
-            )
-            self._events.publish(
-                "fleet:action",
-                {
-                    "action": confirmation.id,
-                    "state": str(ActionState.AWAITING_CONFIRMATION),
-                    "message": "Waiting for the owner's consent",
-                },
-            )
-
-    async def answer_consent(self, action_id: str, confirmed: bool, actor: str) -> FleetAction:
-        """Send the owner's consent (or refusal) as DDI confirmation feedback."""
-        action = await self._actions.get(action_id)
-        if action is None:
-            raise NotFound(f"No fleet action '{action_id}'", {"action": action_id})
-        if action.state != ActionState.AWAITING_CONFIRMATION:
-            raise Conflict(
-                f"Fleet action '{action_id}' does not wait for consent",
-                {"action": action_id, "state": str(action.state)},
-            )
-        if self._ddi is None:
-            raise Conflict("The fleet client is not running", {"action": action_id})
-        answer = "confirmed" if confirmed else "denied"
-        text = f"{answer.capitalize()} by {actor}"
-        await self._ddi.feedback(
-            action_id, {"confirmation": answer, "code": 0, "details": [text]}, "confirmationBase"
-        )
-        self._events.publish(
-            "fleet:feedback",
-            {
-                "action": action_id,
-                "kind": "confirmationBase",
-                "execution": answer,
-                "finished": "none",
-                "details": [text],
-            },
-        )
-        if confirmed:
-            # The deployment that follows is offered as deploymentBase, under the same id.
-            await self._actions.update(action_id, kind="deployment", state=ActionState.DOWNLOADING)
-            await self._state(action_id, ActionState.DOWNLOADING, text)
-        else:
-            await self._state(action_id, ActionState.DENIED, text, reported=1)
-        refreshed = await self._actions.get(action_id)
-        assert refreshed is not None
-        return refreshed

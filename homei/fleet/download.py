@@ -135,7 +135,6 @@ class Download:
     async def _fetch(self, executor: ThreadPoolExecutor, progress: Progress) -> None:
         headers = {"Range": f"bytes={self._done}-"} if self._done else {}
         loop = asyncio.get_running_loop()
-        pending: tuple[asyncio.Future[None], int] | None = None
         fd = await loop.run_in_executor(
             executor, os.open, self.part, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600
         )
@@ -147,39 +146,36 @@ class Download:
                     raise DownloadFailed(f"HTTP {response.status}")
                 last = self._done
                 step = max(self._size // 50, CHUNK)
-                offset = self._done
-                async for block in response.content.iter_chunked(CHUNK):
-                    if offset + len(block) > self._size:
-                        raise DownloadFailed("the server sent more bytes than announced")
-                    # One write in flight on the worker while the next block is received;
-                    # `_done` counts only what is written and hashed.
-                    await self._settle(pending)
-                    write = loop.run_in_executor(executor, _write, fd, offset, block, self._digest)
-                    pending = (write, len(block))
-                    offset += len(block)
-                    if self._done - last >= step:
-                        last = self._done
-                        await progress(self._done, self._size)
-                await self._settle(pending)
-                pending = None
-                if self._done == self._size:
-                    await progress(self._done, self._size)
+                # One write (and hash) in flight on the worker while the next block is
+                # received; `_done` counts only what is written and hashed.
+                pending: asyncio.Future[None] | None = None
+                pending_size = 0
+                try:
+                    async for block in response.content.iter_chunked(CHUNK):
+                        if self._done + pending_size + len(block) > self._size:
+                            raise DownloadFailed("the server sent more bytes than announced")
+                        if pending is not None:
+                            await pending
+                            self._done += pending_size
+                        offset = self._done
+                        pending = loop.run_in_executor(
+                            executor, _write, fd, offset, block, self._digest
+                        )
+                        pending_size = len(block)
+                        if self._done - last >= step:
+                            last = self._done
+                            await progress(self._done, self._size)
+                finally:
+                    if pending is not None:
+                        await pending
+                        self._done += pending_size
+                await progress(self._done, self._size)
         except (aiohttp.ClientError, TimeoutError) as err:
             raise DownloadFailed(str(err) or type(err).__name__) from None
         finally:
-            try:
-                await self._settle(pending)  # a block handed to the worker is written
-            finally:
-                await loop.run_in_executor(executor, os.close, fd)
+            await loop.run_in_executor(executor, os.close, fd)
         if self._done < self._size:
             raise DownloadFailed(f"connection ended after {self._done} of {self._size} bytes")
-
-    async def _settle(self, pending: tuple[asyncio.Future[None], int] | None) -> None:
-        """Wait for the write in flight and count its bytes as done."""
-        if pending is not None:
-            future, length = pending
-            await future
-            self._done += length
 
 
 class _NoRange(Exception):

@@ -211,7 +211,8 @@ class DdiDouble:
             start = middle
         await response.write(data[start:end])
         if cut is not None:
-            # A lost connection: the transport closes mid-body.
+            # A lost connection: the line stalls, then the transport closes mid-body.
+            await asyncio.sleep(0.3)
             assert request.transport is not None
             request.transport.close()
             return response

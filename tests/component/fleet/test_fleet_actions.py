@@ -7,8 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.component.fleet.test_fleet_rollout import action_state, wait_state
-from tests.component.update.env import wait_until
+from tests.component.fleet.test_fleet_rollout import action_state, wait_state, wait_until
 from tests.rauc_env import rauc_available
 
 pytestmark = pytest.mark.skipif(not rauc_available(), reason="RAUC is not installed")
@@ -91,7 +90,7 @@ async def test_a_server_away_backs_off_and_touches_nothing(homei, device, server
     assert await homei.components.updates.history.list() == []
     server.down = False
     fleet.poll_now()
-    await wait_until(lambda: fleet.failures == 0, timeout=30, what="polling again")
+    await wait_until(lambda: fleet.failures == 0, what="polling again")
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,7 @@ import asyncio
 import pytest
 
 from tests.component.fleet.conftest import fleet_toml
-from tests.component.fleet.test_fleet_rollout import wait_state
-from tests.component.update.env import wait_until
+from tests.component.fleet.test_fleet_rollout import wait_state, wait_until
 from tests.conftest import NO_DOCKER, RATE_LIMITS_OPEN
 from tests.rauc_env import rauc_available
 
@@ -38,7 +37,7 @@ async def test_feedback_is_sent_after_the_restart_that_decides_it(
     assert server.closed("31") is None
     await asyncio.to_thread(device.restart_service, "B")  # the reboot into the new slot
     second = await make_homei(toml)  # same data folder, same database
-    await wait_until(lambda: server.closed("31") is not None, timeout=60, what="feedback")
+    await wait_until(lambda: server.closed("31") is not None, what="feedback")
     final = server.closed("31")["status"]
     assert final["execution"] == "closed" and final["result"]["finished"] == "failure"
     assert "failed the health gate" in final["details"][0]

@@ -9,8 +9,15 @@ import asyncio
 import pytest
 
 from homei.update.gate import GateSettings, GateVerdict, HealthGate
-from tests.component.update.env import Reboots, wait_until
+from tests.component.update.env import Reboots
+from tests.component.update.env import wait_until as wait_briefly
 from tests.rauc_env import rauc_available
+
+
+async def wait_until(condition, timeout: float = 120.0, what: str = "condition") -> None:
+    """Generous: the machine is shared, and RAUC installs take their time under load."""
+    await wait_briefly(condition, timeout, what)
+
 
 pytestmark = pytest.mark.skipif(not rauc_available(), reason="RAUC is not installed")
 
@@ -20,7 +27,7 @@ async def action_state(homei, action_id: str) -> str | None:
     return str(action.state) if action else None
 
 
-async def wait_state(homei, action_id: str, state: str, timeout: float = 60.0) -> None:
+async def wait_state(homei, action_id: str, state: str, timeout: float = 120.0) -> None:
     async with asyncio.timeout(timeout):
         while await action_state(homei, action_id) != state:
             await asyncio.sleep(0.05)
@@ -54,7 +61,10 @@ async def test_success_is_reported_only_after_the_gate_keeps_the_slot(homei, dev
     half = server.action["size"] // 2
     server.cut_after = half  # the first transfer is lost midway and resumed
     await wait_state(homei, "11", "installed")
-    assert server.downloads[0] is None and server.downloads[1] == f"bytes={half}-"
+    # Resumed where the bytes on disk end (what reached the client before the cut).
+    assert server.downloads[0] is None and len(server.downloads) == 2
+    resumed_at = int(server.downloads[1].removeprefix("bytes=").rstrip("-"))
+    assert 0 < resumed_at <= half
     progress = [b["status"] for b in server.feedback_for("11")]
     assert all(s["execution"] == "proceeding" for s in progress)
     assert any(s["result"].get("progress", {}).get("cnt") == 100 for s in progress)
@@ -90,7 +100,7 @@ async def test_a_slot_the_gate_rejects_is_reported_as_failure(homei, device, ser
 async def test_a_bundle_rauc_refuses_is_reported_with_raucs_reason(homei, device, server):
     bundle = await asyncio.to_thread(device.make_bundle, "4.0.2", signer="other")
     server.assign("13", bundle.path)
-    await wait_until(lambda: server.closed("13") is not None, timeout=60, what="closed")
+    await wait_until(lambda: server.closed("13") is not None, what="closed")
     final = server.closed("13")["status"]
     assert final["result"]["finished"] == "failure"
     assert "issuer certificate" in final["details"][0], final
