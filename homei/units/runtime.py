@@ -43,6 +43,7 @@ from homei.units.systemd import Systemd, SystemdGone
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+CALL_MARGIN = 5.0  # seconds a call may take beyond the job timeout it carries
 PORT_LABEL = "io.homei.port"  # the port a native service listens on
 
 
@@ -189,7 +190,7 @@ class UnitsRuntime:
 
     async def start(self, ref: str) -> None:
         manager = self.systemd.manager
-        await manager.reset_failed(unit_file.unit_name(ref))
+        await self._call(manager.reset_failed(unit_file.unit_name(ref)))
         await self._call(manager.start_unit(unit_file.unit_name(ref), self._timeout))
 
     async def stop(self, ref: str, timeout: int | None = None) -> None:
@@ -240,7 +241,7 @@ class UnitsRuntime:
         await asyncio.to_thread(path.unlink, missing_ok=True)
         self._known.discard(ref)
         await self._call(manager.daemon_reload(self._timeout))
-        await manager.reset_failed(unit)
+        await self._call(manager.reset_failed(unit))
 
     # --- reading and checking ------------------------------------------------------------
     async def exec(self, ref: str, command: list[str], timeout: float) -> int:
@@ -279,7 +280,11 @@ class UnitsRuntime:
     # --- helpers -------------------------------------------------------------------------
     async def _call(self, call: Awaitable[_T]) -> _T:
         try:
-            return await call
+            # Bounded: a call cut off by systemd going away must not hold the service's turn.
+            async with asyncio.timeout(self._timeout + CALL_MARGIN):
+                return await call
+        except TimeoutError:
+            raise SystemdGone("systemd did not answer in time") from None
         except JobFailed as err:
             raise RuntimeFailure(
                 f"systemd: {err}", {"unit": err.unit, "result": err.result}
