@@ -23,6 +23,7 @@ from homei.api.config_secrets import ConfigSecretsApi
 from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.dashboard import DashboardApi
+from homei.api.device_logs import DeviceLogsApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
@@ -62,6 +63,7 @@ from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
 from homei.jobs_wiring import build_jobs
+from homei.journal.reader import Journal
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.service_wiring import build_services
@@ -285,6 +287,7 @@ async def _assemble(
             SystemsApi(systems.systems, systems.admin, systems.keypair),
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
+            DeviceLogsApi(Journal(settings.units.journal_dir)),
         ],
         refine=[tasks_api.document_kinds],
     )

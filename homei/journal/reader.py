@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import msgspec
@@ -155,7 +155,7 @@ class Journal:
             )
         return [e for e in map(parse_entry, out.splitlines()) if e is not None]
 
-    async def follow(self, query: JournalQuery) -> AsyncIterator[JournalEntry]:
+    async def follow(self, query: JournalQuery) -> AsyncGenerator[JournalEntry, None]:
         """The query's last entries, then each new one as journald writes it; ends only when
         the reader stops (the journalctl process is ended with it)."""
         process = await self._spawn(self._command(query, follow=True))
@@ -174,3 +174,8 @@ class Journal:
                     process.kill()
                 await process.wait()
             _LOGGER.debug("journal follow of %s ended", query.unit or "the device")
+
+
+def as_log_line(entry: JournalEntry, *, timestamps: bool) -> str:
+    """An entry as a runtime's log line: `TIMESTAMP MESSAGE`, or the message alone."""
+    return f"{entry.timestamp} {entry.message}" if timestamps else entry.message
