@@ -11,6 +11,11 @@ import pytest
 
 from homei.core.errors import ValidationError
 from homei.journal.reader import Journal, JournalQuery, JournalUnavailable
+from homei.services.policy import Policy
+from homei.units import unit_file
+from homei.units.artifacts import ArtifactStore
+from homei.units.runtime import UnitsRuntime
+from homei.units.systemd import Systemd
 from tests import journald_env
 from tests.journald_env import JournaldEnv, unit_name
 
@@ -101,3 +106,33 @@ async def test_a_missing_folder_or_program_is_unavailable(tmp_path: Path) -> Non
         await Journal(str(tmp_path / "absent")).read(JournalQuery())
     with pytest.raises(JournalUnavailable):
         await Journal(str(tmp_path), journalctl="no-such-journalctl").read(JournalQuery())
+
+
+async def test_a_units_runtime_reads_its_units_journal(
+    journald: JournaldEnv, journal: Journal, tmp_path: Path
+) -> None:
+    """`UnitsRuntime.logs`/`follow` (what the service views and the WebSocket read) answer
+    from the unit's journal; its systemd bus is never dialled for logs."""
+    runtime = UnitsRuntime(
+        Systemd("unix:path=/nonexistent/bus"),
+        Policy(service_root=tmp_path),
+        tmp_path / "units",
+        await asyncio.to_thread(ArtifactStore, tmp_path / "artifacts", 1024),
+        (),
+        5.0,
+        journal=journal,
+    )
+    await asyncio.to_thread(
+        journald.log, "web", ["hello", "world"], unit=unit_file.unit_name("web-logs")
+    )
+    lines = await runtime.logs("web-logs", tail=10, since=None, timestamps=True, stream="stdout")
+    assert [line.partition(" ")[2] for line in lines] == ["hello", "world"]
+    assert lines[0].partition(" ")[0].endswith("Z")
+    assert (
+        await runtime.logs("web-logs", tail=10, since=None, timestamps=False, stream="stderr") == []
+    )
+    stream = runtime.follow("web-logs", tail=1, since=None, timestamps=False)
+    try:
+        assert await asyncio.wait_for(anext(stream), 20) == b"world\n"
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
