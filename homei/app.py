@@ -66,9 +66,10 @@ from homei.jobs_wiring import build_jobs
 from homei.journal.reader import Journal
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
-from homei.service_wiring import build_services
+from homei.service_wiring import build_services, service_policy
 from homei.settings import Settings
 from homei.systems_wiring import build_systems
+from homei.units_wiring import build_units, connect_units
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
@@ -146,9 +147,12 @@ async def _assemble(
 
     # The device variables are read where they live: a change is seen at the next read.
     config = build_config(settings, store, device_key, lambda: settings.device.variables)
+    units = build_units(settings, service_policy(settings))
     services = build_services(
-        settings, store, docker, containers, tasks, events, health, metrics, config.resolver
-    )
+        settings, store, docker, containers, tasks, events, health, metrics, config.resolver,
+        {"systemd": units.runtime},
+    )  # fmt: skip
+    connect_units(units, services.reconciler.request)
     service_configs = ConfigManager(
         config.configs, services.store, services.reconciler.request, events
     )
@@ -298,6 +302,7 @@ async def _assemble(
         await notifier.wait_ready_sent()
         if "updates" in parts:
             await system_bus.start(first_attempt=0)
+        await units.dial()
         containers.start_watching()
 
     async def on_startup(_: web.Application) -> None:
@@ -310,6 +315,7 @@ async def _assemble(
         # Dialling the bus and Docker imports their clients on worker threads: once READY is
         # out, those imports no longer hold the GIL while the API comes up.
         dials.append(asyncio.create_task(dial_after_ready(), name="homei-dial-after-ready"))
+        await units.load()
         services.reconciler.start()
         services.health.start()
         services.samples.start()
@@ -344,6 +350,7 @@ async def _assemble(
         await systems.stop()
         await services.health.stop()
         await services.reconciler.stop()
+        await units.stop()
         await tasks.shutdown()
         await docker.close()
         await system_bus.stop()

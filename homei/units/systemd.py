@@ -33,9 +33,9 @@ class Systemd:
         self.job_listeners: list[Callable[[str, str], None]] = []
         self._bus.on_connect(self._connected)
 
-    async def start(self) -> None:
+    async def start(self, first_attempt: float = 1.0) -> None:
         """Dial the bus (in the background if it is not there yet)."""
-        await self._bus.start(first_attempt=1.0)
+        await self._bus.start(first_attempt=first_attempt)
 
     async def stop(self) -> None:
         """Hang up."""
