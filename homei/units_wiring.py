@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from homei.journal.reader import Journal
 from homei.services.policy import Policy
 from homei.settings import Settings
 from homei.units.artifacts import ArtifactStore
@@ -52,6 +53,7 @@ def build_units(settings: Settings, policy: Policy) -> UnitParts:
         artifacts,
         (artifacts.root, *(Path(root) for root in settings.units.exec_roots)),
         settings.units.job_timeout,
+        journal=Journal(settings.units.journal_dir),
     )
     return UnitParts(systemd, runtime, artifacts)
 
