@@ -72,9 +72,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="homei-bench-units-"))
-    work.chmod(0o755)  # the unit runs as a dynamic user and must reach its program
-    program = work / "shared" / "idle"
-    program.parent.mkdir(mode=0o755)
+    # Not under /tmp (the unit has a private one), and open to the unit's dynamic user.
+    shared = Path(tempfile.mkdtemp(prefix="bench-", dir=BENCH_DIR.parent / "var"))
+    shared.chmod(0o755)
+    program = shared / "idle"
     program.write_text("#!/bin/sh\nexec sleep 100000\n")
     program.chmod(0o755)
     engine = DockerEngine(work / "docker").up()
@@ -88,7 +89,11 @@ def main() -> int:
             f'journal_dir = "{box.journal_dir}"\n'
             f'exec_roots = ["{program.parent}"]\n'
         )
-        homei = start_homei(work / "homei", HOMEI_RATE_LIMITS__ENABLED="false")
+        homei = start_homei(
+            work / "homei",
+            HOMEI_RATE_LIMITS__ENABLED="false",
+            HOMEI_DOCKER__URL=box.engine.host,
+        )
         try:
             token = homei.login()
             body = {"name": "idle", "runtime": "systemd", "exec": str(program)}
@@ -114,6 +119,7 @@ def main() -> int:
     finally:
         engine.down()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(shared, ignore_errors=True)
     api_ms, anchor_ms, trip_ms = (1000 * statistics.median(v) for v in (api, anchor, trips))
     budget_ms = TARGET * anchor_ms + trip_ms
     result = {

@@ -67,11 +67,16 @@ class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
     config_environment: str | UnsetType = UNSET
     config_schema: dict[str, dict[str, Any]] | UnsetType = UNSET
     secrets_as: str | UnsetType = UNSET
+    # A native service (`runtime: "systemd"`): its program, arguments, port and domain.
+    runtime: str | UnsetType = UNSET
+    artifact: dict[str, str] | UnsetType | None = UNSET
+    exec: str | UnsetType | None = UNSET
+    args: list[str] | UnsetType = UNSET
+    port: int | UnsetType | None = UNSET
+    domain: str | UnsetType | None = UNSET
     # Seed 003's body, a PocketBase service run as a systemd unit (see services/templates.py).
     project_name: str | UnsetType = UNSET
     pocketbase_version: str | UnsetType = UNSET
-    port: int | UnsetType = UNSET
-    domain: str | UnsetType = UNSET
     created_by: str | UnsetType = UNSET
     superuser_email: str | UnsetType = UNSET
 

@@ -15,7 +15,7 @@ import pytest
 from tests.daemon_process import HomeiProcess, start_homei
 from tests.docker_env import DockerEngine
 from tests.processes import wait_for
-from tests.systemd_env import SystemdContainer
+from tests.systemd_env import REPO, SystemdContainer
 
 TICKER = """#!/bin/sh
 echo "ticker up"
@@ -26,8 +26,11 @@ while true; do n=$((n+1)); echo "tick $n"; sleep 0.2; done
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[Path]:
-    # Outside pytest's private (0700) folders: the unit runs as a dynamic user.
-    folder = Path(tempfile.mkdtemp(prefix="homei-journal-"))
+    # Not under /tmp (the unit has a private one) nor pytest's 0700 folders (the unit runs as
+    # a dynamic user): under the checkout's var/, beside the root filesystem's cache.
+    root = REPO / "var" / "units-shared"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="journal-", dir=root))
     folder.chmod(0o755)
     program = folder / "ticker"
     program.write_text(TICKER)
@@ -59,7 +62,11 @@ def homei(
         f'journal_dir = "{box.journal_dir}"\n'
         f'exec_roots = ["{shared}"]\n'
     )
-    daemon = start_homei(where, HOMEI_RATE_LIMITS__ENABLED="false")
+    daemon = start_homei(
+        where,
+        HOMEI_RATE_LIMITS__ENABLED="false",
+        HOMEI_DOCKER__URL=box.engine.host,
+    )
     try:
         yield daemon, daemon.login()
     finally:
@@ -86,7 +93,11 @@ def test_a_systemd_services_logs_and_follow_come_from_its_journal(
             == "active"
         ),
         60,
-        lambda: AssertionError(f"the unit did not start:\n{daemon.log()[-3000:]}"),
+        lambda: AssertionError(
+            "the unit did not start:\n"
+            + box.exec("journalctl", "-n", "30", "--no-pager", check=False).stdout
+            + daemon.log()[-2000:]
+        ),
     )
     wait_for(
         lambda: "tick 2" in _service_logs(homei, "ticker"),
