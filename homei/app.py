@@ -15,6 +15,7 @@ from aiohttp import web
 from homei.api.accesslog import AccessLog
 from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
+from homei.api.artifacts import ArtifactsApi
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.config_device import DeviceConfigApi
@@ -152,7 +153,11 @@ async def _assemble(
         settings, store, docker, containers, tasks, events, health, metrics, config.resolver,
         {"systemd": units.runtime},
     )  # fmt: skip
-    connect_units(units, services.reconciler.request)
+    connect_units(
+        units,
+        services.reconciler.request,
+        lambda: [row.spec for row in services.store.all().values()],
+    )
     service_configs = ConfigManager(
         config.configs, services.store, services.reconciler.request, events
     )
@@ -249,6 +254,7 @@ async def _assemble(
         config.configs,
         alerts.engine,
         alerts.deliverer,
+        units,
     )
 
     await tasks.load()
@@ -291,6 +297,7 @@ async def _assemble(
             SystemsApi(systems.systems, systems.admin, systems.keypair),
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
+            ArtifactsApi(units.artifacts),
             DeviceLogsApi(Journal(settings.units.journal_dir)),
         ],
         refine=[tasks_api.document_kinds],

@@ -14,6 +14,7 @@ import msgspec
 
 from homei.journal.reader import Journal
 from homei.services.policy import Policy
+from homei.services.spec import ServiceSpec
 from homei.settings import Settings
 from homei.units.artifacts import ArtifactStore
 from homei.units.runtime import UnitsRuntime
@@ -31,6 +32,7 @@ class UnitParts(msgspec.Struct, frozen=True):
 
     async def load(self) -> None:
         """Learn which unit files are Homei's (before the first reconcile pass)."""
+        await self.artifacts.prepare()
         await self.runtime.load()
 
     async def dial(self) -> None:
@@ -51,16 +53,31 @@ def build_units(settings: Settings, policy: Policy) -> UnitParts:
         policy,
         Path(settings.units.unit_dir),
         artifacts,
-        (artifacts.root, *(Path(root) for root in settings.units.exec_roots)),
+        tuple(Path(root) for root in settings.units.exec_roots),
         settings.units.job_timeout,
         journal=Journal(settings.units.journal_dir),
     )
     return UnitParts(systemd, runtime, artifacts)
 
 
-def connect_units(units: UnitParts, request: Callable[[str | None], object]) -> None:
+def connect_units(
+    units: UnitParts,
+    request: Callable[[str | None], object],
+    specs: Callable[[], list[ServiceSpec]],
+) -> None:
     """Ask `request` (the reconciler's) to compare again when a unit of Homei's changes
-    state (stopped behind Homei's back, say) and when systemd comes back."""
+    state (stopped behind Homei's back, say) and when systemd comes back; keep artefacts
+    that declared `specs` run."""
+
+    def users_of(name: str, version: str) -> list[str]:
+        return sorted(
+            spec.name
+            for spec in specs()
+            if spec.artifact is not None
+            and (spec.artifact.name, spec.artifact.version) == (name, version)
+        )
+
+    units.artifacts.users_of = users_of
 
     def job_ended(unit: str, result: str) -> None:
         instance = instance_of(unit)

@@ -218,7 +218,12 @@ class SystemdManager(DBusProxy):
     async def _ensure_subscribed(self) -> None:
         owner = self._owner
         if owner is not None and self._subscribed != owner:
-            await self.call("Subscribe")
+            try:
+                await self.call("Subscribe")
+            except DBusCallError as err:
+                # Two callers can race to subscribe the same connection: that is fine.
+                if not err.name.endswith(".AlreadySubscribed"):
+                    raise
             self._subscribed = owner
 
     async def _job(self, method: str, unit: str, timeout: float) -> None:

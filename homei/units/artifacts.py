@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
@@ -53,12 +53,12 @@ class ArtifactExists(Conflict):
 
 def check_name(name: str, version: str) -> None:
     """400 unless `name` and `version` are an artefact's."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValidationError(
             f"'{name}' is not an artefact name",
             {"fields": [{"path": "name", "message": "a-z0-9_.-"}]},
         )
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise ValidationError(
             f"'{version}' is not a version",
             {"fields": [{"path": "version", "message": "A-Za-z0-9_.+-"}]},
@@ -69,8 +69,14 @@ class ArtifactStore:
     """The artefacts under one folder."""
 
     def __init__(self, root: Path, max_size: int) -> None:
-        self.root = root.resolve()
+        self.root = root
         self.max_size = max_size
+        #: The services that run an artefact (set by the wiring: the declared specs).
+        self.users_of: Callable[[str, str], list[str]] = lambda name, version: []
+
+    async def prepare(self) -> None:
+        """Make the folder's path absolute: units name their programs by absolute paths."""
+        self.root = await asyncio.to_thread(self.root.resolve)
 
     def program(self, name: str, version: str) -> Path:
         """Where an artefact's program is (whether or not it is there)."""
@@ -116,8 +122,14 @@ class ArtifactStore:
         return artifact
 
     async def delete(self, name: str, version: str) -> None:
-        """Remove an artefact (the caller checks no service uses it)."""
+        """Remove an artefact; 409 `ARTIFACT_IN_USE` while a service runs it."""
         await self.get(name, version)
+        users = self.users_of(name, version)
+        if users:
+            raise ArtifactInUse(
+                f"Artefact '{name}' version '{version}' is used by {', '.join(users)}",
+                {"services": users},
+            )
         folder = self.root / name / version
         await asyncio.to_thread(_remove, folder, self.root / name)
 
