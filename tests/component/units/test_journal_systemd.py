@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_process import HomeiProcess, start_homei
-from tests.docker_env import DockerEngine
 from tests.processes import wait_for
-from tests.systemd_env import REPO, SystemdContainer
+from tests.systemd_env import SystemdContainer
 
 TICKER = """#!/bin/sh
 echo "ticker up"
@@ -25,29 +22,21 @@ while true; do n=$((n+1)); echo "tick $n"; sleep 0.2; done
 
 
 @pytest.fixture(scope="module")
-def shared() -> Iterator[Path]:
-    # Not under /tmp (the unit has a private one) nor pytest's 0700 folders (the unit runs as
-    # a dynamic user): under the checkout's var/, beside the root filesystem's cache.
-    root = REPO / "var" / "units-shared"
-    root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="journal-", dir=root))
-    folder.chmod(0o755)
-    program = folder / "ticker"
+def box(systemd: SystemdContainer, shared_dir: Path) -> Iterator[SystemdContainer]:
+    """The session's systemd, with the ticker program in the shared folder; the unit this
+    module makes is removed after it."""
+    program = shared_dir / "ticker"
     program.write_text(TICKER)
     program.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    yield systemd
+    systemd.systemctl("disable", "--now", "homei-svc-ticker.service", check=False)
+    (systemd.unit_dir / "homei-svc-ticker.service").unlink(missing_ok=True)
+    systemd.systemctl("daemon-reload")
 
 
 @pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Iterator[SystemdContainer]:
-    engine = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    try:
-        container = SystemdContainer(engine, tmp_path_factory.mktemp("systemd"), shared=[shared])
-        yield container.up()
-        container.down()
-    finally:
-        engine.down()
+def shared(box: SystemdContainer, shared_dir: Path) -> Path:
+    return shared_dir
 
 
 @pytest.fixture(scope="module")
