@@ -142,6 +142,7 @@ class UnitsRuntime:
 
     # --- instances ---------------------------------------------------------------------
     async def create(self, spec: ServiceSpec, instance: str) -> str:
+        manager = self.systemd.manager  # no unit file is written while systemd is away
         program = self.program(spec.image)
         want = expected(spec, self._policy)
         labels = dict(want.labels)
@@ -152,7 +153,6 @@ class UnitsRuntime:
         path = self.unit_dir / unit_file.unit_name(instance)
         await asyncio.to_thread(write_file_atomic, path, text.encode(), 0o644)
         self._known.add(instance)
-        manager = self.systemd.manager
         await self._call(manager.daemon_reload(self._timeout))
         await self._call(manager.enable([unit_file.unit_name(instance)]))
         return instance

@@ -78,6 +78,9 @@ def render(spec: ServiceSpec, program: str, applied: Applied) -> str:
         *HARDENING,
         f"Restart={_RESTART[spec.restart_policy]}",
         "RestartSec=1",
+        # Counted even where the system's defaults do not (cgroup v1): metrics read them.
+        "MemoryAccounting=yes",
+        "CPUAccounting=yes",
         f"TimeoutStopSec={spec.stop_timeout}",
     ]
     lines += [f"Environment={quote(f'{k}={v}')}" for k, v in sorted(spec.environment.items())]

@@ -92,6 +92,8 @@ async def test_native_service_lifecycle(homei, systemd: SystemdContainer):
         assert line in text.splitlines(), line
     service = await call(homei, "GET", "/api/v1/services/web", headers)
     assert service["status"] == "running", service
+    usage = await homei.components.units.runtime.usage("web", instant=False)
+    assert usage.memory > 0, usage  # MemoryCurrent, from the unit's cgroup
 
     # The artefact is refused while the service runs it.
     refused = await homei.client.delete("/api/v1/artifacts/busybox/1", headers=headers)
