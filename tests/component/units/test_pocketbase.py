@@ -90,3 +90,6 @@ async def test_003s_body_runs_pocketbase_and_a_new_version_keeps_the_data(
 
     await call(homei, "DELETE", "/api/v1/services/notes", headers)
     await until(lambda: not (systemd.unit_dir / UNIT).exists(), "the unit to be removed")
+    # The artefacts folder is the session's: leave it as it was found.
+    for version in binaries:
+        await call(homei, "DELETE", f"/api/v1/artifacts/pocketbase/{version}", headers)
