@@ -29,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 UNIT_INTERFACE = "org.freedesktop.systemd1.Unit"
 SERVICE_INTERFACE = "org.freedesktop.systemd1.Service"
 JOB_TIMEOUT = 90.0
+_CLEAN_POLL = 0.05
 # systemd's "not set" for 64-bit counters such as MemoryCurrent.
 _UNSET = 2**64 - 1
 
@@ -149,6 +150,16 @@ class SystemdManager(DBusProxy):
     async def kill_unit(self, unit: str, signal: int, who: str = "main") -> None:
         """Send `signal` to the unit's processes (`main` or `all`)."""
         await self.call("KillUnit", "ssi", [unit, who, signal])
+
+    async def clean_unit(self, unit: str, what: list[str], timeout: float = JOB_TIMEOUT) -> None:
+        """Remove a stopped unit's folders (`state`, `cache`, `logs`, ...) and wait until
+        systemd has (it cleans in the background, the unit in `maintenance` meanwhile)."""
+        await self.call("CleanUnit", "sas", [unit, what])
+        for _ in range(max(1, int(timeout / _CLEAN_POLL))):
+            if (await self.unit(unit)).active_state != "maintenance":
+                return
+            await asyncio.sleep(_CLEAN_POLL)  # no signal says the cleaning is over
+        raise JobFailed(unit, "timeout")
 
     async def reset_failed(self, unit: str) -> None:
         """Forget a unit's failed state (and its start rate limit)."""

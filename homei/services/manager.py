@@ -278,6 +278,8 @@ class ServiceManager:
     @work(ONE_PER_SERVICE)
     async def _remove(self, name: str, *, remove_data: bool) -> None:
         row = self.store.get(name)
+        if row is not None and remove_data:
+            await self._runtime.remove_data(row.spec)
         await self._reconciler.remove(name)
         if row is not None:
             others = {

@@ -78,6 +78,9 @@ class RuntimeRegistry:
     async def remove_volume(self, name: str) -> None:
         await self.default.remove_volume(name)
 
+    async def remove_data(self, spec: ServiceSpec) -> None:
+        await self.for_spec(spec).remove_data(spec)
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         ports: dict[tuple[str, int], str] = {}
         for runtime in self._all():

@@ -131,6 +131,15 @@ class UnitsRuntime:
     async def remove_volume(self, name: str) -> None:
         return None
 
+    async def remove_data(self, spec: ServiceSpec) -> None:
+        """The unit stopped and its state directory cleaned by systemd (`CleanUnit`)."""
+        unit = unit_file.unit_name(spec.name)
+        if spec.name not in self._known:
+            return
+        manager = self.systemd.manager
+        await self._call(manager.stop_unit(unit, self._timeout))
+        await self._call(manager.clean_unit(unit, ["state"], self._timeout))
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         ports: dict[tuple[str, int], str] = {}
         for instance in sorted(self._known):

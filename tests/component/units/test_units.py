@@ -117,8 +117,13 @@ async def test_native_service_lifecycle(homei, systemd: SystemdContainer):
     await call(homei, "POST", "/api/v1/services/web/restart", headers)
     await until(lambda: asyncio.to_thread(answers, port), "the unit after systemd's restart")
 
-    # Deleted: the unit goes, the port closes, the artefact may go.
-    await call(homei, "DELETE", "/api/v1/services/web", headers)
+    # Deleted with its data: the unit and its state folder go, the port closes, the
+    # artefact may go.
+    state = "/var/lib/private/homei/web"  # StateDirectory= of a DynamicUser unit
+    assert (await asyncio.to_thread(systemd.exec, "test", "-d", state, check=False)).returncode == 0
+    await call(homei, "DELETE", "/api/v1/services/web?removeData=true", headers)
+    gone = await asyncio.to_thread(systemd.exec, "test", "-e", state, check=False)
+    assert gone.returncode != 0, "the state folder is still there"
     await until(lambda: not unit_path.exists(), "the unit file to be removed")
     await until(lambda: asyncio.to_thread(lambda: not answers(port)), "the port to close")
     remaining = await call(homei, "DELETE", "/api/v1/artifacts/busybox/1", headers)
