@@ -169,9 +169,7 @@ async def _assemble(
         row = services.store.get(name)
         return row is not None and row.should_run
 
-    alerts = build_alerts(
-        settings.alerts, settings.data_dir, store, events, health, metrics, device_key, should_run
-    )
+    alerts = build_alerts(settings.alerts, store, events, health, metrics, device_key, should_run)
     monitor = build_monitor(
         settings.monitor,
         settings.data_dir,
@@ -357,7 +355,6 @@ async def _assemble(
         systems.start(health_checks=settings.systems.health_checks)
         alerts.engine.start()
         alerts.deliverer.start()
-        alerts.sampler.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -370,7 +367,6 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
-        await alerts.sampler.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()
         await containers.stop_watching()

@@ -208,8 +208,6 @@ class SystemsSettings(_Section):
 
 
 class AlertsSettings(_Section):
-    # How often the threshold rules read the machine (0: only what the sampler hands in).
-    sample_interval: Annotated[float, Meta(ge=0)] = 5.0
     dependency_interval: Seconds = 10.0  # how often a dependency down is looked for
     retry_first: Seconds = 1.0  # a failing channel's first wait; it doubles up to retry_max
     retry_max: Seconds = 300.0
