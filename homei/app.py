@@ -24,6 +24,7 @@ from homei.api.config_secrets import ConfigSecretsApi
 from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.dashboard import DashboardApi
+from homei.api.device_logs import DeviceLogsApi
 from homei.api.events import EventsApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
@@ -64,6 +65,7 @@ from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
 from homei.jobs_wiring import build_jobs
+from homei.journal.reader import Journal
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.monitor.wiring import alert_thresholds, build_monitor
@@ -317,6 +319,7 @@ async def _assemble(
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
             ArtifactsApi(units.artifacts),
+            DeviceLogsApi(Journal(settings.units.journal_dir)),
         ],
         refine=[tasks_api.document_kinds],
     )

@@ -119,6 +119,8 @@ class UnitsSettings(_Section):
     exec_roots: list[str] = msgspec.field(default_factory=list)
     max_artifact_size: Positive = 512 * 1024**2
     job_timeout: Seconds = 90.0
+    # The journal folder logs are read from (`journalctl --directory`); empty: the system's.
+    journal_dir: str = ""
 
 
 class BackupSchedule(_Section):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from homei.journal.reader import Journal
 from homei.services.policy import Policy
 from homei.services.spec import ServiceSpec
 from homei.settings import Settings
@@ -54,6 +55,7 @@ def build_units(settings: Settings, policy: Policy) -> UnitParts:
         artifacts,
         tuple(Path(root) for root in settings.units.exec_roots),
         settings.units.job_timeout,
+        journal=Journal(settings.units.journal_dir),
     )
     return UnitParts(systemd, runtime, artifacts)
 

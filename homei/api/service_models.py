@@ -79,6 +79,11 @@ class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
     args: list[str] | UnsetType = UNSET
     port: int | UnsetType | None = UNSET
     domain: str | UnsetType | None = UNSET
+    # Seed 003's body, a PocketBase service run as a systemd unit (see services/templates.py).
+    project_name: str | UnsetType = UNSET
+    pocketbase_version: str | UnsetType = UNSET
+    created_by: str | UnsetType = UNSET
+    superuser_email: str | UnsetType = UNSET
 
 
 class HealthOut(msgspec.Struct):

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from homei.core.errors import ValidationError
+from homei.services import templates
 from homei.services.config_schema import ENVIRONMENT_NAME, SecretsAs, VariableRule, rule_problems
 from homei.services.instance import HASH_LABEL, MANAGED_LABEL, SERVICE_LABEL
 from homei.services.values import Duration, Port, Size, decode_value, encode_value
@@ -205,6 +206,8 @@ def normalise(body: Any) -> dict[str, Any]:
     """Either request shape as one flat mapping of canonical field names."""
     if not isinstance(body, dict):
         raise ValidationError("The service must be a JSON object", {"fields": [{"path": "body"}]})
+    if templates.is_template(body):
+        return templates.from_template(body)
     flat: dict[str, Any] = {
         _TOP_RENAMES.get(str(k), str(k)): v for k, v in body.items() if k not in ("config", "id")
     }

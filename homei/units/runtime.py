@@ -23,6 +23,7 @@ from homei.core.atomic import write_file_atomic
 from homei.core.errors import SystemdUnavailable
 from homei.dbus.bus import DBusCallError
 from homei.dbus.systemd import JobFailed, UnitProperties
+from homei.journal.reader import Journal, JournalQuery, as_log_line
 from homei.services.drift import expected
 from homei.services.instance import (
     SERVICE_LABEL,
@@ -58,8 +59,10 @@ class UnitsRuntime:
         artifacts: ArtifactStore,
         exec_roots: tuple[Path, ...],
         job_timeout: float,
+        journal: Journal | None = None,
     ) -> None:
         self.systemd = systemd
+        self._journal = journal  # where units' logs are read; None: they have none
         self._policy = policy
         self.unit_dir = unit_dir
         self.artifacts = artifacts
@@ -269,13 +272,21 @@ class UnitsRuntime:
     async def logs(
         self, ref: str, *, tail: int, since: int | None, timestamps: bool, stream: str
     ) -> list[str]:
-        return []  # journald's, read by the logs package
+        # journald keeps one log per unit, not two streams: all of it is `stdout`.
+        if self._journal is None or stream != "stdout":
+            return []
+        query = JournalQuery(unit=unit_file.unit_name(ref), lines=tail, since=since)
+        entries = await self._journal.read(query)
+        return [as_log_line(e, timestamps=timestamps) for e in entries]
 
     async def follow(
         self, ref: str, *, tail: int, since: int | None, timestamps: bool
     ) -> AsyncIterator[bytes]:
-        return
-        yield b""
+        if self._journal is None:
+            return
+        query = JournalQuery(unit=unit_file.unit_name(ref), lines=tail, since=since)
+        async for entry in self._journal.follow(query):
+            yield (as_log_line(entry, timestamps=timestamps) + "\n").encode()
 
     # --- helpers -------------------------------------------------------------------------
     async def _call(self, call: Awaitable[_T]) -> _T:

@@ -50,6 +50,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/health/dependencies"): READ,
     ("GET", "/api/v1/status"): READ,
     ("GET", "/api/v1/system/info"): READ,
+    ("GET", "/api/v1/logs"): CONTROL,
     ("GET", "/api/v1/tasks"): READ,
     ("POST", "/api/v1/tasks"): CONTROL,
     ("GET", "/api/v1/tasks/types"): READ,
