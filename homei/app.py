@@ -35,6 +35,7 @@ from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
+from homei.api.validation import ValidationApi
 from homei.api.websockets import WebSocketHub
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
@@ -64,6 +65,7 @@ from homei.docker.images import Images
 from homei.jobs_wiring import build_jobs
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
+from homei.proxy_wiring import build_proxy
 from homei.service_wiring import build_services
 from homei.settings import Settings
 from homei.systems_wiring import build_systems
@@ -151,6 +153,7 @@ async def _assemble(
         config.configs, services.store, services.reconciler.request, events
     )
     systems = build_systems(settings, store, device_key)
+    proxy = build_proxy(settings, services.manager, events, health)
 
     def should_run(name: str) -> bool:
         row = services.store.get(name)
@@ -285,6 +288,7 @@ async def _assemble(
             SystemsApi(systems.systems, systems.admin, systems.keypair),
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
+            ValidationApi(proxy.service_validator, proxy.system_checks),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -318,6 +322,7 @@ async def _assemble(
         alerts.engine.start()
         alerts.deliverer.start()
         alerts.sampler.start()
+        proxy.proxy.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -333,6 +338,7 @@ async def _assemble(
         await alerts.sampler.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()
+        await proxy.proxy.stop()
         await containers.stop_watching()
         await services.samples.stop()
         await backup_schedules.stop()

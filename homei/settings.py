@@ -109,6 +109,13 @@ class ServiceSettings(_Section):
     secrets_dir: str = ""
 
 
+class ProxySettings(_Section):
+    enabled: bool = True
+    admin_url: str = "http://127.0.0.1:2019"  # Caddy's admin API, on loopback
+    server_name: str = "homei"  # the server under apps.http.servers that holds the routes
+    reconcile_interval: Seconds = 10.0  # how often Caddy's routes are compared with Homei's
+
+
 class BackupSchedule(_Section):
     """A backup made on its own: every `interval` seconds, or at the times `cron` names
     (minute hour day-of-month month day-of-week), keeping the newest per `retention`."""
@@ -212,6 +219,7 @@ class Settings(_Section):
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
 
     @property
     def host(self) -> str:

@@ -67,6 +67,7 @@ class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
     config_environment: str | UnsetType = UNSET
     config_schema: dict[str, dict[str, Any]] | UnsetType = UNSET
     secrets_as: str | UnsetType = UNSET
+    domain: str | UnsetType = UNSET
 
 
 class HealthOut(msgspec.Struct):

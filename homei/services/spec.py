@@ -135,6 +135,8 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     config_environment: Annotated[str, msgspec.Meta(pattern=ENVIRONMENT_NAME)] = "production"
     config_schema: dict[str, VariableRule] = msgspec.field(default_factory=dict)
     secrets_as: SecretsAs = "files"
+    # The name the reverse proxy serves the service by (empty: none).
+    domain: str = ""
 
     @property
     def memory_bytes(self) -> int | None:
@@ -165,6 +167,7 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
             fields.pop(name)
         fields.pop("backup_mode")
         fields.pop("reload")  # how a configuration is taken, not what the container is
+        fields.pop("domain")  # served by the reverse proxy, not by the container
         encoded = msgspec.json.encode(fields, order="sorted", enc_hook=encode_value)
         return hashlib.sha256(encoded).hexdigest()[:16]
 
