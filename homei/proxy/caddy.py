@@ -10,6 +10,9 @@ import aiohttp
 from homei.core.errors import ProxyError
 from homei.proxy.routes import Route
 
+TLS_POLICY_ID = "homei-tls-internal"
+_TLS = "/config/apps/tls"
+
 
 class CaddyAdmin:
     """A client of Caddy's admin API for the routes of the server `server`."""
@@ -27,7 +30,9 @@ class CaddyAdmin:
             await self._session.close()
             self._session = None
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(
+        self, method: str, path: str, body: Any = None, *, missing_ok: bool = False
+    ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         data = None if body is None else json.dumps(body)
@@ -42,6 +47,8 @@ class CaddyAdmin:
                 f"Caddy's admin API does not answer: {err or type(err).__name__}",
                 {"admin_url": self._base},
             ) from None
+        if missing_ok and response.status == 404:
+            return None
         if response.status >= 400:
             raise ProxyError(
                 f"Caddy refused {method} {path}: {_caddy_message(text)}",
@@ -75,6 +82,31 @@ class CaddyAdmin:
     async def remove(self, ident: str) -> None:
         """Remove the route with `@id` `ident`."""
         await self._call("DELETE", f"/id/{ident}")
+
+    async def internal_names(self) -> list[str] | None:
+        """The names Homei's TLS policy (Caddy's `internal` issuer) covers; None without one."""
+        policy = await self._call("GET", f"/id/{TLS_POLICY_ID}", missing_ok=True)
+        return None if policy is None else list(policy.get("subjects") or [])
+
+    async def set_internal_names(self, names: list[str]) -> None:
+        """Make Homei's TLS policy cover exactly `names`, first among the policies (Caddy
+        takes the first that matches); removed when `names` is empty."""
+        present = await self.internal_names()
+        if not names:
+            if present is not None:
+                await self._call("DELETE", f"/id/{TLS_POLICY_ID}")
+            return
+        policy = {"@id": TLS_POLICY_ID, "subjects": names, "issuers": [{"module": "internal"}]}
+        if present is not None:
+            await self._call("PATCH", f"/id/{TLS_POLICY_ID}", policy)
+        elif await self._call("GET", _TLS) is None:
+            await self._call("POST", _TLS, {"automation": {"policies": [policy]}})
+        elif await self._call("GET", f"{_TLS}/automation") is None:
+            await self._call("POST", f"{_TLS}/automation", {"policies": [policy]})
+        elif await self._call("GET", f"{_TLS}/automation/policies"):
+            await self._call("PUT", f"{_TLS}/automation/policies/0", policy)  # inserts
+        else:
+            await self._call("POST", f"{_TLS}/automation/policies/...", [policy])
 
 
 def _caddy_message(text: str) -> str:

@@ -16,7 +16,14 @@ from homei.core.errors import Conflict, HomeiError, ProxyError, ValidationError
 from homei.core.events import EventBus
 from homei.core.health import DependencyReport, HealthState
 from homei.proxy.caddy import CaddyAdmin
-from homei.proxy.routes import Route, domain_problem, hosts_of, parse_route, wanted_route
+from homei.proxy.routes import (
+    Route,
+    domain_problem,
+    hosts_of,
+    is_lan_name,
+    parse_route,
+    wanted_route,
+)
 from homei.services.spec import ServiceSpec
 from homei.services.store import Declared, ServiceStore
 
@@ -120,6 +127,9 @@ class ReverseProxy:
             for ident in present.keys() - wanted.keys():
                 _LOGGER.info("Removing the route %s", ident)
                 await self._caddy.remove(ident)
+            lan = sorted({r.domain for r in wanted.values() if is_lan_name(r.domain)})
+            if await self._caddy.internal_names() != (lan or None):
+                await self._caddy.set_internal_names(lan)
             self.synced_routes = len(wanted)
 
     async def _loop(self) -> None:

@@ -15,6 +15,8 @@ ROUTE_PREFIX = "homei-svc-"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 _NUMERIC = re.compile(r"^[0-9.]+$")
+# Names no public CA can certify: Caddy's `internal` issuer signs them instead.
+LAN_SUFFIXES = (".local", ".lan", ".home.arpa", ".internal", ".localdomain")
 
 
 class Route(msgspec.Struct, frozen=True):
@@ -54,6 +56,11 @@ def domain_problem(domain: str) -> str | None:
     if _NUMERIC.match(domain):
         return f"'{domain}' is an address, not a domain name"
     return None
+
+
+def is_lan_name(domain: str) -> bool:
+    """A `.local`-style or single-label name, served with a certificate of Caddy's own CA."""
+    return "." not in domain or domain.endswith(LAN_SUFFIXES)
 
 
 def upstream_of(spec: ServiceSpec) -> str | None:

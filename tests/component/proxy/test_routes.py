@@ -31,6 +31,20 @@ async def route_ids(caddy: CaddyServer) -> dict[str, Any]:
     return {r.get("@id", ""): r for r in routes}
 
 
+async def tls_names(caddy: CaddyServer) -> list[str] | None:
+    """The names Homei's TLS policy gives to Caddy's internal issuer; None without one."""
+    apps = await asyncio.to_thread(caddy.admin, "GET", "/config/apps")
+    for policy in apps.get("tls", {}).get("automation", {}).get("policies") or []:
+        if policy.get("@id") == "homei-tls-internal":
+            assert policy["issuers"] == [{"module": "internal"}]
+            return policy["subjects"]  # type: ignore[no-any-return]
+    return None
+
+
+async def _equal(value: Any, expected: Any) -> bool:
+    return await value == expected
+
+
 async def test_a_domain_answers_through_caddy_follows_updates_and_goes_with_delete(homei, caddy):
     headers = await homei.auth()
     port = free_port()
@@ -38,6 +52,8 @@ async def test_a_domain_answers_through_caddy_follows_updates_and_goes_with_dele
     await until(lambda: answers(caddy, "web.local"), "web.local to answer through Caddy")
     route = (await route_ids(caddy))["homei-svc-web"]
     assert route["handle"][0]["upstreams"] == [{"dial": f"127.0.0.1:{port}"}]
+    # A LAN name's certificate comes from Caddy's own CA.
+    assert await tls_names(caddy) == ["web.local"]
 
     # A new domain replaces the route in place: the old name no longer reaches the service.
     accepted = await call(
@@ -45,8 +61,10 @@ async def test_a_domain_answers_through_caddy_follows_updates_and_goes_with_dele
     )
     assert (await wait_task(homei, headers, accepted["taskId"]))["status"] == "completed"
     await until(lambda: answers(caddy, "site.local"), "site.local to answer")
-    assert not await answers(caddy, "web.local")
+    # Each change of Caddy's config is a reload of its own: the old name goes a moment later.
+    await until(lambda: _equal(answers(caddy, "web.local"), False), "web.local to stop answering")
     assert list(await route_ids(caddy)) == ["homei-svc-web"]
+    await until(lambda: _equal(tls_names(caddy), ["site.local"]), "the TLS policy to follow")
 
     await call(homei, "DELETE", "/api/v1/services/web", headers)
 
@@ -54,7 +72,8 @@ async def test_a_domain_answers_through_caddy_follows_updates_and_goes_with_dele
         return "homei-svc-web" not in await route_ids(caddy)
 
     await until(gone, "the route to be removed")
-    assert not await answers(caddy, "site.local")
+    await until(lambda: _equal(answers(caddy, "site.local"), False), "site.local to go")
+    await until(lambda: _equal(tls_names(caddy), None), "the TLS policy to go")
 
 
 async def test_a_caddy_restarted_empty_gets_its_routes_back(homei, caddy):
