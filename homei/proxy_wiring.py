@@ -7,6 +7,7 @@ validation that seed 003's routes answer with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -20,6 +21,7 @@ from homei.services.manager import ServiceManager
 from homei.settings import Settings
 
 UNIT_DIR = Path("/etc/systemd/system")
+SYSTEMD_BOOTED = Path("/run/systemd/system")  # sd_booted(3)'s test
 
 
 class ProxyParts(msgspec.Struct, frozen=True):
@@ -29,7 +31,11 @@ class ProxyParts(msgspec.Struct, frozen=True):
 
 
 def build_proxy(
-    settings: Settings, services: ServiceManager, events: EventBus, health: Health
+    settings: Settings,
+    services: ServiceManager,
+    events: EventBus,
+    health: Health,
+    systemd_available: Callable[[], bool] = lambda: SYSTEMD_BOOTED.is_dir(),
 ) -> ProxyParts:
     config = settings.proxy
     caddy = CaddyAdmin(config.admin_url, config.server_name) if config.enabled else None
@@ -39,5 +45,5 @@ def build_proxy(
     return ProxyParts(
         proxy,
         ServiceValidator(services, proxy),
-        SystemChecks(proxy, settings.services_dir, UNIT_DIR),
+        SystemChecks(proxy, settings.services_dir, UNIT_DIR, systemd_available),
     )

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +130,17 @@ class ServiceValidator:
 class SystemChecks:
     """`GET /validate/system` and `/system/health`: what native services and routes need."""
 
-    def __init__(self, proxy: ReverseProxy, base_dir: Path, unit_dir: Path) -> None:
+    def __init__(
+        self,
+        proxy: ReverseProxy,
+        base_dir: Path,
+        unit_dir: Path,
+        systemd_available: Callable[[], bool],
+    ) -> None:
         self._proxy = proxy
         self._base_dir = base_dir
         self._unit_dir = unit_dir
+        self._systemd_available = systemd_available
 
     async def validate(self) -> dict[str, Any]:
         """`is_valid`, `errors`, `warnings` and seed 003's `checks`."""
@@ -140,7 +148,7 @@ class SystemChecks:
         warnings: list[Problem] = []
         local = await asyncio.to_thread(self._local_checks)
         if not local["systemd_available"]:
-            message = "systemd is not running here: native services are unavailable"
+            message = "systemd does not answer: native services are unavailable"
             warnings.append(problem("system", message, "SYSTEMD_UNAVAILABLE"))
         elif not local["systemd_writable"]:
             message = f"Cannot write to the unit folder {self._unit_dir}"
@@ -186,7 +194,7 @@ class SystemChecks:
         }
 
     def _local_checks(self) -> dict[str, Any]:
-        systemd = Path("/run/systemd/system").is_dir()
+        systemd = self._systemd_available()
         return {
             "systemd_available": systemd,
             "systemd_writable": systemd and _writable(self._unit_dir),
