@@ -37,10 +37,12 @@ def caddy_available() -> bool:
 
 
 def caddy_config(admin_port: int, http_port: int) -> dict[str, Any]:
-    """Admin API and one HTTP server on loopback; no HTTPS on the plain listener."""
+    """Admin API and one HTTP server on loopback; no HTTPS on the plain listener. Caddy's
+    internal CA stays in its own folder: never installed into the machine's trust store."""
     return {
         "admin": {"listen": f"127.0.0.1:{admin_port}"},
         "apps": {
+            "pki": {"certificate_authorities": {"local": {"install_trust": False}}},
             "http": {
                 "servers": {
                     SERVER: {
@@ -48,7 +50,7 @@ def caddy_config(admin_port: int, http_port: int) -> dict[str, Any]:
                         "automatic_https": {"disable": True},
                     }
                 }
-            }
+            },
         },
     }
 
