@@ -41,7 +41,8 @@ class NewJob(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     cron: Annotated[str, Meta(max_length=200)] | None = None
     timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 86400)] | None = None
     concurrency: Annotated[int, Meta(ge=1, le=1000)] | None = None
-    env: dict[EnvName, Annotated[str, Meta(max_length=64 * 1024)]] = {}
+    # Bounded so that the largest body the schema allows stays under the API's body limit.
+    env: Annotated[dict[EnvName, Annotated[str, Meta(max_length=4096)]], Meta(max_length=32)] = {}
     on_missed: OnMissed = OnMissed.RUN_ONCE
 
 
