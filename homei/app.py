@@ -15,6 +15,7 @@ from aiohttp import web
 from homei.api.accesslog import AccessLog
 from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
+from homei.api.artifacts import ArtifactsApi
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.config_device import DeviceConfigApi
@@ -66,9 +67,10 @@ from homei.jobs_wiring import build_jobs
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.proxy_wiring import build_proxy
-from homei.service_wiring import build_services
+from homei.service_wiring import build_services, service_policy
 from homei.settings import Settings
 from homei.systems_wiring import build_systems
+from homei.units_wiring import build_units, connect_units
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
@@ -146,14 +148,21 @@ async def _assemble(
 
     # The device variables are read where they live: a change is seen at the next read.
     config = build_config(settings, store, device_key, lambda: settings.device.variables)
+    units = build_units(settings, service_policy(settings))
     services = build_services(
-        settings, store, docker, containers, tasks, events, health, metrics, config.resolver
+        settings, store, docker, containers, tasks, events, health, metrics, config.resolver,
+        {"systemd": units.runtime},
+    )  # fmt: skip
+    connect_units(
+        units,
+        services.reconciler.request,
+        lambda: [row.spec for row in services.store.all().values()],
     )
     service_configs = ConfigManager(
         config.configs, services.store, services.reconciler.request, events
     )
     systems = build_systems(settings, store, device_key)
-    proxy = build_proxy(settings, services.manager, events, health)
+    proxy = build_proxy(settings, services.manager, events, health, lambda: units.systemd.available)
 
     def should_run(name: str) -> bool:
         row = services.store.get(name)
@@ -246,6 +255,7 @@ async def _assemble(
         config.configs,
         alerts.engine,
         alerts.deliverer,
+        units,
     )
 
     await tasks.load()
@@ -289,6 +299,7 @@ async def _assemble(
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
             ValidationApi(proxy.service_validator, proxy.system_checks),
+            ArtifactsApi(units.artifacts),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -299,6 +310,7 @@ async def _assemble(
         await notifier.wait_ready_sent()
         if "updates" in parts:
             await system_bus.start(first_attempt=0)
+        await units.dial()
         containers.start_watching()
 
     async def on_startup(_: web.Application) -> None:
@@ -311,6 +323,7 @@ async def _assemble(
         # Dialling the bus and Docker imports their clients on worker threads: once READY is
         # out, those imports no longer hold the GIL while the API comes up.
         dials.append(asyncio.create_task(dial_after_ready(), name="homei-dial-after-ready"))
+        await units.load()
         services.reconciler.start()
         services.health.start()
         services.samples.start()
@@ -347,6 +360,7 @@ async def _assemble(
         await systems.stop()
         await services.health.stop()
         await services.reconciler.stop()
+        await units.stop()
         await tasks.shutdown()
         await docker.close()
         await system_bus.stop()

@@ -38,6 +38,7 @@ from homei.services.reconciler import Reconciler
 from homei.services.samples import Sampler
 from homei.settings import Settings
 from homei.systems_wiring import SystemParts
+from homei.units_wiring import UnitParts
 from homei.update import history as update_schema
 from homei.update.gate import HealthGate
 from homei.update.manager import UpdateManager
@@ -86,3 +87,4 @@ class Components(msgspec.Struct, frozen=True):
     service_configs: ServiceConfigs
     alerts: AlertEngine
     deliverer: Deliverer
+    units: UnitParts

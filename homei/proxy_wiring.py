@@ -20,9 +20,6 @@ from homei.proxy.validation import ServiceValidator, SystemChecks
 from homei.services.manager import ServiceManager
 from homei.settings import Settings
 
-UNIT_DIR = Path("/etc/systemd/system")
-SYSTEMD_BOOTED = Path("/run/systemd/system")  # sd_booted(3)'s test
-
 
 class ProxyParts(msgspec.Struct, frozen=True):
     proxy: ReverseProxy
@@ -35,7 +32,7 @@ def build_proxy(
     services: ServiceManager,
     events: EventBus,
     health: Health,
-    systemd_available: Callable[[], bool] = lambda: SYSTEMD_BOOTED.is_dir(),
+    systemd_available: Callable[[], bool],
 ) -> ProxyParts:
     config = settings.proxy
     caddy = CaddyAdmin(config.admin_url, config.server_name) if config.enabled else None
@@ -45,5 +42,7 @@ def build_proxy(
     return ProxyParts(
         proxy,
         ServiceValidator(services, proxy),
-        SystemChecks(proxy, settings.services_dir, UNIT_DIR, systemd_available),
+        SystemChecks(
+            proxy, settings.services_dir, Path(settings.units.unit_dir), systemd_available
+        ),
     )

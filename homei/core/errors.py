@@ -147,6 +147,12 @@ class ProxyError(HomeiError):
     status = 503
 
 
+class SystemdUnavailable(Unavailable):
+    """systemd does not answer on its bus (not there, or restarting)."""
+
+    code = "SYSTEMD_ERROR"
+
+
 class ConfigError(HomeiError):
     """Settings that cannot be used; the daemon refuses to start on them."""
 

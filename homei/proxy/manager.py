@@ -91,7 +91,7 @@ class ReverseProxy:
             raise InvalidDomain(problem, {"fields": [{"path": "domain", "message": problem}]})
         route = wanted_route(spec)
         if route is None:
-            message = "a domain needs a published TCP host port to send it to"
+            message = "a domain needs a `port` (or a published TCP host port) to send it to"
             raise InvalidDomain(message, {"fields": [{"path": "domain", "message": message}]})
         owner = self.domain_owner(spec.domain, besides=spec.name)
         if owner is not None:

@@ -64,7 +64,10 @@ def is_lan_name(domain: str) -> bool:
 
 
 def upstream_of(spec: ServiceSpec) -> str | None:
-    """Where the service answers on the device: its first published TCP host port."""
+    """Where the service answers on the device: a native service's `port` on loopback, a
+    Docker service's first published TCP host port."""
+    if spec.port is not None:
+        return f"127.0.0.1:{spec.port}"
     for port in spec.ports:
         if port.host is not None and port.protocol == "tcp":
             host = port.ip if port.ip not in ("", "0.0.0.0") else "127.0.0.1"  # noqa: S104

@@ -59,6 +59,8 @@ class ServiceValidator:
             checks["spec_valid"] = True
             name = spec.name
             ports = [(p.ip, p.host, p.protocol) for p in spec.ports if p.host is not None]
+            if spec.port is not None:  # a native service listens on loopback
+                ports.append(("", spec.port, "tcp"))
         taken = self._services.store.get(name) is not None or name in self._services.busy
         if taken:
             message = f"A service named '{name}' already exists"

@@ -53,3 +53,11 @@ def test_the_upstream_is_the_first_published_tcp_port_on_loopback():
     assert wanted_route(spec) == Route("web", "web.local", "127.0.0.1:8081")
     assert wanted_route(parse_spec({"name": "web", "image": "i", "domain": "web.local"})) is None
     assert wanted_route(parse_spec({"name": "web", "image": "i", "ports": ["8081:80"]})) is None
+
+
+def test_a_native_service_is_reached_on_its_port_on_loopback():
+    spec = parse_spec(
+        {"name": "pb", "runtime": "systemd", "exec": "/usr/bin/pb", "port": 8090,
+         "domain": "pb.local"}
+    )  # fmt: skip
+    assert wanted_route(spec) == Route("pb", "pb.local", "127.0.0.1:8090")
