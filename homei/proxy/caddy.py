@@ -44,7 +44,7 @@ class CaddyAdmin:
                 text = await response.text()
         except (aiohttp.ClientError, TimeoutError) as err:
             raise ProxyError(
-                f"Caddy's admin API does not answer: {err or type(err).__name__}",
+                f"Caddy's admin API does not answer: {str(err) or type(err).__name__}",
                 {"admin_url": self._base},
             ) from None
         if missing_ok and response.status == 404:

@@ -160,6 +160,8 @@ class ReverseProxy:
                     self.request()
             finally:
                 self._events.unsubscribe(subscription)
+            if not subscription.overflowed:
+                return  # the bus closed: the daemon is stopping
             self.request()
 
     def start(self) -> None:
