@@ -36,7 +36,7 @@ def build_proxy(
 ) -> ProxyParts:
     config = settings.proxy
     caddy = CaddyAdmin(config.admin_url, config.server_name) if config.enabled else None
-    proxy = ReverseProxy(caddy, services.store, events, config.reconcile_interval)
+    proxy = ReverseProxy(caddy, services.store, services.busy, events, config.reconcile_interval)
     services.admission.append(proxy.admit)
     health.register("caddy", proxy.report, critical=False)
     return ProxyParts(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Container
 
 from homei.core.errors import Conflict, HomeiError, ProxyError, ValidationError
 from homei.core.events import EventBus
@@ -45,10 +46,20 @@ class ReverseProxy:
     """The services' routes in Caddy; `caddy` None when the proxy is turned off."""
 
     def __init__(
-        self, caddy: CaddyAdmin | None, store: ServiceStore, events: EventBus, interval: float
+        self,
+        caddy: CaddyAdmin | None,
+        store: ServiceStore,
+        busy: Container[str],
+        events: EventBus,
+        interval: float,
     ) -> None:
         self._caddy = caddy
         self._store = store
+        # Domains asked for by installs and updates not declared yet: held while the service
+        # is being admitted or is busy (its task running), so two at once cannot both pass.
+        self._busy = busy
+        self._claims: dict[str, str] = {}
+        self._admitting: set[str] = set()
         self._events = events
         self._interval = interval
         self._wake = asyncio.Event()
@@ -69,9 +80,13 @@ class ReverseProxy:
         return {route.route_id: route for route in routes if route is not None}
 
     def domain_owner(self, domain: str, *, besides: str) -> str | None:
-        """The other declared service that has `domain`, if one does."""
+        """The other service that has `domain` (declared, or being installed), if one does."""
         for name, row in self._store.all().items():
             if name != besides and row.spec.domain == domain:
+                return name
+        for name, claimed in self._claims.items():
+            held = name in self._admitting or name in self._busy
+            if name != besides and claimed == domain and held:
                 return name
         return None
 
@@ -84,6 +99,7 @@ class ReverseProxy:
     async def admit(self, spec: ServiceSpec, old: Declared | None) -> None:
         """Refuse a spec whose domain is malformed or taken, before anything changes; 503
         when its route must change and Caddy does not answer."""
+        self._claims.pop(spec.name, None)
         if not spec.domain:
             return
         problem = domain_problem(spec.domain)
@@ -96,10 +112,19 @@ class ReverseProxy:
         owner = self.domain_owner(spec.domain, besides=spec.name)
         if owner is not None:
             raise _taken(spec.domain, f"service '{owner}'")
-        if self._caddy is None or (old is not None and wanted_route(old.spec) == route):
-            return  # nothing to change in Caddy
-        if spec.domain in await self.foreign_hosts():
-            raise _taken(spec.domain, "a route of Caddy's own")
+        # Claimed before the first await: a second request for it now finds it taken.
+        self._claims[spec.name] = spec.domain
+        self._admitting.add(spec.name)
+        try:
+            if self._caddy is None or (old is not None and wanted_route(old.spec) == route):
+                return  # nothing to change in Caddy
+            if spec.domain in await self.foreign_hosts():
+                raise _taken(spec.domain, "a route of Caddy's own")
+        except BaseException:
+            self._claims.pop(spec.name, None)
+            raise
+        finally:
+            self._admitting.discard(spec.name)
 
     # --- keeping Caddy equal -----------------------------------------------------------
     def request(self) -> None:

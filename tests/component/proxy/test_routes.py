@@ -151,3 +151,17 @@ async def test_caddy_down_refuses_route_changes_and_the_routes_return_with_it(ho
 
 async def _status(report: Any, expected: str) -> bool:
     return (await report)["status"] == expected
+
+
+async def test_two_installs_asking_for_one_domain_at_once_cannot_both_have_it(homei, caddy):
+    headers = await homei.auth()
+    bodies = [web(name, "one.local", free_port()) for name in ("first", "second")]
+    responses = await asyncio.gather(
+        *(homei.client.post("/api/v1/services", json=body, headers=headers) for body in bodies)
+    )
+    assert sorted(r.status for r in responses) == [202, 409]
+    refused = next(r for r in responses if r.status == 409)
+    assert (await refused.json())["error"]["code"] == "DOMAIN_TAKEN"
+    accepted = await next(r for r in responses if r.status == 202).json()
+    assert (await wait_task(homei, headers, accepted["taskId"]))["status"] == "completed"
+    await until(lambda: answers(caddy, "one.local"), "one.local to answer")
