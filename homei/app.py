@@ -29,6 +29,7 @@ from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
 from homei.api.jobs import JobsApi
 from homei.api.metrics import MetricsApi
+from homei.api.monitoring import MonitoringApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
 from homei.api.system import SystemApi
@@ -66,6 +67,7 @@ from homei.docker.images import Images
 from homei.jobs_wiring import build_jobs
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.wiring import alert_thresholds, build_monitor
 from homei.proxy_wiring import build_proxy
 from homei.service_wiring import build_services, service_policy
 from homei.settings import Settings
@@ -168,8 +170,18 @@ async def _assemble(
         row = services.store.get(name)
         return row is not None and row.should_run
 
-    alerts = build_alerts(
-        settings.alerts, settings.data_dir, store, events, health, metrics, device_key, should_run
+    alerts = build_alerts(settings.alerts, store, events, health, metrics, device_key, should_run)
+    monitor = build_monitor(
+        settings.monitor,
+        settings.data_dir,
+        store,
+        metrics,
+        service_health=services.health.summary,
+        list_containers=containers.list,
+        thresholds=alert_thresholds(alerts.engine),
+    )
+    monitor.sampler.add_observer(
+        lambda snapshot: alerts.engine.observe(snapshot.gauges(), snapshot.reading.ts)
     )
 
     async def services_restored() -> None:
@@ -250,6 +262,7 @@ async def _assemble(
         services.health,
         services.samples,
         backups,
+        monitor,
         jobs.jobs,
         systems,
         config.configs,
@@ -279,7 +292,15 @@ async def _assemble(
             AuthApi(accounts, throttle),
             UsersApi(accounts),
             tasks_api,
-            SystemApi(settings.data_dir, settings.mode, health, tasks, events),
+            SystemApi(settings.data_dir, settings.mode, health, tasks, events, monitor.overview),
+            MonitoringApi(
+                monitor.overview,
+                monitor.timeline,
+                monitor.sampler,
+                events,
+                websockets,
+                settings.events.heartbeat,
+            ),
             EventsApi(events, websockets, settings.events.heartbeat),
             MetricsApi(metrics),
             UpdateApi(updates, gate),
@@ -312,6 +333,7 @@ async def _assemble(
             await system_bus.start(first_attempt=0)
         await units.dial()
         containers.start_watching()
+        monitor.sampler.start()  # after READY: sampling never delays start-up
 
     async def on_startup(_: web.Application) -> None:
         loop_monitor.start()
@@ -334,7 +356,6 @@ async def _assemble(
         systems.start(health_checks=settings.systems.health_checks)
         alerts.engine.start()
         alerts.deliverer.start()
-        alerts.sampler.start()
         proxy.proxy.start()
         health.is_ready = True
 
@@ -348,12 +369,12 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
-        await alerts.sampler.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()
         await proxy.proxy.stop()
         await containers.stop_watching()
         await services.samples.stop()
+        await monitor.sampler.stop()
         await backup_schedules.stop()
         await rotation.stop()
         await jobs.jobs.stop()

@@ -28,14 +28,16 @@ from homei.jobs import job_records as jobs_schema
 from homei.jobs import system_records as systems_schema
 from homei.jobs.jobs import Jobs
 from homei.monitor import alert_records as alerts_schema
+from homei.monitor import history as monitor_schema
 from homei.monitor.alerts import AlertEngine
 from homei.monitor.api_metrics import ApiMetrics
 from homei.monitor.notify.deliverer import Deliverer
+from homei.monitor.service_samples import ServiceSampler
+from homei.monitor.wiring import MonitorParts
 from homei.services import store as services_schema
 from homei.services.health import HealthMonitor
 from homei.services.manager import ServiceManager
 from homei.services.reconciler import Reconciler
-from homei.services.samples import Sampler
 from homei.settings import Settings
 from homei.systems_wiring import SystemParts
 from homei.units_wiring import UnitParts
@@ -50,6 +52,7 @@ MIGRATIONS = (
     *services_schema.MIGRATIONS,
     *backup_schema.MIGRATIONS,
     *device_key_schema.MIGRATIONS,
+    *monitor_schema.MIGRATIONS,
     *jobs_schema.MIGRATIONS,
     *systems_schema.MIGRATIONS,
     *service_config_schema.MIGRATIONS,
@@ -80,8 +83,9 @@ class Components(msgspec.Struct, frozen=True):
     services: ServiceManager
     reconciler: Reconciler
     service_health: HealthMonitor
-    samples: Sampler
+    samples: ServiceSampler
     backups: BackupManager
+    monitor: MonitorParts
     jobs: Jobs
     systems: SystemParts
     service_configs: ServiceConfigs

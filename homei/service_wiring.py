@@ -22,6 +22,7 @@ from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.runtime import DockerRuntime
 from homei.monitor.api_metrics import ApiMetrics
+from homei.monitor.service_samples import ServiceSampler
 from homei.services.backup_data import ServiceBackupData
 from homei.services.control import ServiceControl
 from homei.services.health import HealthMonitor
@@ -32,7 +33,6 @@ from homei.services.reconciler import Reconciler
 from homei.services.reload import ConfigReload
 from homei.services.runtime import Configuration
 from homei.services.runtimes import ClaimingRuntime, RuntimeRegistry
-from homei.services.samples import Sampler
 from homei.services.store import ServiceStore
 from homei.services.views import ServiceViews
 from homei.settings import Settings
@@ -46,7 +46,7 @@ class ServiceParts(msgspec.Struct, frozen=True):
     manager: ServiceManager
     reconciler: Reconciler
     health: HealthMonitor
-    samples: Sampler
+    samples: ServiceSampler
     views: ServiceViews
     backup_data: ServiceBackupData
     reload: ConfigReload
@@ -98,7 +98,7 @@ def build_services(
         backoff=settings.services.restart_backoff,
         max_backoff=settings.services.restart_backoff_max,
     )
-    samples = Sampler(
+    samples = ServiceSampler(
         store,
         service_store,
         runtime,

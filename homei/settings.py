@@ -158,6 +158,16 @@ class BackupSettings(_Section):
     schedules: list[BackupSchedule] = []
 
 
+class MonitorSettings(_Section):
+    interval: Annotated[float, Meta(ge=0)] = 1.0  # seconds between samples; 0: no sampler
+    flush_interval: Seconds = 10.0  # samples are written to the history this often
+    raw_retention: Seconds = 3600.0
+    minute_retention: Seconds = 30 * 86400.0
+    five_minute_retention: Seconds = 90 * 86400.0
+    hour_retention: Seconds = 365 * 86400.0
+    sysfs_root: str = "/sys"
+
+
 class RotationSettings(_Section):
     # How often the secrets' rotation schedules are looked at (a missed one runs at start).
     check_interval: Seconds = 60.0
@@ -203,8 +213,6 @@ class SystemsSettings(_Section):
 
 
 class AlertsSettings(_Section):
-    # How often the threshold rules read the machine (0: only what the sampler hands in).
-    sample_interval: Annotated[float, Meta(ge=0)] = 5.0
     dependency_interval: Seconds = 10.0  # how often a dependency down is looked for
     retry_first: Seconds = 1.0  # a failing channel's first wait; it doubles up to retry_max
     retry_max: Seconds = 300.0
@@ -226,6 +234,7 @@ class Settings(_Section):
     docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     services: ServiceSettings = msgspec.field(default_factory=ServiceSettings)
+    monitor: MonitorSettings = msgspec.field(default_factory=MonitorSettings)
     device: DeviceSettings = msgspec.field(default_factory=DeviceSettings)
     rotation: RotationSettings = msgspec.field(default_factory=RotationSettings)
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)

@@ -27,6 +27,7 @@ class MetricsApi:
     )
     async def scrape(self, request: web.Request) -> web.Response:
         """Request counts and latencies by route template, process figures, build info."""
+        await self._metrics.refresh()
         body = await asyncio.to_thread(self._metrics.render)
         response = web.Response(body=body)
         response.headers["Content-Type"] = self._metrics.content_type

@@ -12,10 +12,10 @@ from homei.api.routing import endpoint
 from homei.api.services import NAME_PARAM, NAME_REF
 from homei.api.websockets import WebSocketHub
 from homei.core.auth import Permission
+from homei.monitor.service_samples import ServiceSampler
 from homei.services.health import HealthMonitor
 from homei.services.instance import HealthStatus, InstanceNotFound
 from homei.services.manager import ServiceManager
-from homei.services.samples import Sampler
 from homei.services.views import ServiceViews, container_of, status_of
 
 
@@ -76,7 +76,7 @@ class ServiceStatusApi:
         services: ServiceManager,
         views: ServiceViews,
         monitor: HealthMonitor,
-        sampler: Sampler,
+        sampler: ServiceSampler,
         hub: WebSocketHub,
     ) -> None:
         self._services = services

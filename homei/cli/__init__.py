@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import alerts, backup, config, jobs, services, systems, update, users
+from homei.cli import alerts, backup, config, jobs, services, systems, top, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_parser(commands, parents=[remote])
     config.add_parser(commands, parents=[remote])
     services.add_parsers(commands, parents=[remote])
+    top.add_parser(commands, parents=[remote])
     systems.add_parser(commands, parents=[remote])
     jobs.add_parser(commands, parents=[remote])
     alerts.add_parser(commands, parents=[remote])
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": config.run,
             "services": services.run,
             "images": services.run,
+            "top": top.run,
             "systems": systems.run,
             "jobs": jobs.run,
             "alerts": alerts.run,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -53,6 +53,8 @@ class ApiMetrics:
         self._durations: dict[tuple[str, str], _Durations] = {}
         self._disconnects: dict[tuple[str, str], int] = {}
         self._gauges: dict[str, _Gauge] = {}
+        self._collectors: list[Callable[[], Iterator[Any]]] = []
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
         self._registry: Any = None
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
@@ -79,6 +81,22 @@ class ApiMetrics:
     ) -> None:
         """One gauge with a value per label value, each read at scrape time."""
         self._gauges[name] = _Gauge(name, documentation, label, dict(reads))
+
+    def add_collector(
+        self,
+        collect: Callable[[], Iterator[Any]],
+        refresh: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Metric families of a component, from `collect` on the scrape's thread; `refresh`
+        (if given) runs on the event loop before each scrape, to fetch what `collect` reads."""
+        self._collectors.append(collect)
+        if refresh is not None:
+            self._refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        """Bring the components' figures up to date before a scrape."""
+        for refresh in self._refreshers:
+            await refresh()
 
     def render(self) -> bytes:
         """The exposition-format text of every metric (blocking: run it on a thread)."""
@@ -137,6 +155,8 @@ class ApiMetrics:
             for value, read in gauge.reads.items():
                 family.add_metric(() if gauge.label is None else (value,), read())
             yield family
+        for collect in list(self._collectors):
+            yield from collect()
 
 
 class _Collector:

@@ -53,6 +53,8 @@ SEMANTIC_VALIDATION = {
     "POST /api/v1/update/mark-active",
     # A backup task's config is checked as POST /api/v1/backups checks its body.
     "POST /api/v1/tasks",
+    # The range must end after it starts and hold at most 10000 points at its resolution.
+    "GET /api/v1/metrics/history",
     # `orchestrator` holds the settings, checked against their own rules (settings.py).
     "PUT /api/v1/config",
     # The systems named must be registered, and the caller allowed to use them; a cron

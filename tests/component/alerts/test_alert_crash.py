@@ -14,7 +14,7 @@ from tests.component.services.env import until
 from tests.daemon_process import HomeiProcess, free_port, start_homei
 
 FAST = {
-    "HOMEI_ALERTS__SAMPLE_INTERVAL": "0.2",
+    "HOMEI_MONITOR__INTERVAL": "0.2",
     "HOMEI_ALERTS__RETRY_FIRST": "0.2",
     "HOMEI_ALERTS__RETRY_MAX": "0.5",
 }

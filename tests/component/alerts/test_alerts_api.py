@@ -21,7 +21,7 @@ from tests.component.services.env import until
 from tests.conftest import OPEN_LIMITS
 from tests.daemon_process import free_port
 
-FAST = OPEN_LIMITS + "[alerts]\nsample_interval = 0.2\nretry_first = 0.2\nretry_max = 1.0\n"
+FAST = OPEN_LIMITS + "[monitor]\ninterval = 0.2\n[alerts]\nretry_first = 0.2\nretry_max = 1.0\n"
 NOW = {"for": 0, "hysteresis": 0}
 
 

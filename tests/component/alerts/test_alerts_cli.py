@@ -12,7 +12,7 @@ from tests.processes import wait_for
 
 def test_alerts_commands(tmp_path):
     (tmp_path / "device").mkdir()
-    homei = start_homei(tmp_path / "device", HOMEI_ALERTS__SAMPLE_INTERVAL="0.2")
+    homei = start_homei(tmp_path / "device", HOMEI_MONITOR__INTERVAL="0.2")
     try:
         cli = lambda *args, **kw: homei_cli(tmp_path, *args, **kw)  # noqa: E731
         login = cli("login", "--url", homei.url, "--password-stdin", stdin=homei.admin_password)

@@ -12,7 +12,7 @@ from tests.component.services.env import install, running, settings_for, sleeper
 from tests.docker_env import DockerEngine
 
 SERVICE = "alerted"
-FAST = "[alerts]\nsample_interval = 0\nretry_first = 0.2\nretry_max = 1.0\n"
+FAST = "[alerts]\nretry_first = 0.2\nretry_max = 1.0\n"
 
 
 async def test_killed_service_fires_and_resolves(

@@ -24,7 +24,9 @@ PERIODS = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
 RESOLUTIONS = {"1m": 60, "5m": 300, "1h": 3600}
 
 
-class Sampler:
+class ServiceSampler:
+    """Samples the services' containers and answers their metrics (000's shape)."""
+
     def __init__(
         self,
         store: Store,
