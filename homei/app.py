@@ -38,6 +38,7 @@ from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
+from homei.api.validation import ValidationApi
 from homei.api.websockets import WebSocketHub
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
@@ -69,6 +70,7 @@ from homei.journal.reader import Journal
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.monitor.wiring import alert_thresholds, build_monitor
+from homei.proxy_wiring import build_proxy
 from homei.service_wiring import build_services, service_policy
 from homei.settings import Settings
 from homei.systems_wiring import build_systems
@@ -164,6 +166,7 @@ async def _assemble(
         config.configs, services.store, services.reconciler.request, events
     )
     systems = build_systems(settings, store, device_key)
+    proxy = build_proxy(settings, services.manager, events, health, lambda: units.systemd.available)
 
     def should_run(name: str) -> bool:
         row = services.store.get(name)
@@ -318,6 +321,7 @@ async def _assemble(
             SystemsApi(systems.systems, systems.admin, systems.keypair),
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
+            ValidationApi(proxy.service_validator, proxy.system_checks),
             ArtifactsApi(units.artifacts),
             DeviceLogsApi(Journal(settings.units.journal_dir)),
         ],
@@ -355,6 +359,7 @@ async def _assemble(
         systems.start(health_checks=settings.systems.health_checks)
         alerts.engine.start()
         alerts.deliverer.start()
+        proxy.proxy.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -369,6 +374,7 @@ async def _assemble(
         await gate.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()
+        await proxy.proxy.stop()
         await containers.stop_watching()
         await services.samples.stop()
         await monitor.sampler.stop()

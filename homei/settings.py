@@ -109,6 +109,13 @@ class ServiceSettings(_Section):
     secrets_dir: str = ""
 
 
+class ProxySettings(_Section):
+    enabled: bool = True
+    admin_url: str = "http://127.0.0.1:2019"  # Caddy's admin API, on loopback
+    server_name: str = "homei"  # the server under apps.http.servers that holds the routes
+    reconcile_interval: Seconds = 10.0  # how often Caddy's routes are compared with Homei's
+
+
 class UnitsSettings(_Section):
     """Native services as systemd units (`runtime: "systemd"`)."""
 
@@ -235,6 +242,7 @@ class Settings(_Section):
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
     units: UnitsSettings = msgspec.field(default_factory=UnitsSettings)
 
     @property
