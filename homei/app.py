@@ -26,6 +26,7 @@ from homei.api.containers import ContainersApi
 from homei.api.dashboard import DashboardApi
 from homei.api.device_logs import DeviceLogsApi
 from homei.api.events import EventsApi
+from homei.api.fleet import FleetApi
 from homei.api.health import HealthApi
 from homei.api.images import ImagesApi
 from homei.api.jobs import JobsApi
@@ -65,6 +66,7 @@ from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
+from homei.fleet.wiring import build_fleet
 from homei.jobs_wiring import build_jobs
 from homei.journal.reader import Journal
 from homei.monitor.alert_wiring import build_alerts
@@ -242,6 +244,8 @@ async def _assemble(
             settings.update.gate_window, settings.update.gate_interval, settings.update.gate_passes
         ),
     )
+    fleet = build_fleet(settings, store, updates, tasks, events, health, reboot)
+    device_config.on_change("fleet", fleet.reconfigure)
     components = Components(
         settings,
         store,
@@ -271,6 +275,7 @@ async def _assemble(
         alerts.engine,
         alerts.deliverer,
         units,
+        fleet,
     )
 
     await tasks.load()
@@ -324,6 +329,7 @@ async def _assemble(
             ValidationApi(proxy.service_validator, proxy.system_checks),
             ArtifactsApi(units.artifacts),
             DeviceLogsApi(Journal(settings.units.journal_dir)),
+            FleetApi(fleet, device_config),
         ],
         refine=[tasks_api.document_kinds],
     )
@@ -360,6 +366,8 @@ async def _assemble(
         alerts.engine.start()
         alerts.deliverer.start()
         proxy.proxy.start()
+        if "updates" in parts:
+            await fleet.start()
         health.is_ready = True
 
     async def on_shutdown(_: web.Application) -> None:
@@ -372,6 +380,7 @@ async def _assemble(
             dial.cancel()
         await asyncio.gather(*dials, return_exceptions=True)
         await gate.stop()
+        await fleet.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()
         await proxy.proxy.stop()

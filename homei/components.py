@@ -24,6 +24,8 @@ from homei.core.watchdog import LoopMonitor, Watchdog
 from homei.dbus.bus import SystemBus
 from homei.docker.containers import Containers
 from homei.docker.engine import DockerEngine
+from homei.fleet import actions as fleet_schema
+from homei.fleet.client import FleetClient
 from homei.jobs import job_records as jobs_schema
 from homei.jobs import system_records as systems_schema
 from homei.jobs.jobs import Jobs
@@ -58,6 +60,7 @@ MIGRATIONS = (
     *service_config_schema.MIGRATIONS,
     *rotation_schema.MIGRATIONS,
     *alerts_schema.MIGRATIONS,
+    *fleet_schema.MIGRATIONS,
 )
 
 
@@ -92,3 +95,4 @@ class Components(msgspec.Struct, frozen=True):
     alerts: AlertEngine
     deliverer: Deliverer
     units: UnitParts
+    fleet: FleetClient

@@ -220,6 +220,34 @@ class AlertsSettings(_Section):
     retry_max: Seconds = 300.0
 
 
+class FleetSettings(_Section):
+    """A hawkBit DDI server this device takes its OS updates from (off by default)."""
+
+    enabled: bool = False
+    url: Annotated[str, Meta(pattern=r"^$|^https?://[^\s]+$")] = ""
+    tenant: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "DEFAULT"
+    # Empty: the device's machine id.
+    controller_id: Annotated[str, Meta(pattern=r"^$|^[A-Za-z0-9_.:-]{1,64}$")] = ""
+    token: str = ""
+    token_kind: Literal["target", "gateway"] = "target"  # noqa: S105 (a kind, not a secret)
+    ca_file: str = ""  # a CA bundle for the server's TLS certificate; "": the system's
+    apply: Literal["immediately", "maintenance_window"] = "immediately"
+    poll_min: Seconds = 5.0  # the server's `sleep` is held between these
+    poll_max: Seconds = 3600.0
+    request_timeout: Seconds = 30.0
+    reboot_after_install: bool = False
+
+    def problems(self) -> dict[str, str]:
+        """Rules across fields (checked on change through the API; at start, a client
+        without a URL stays off and says so)."""
+        found = {}
+        if self.poll_min > self.poll_max:
+            found["fleet.poll_min"] = "must not exceed poll_max"
+        if self.enabled and not self.url:
+            found["fleet.url"] = "required when the fleet client is enabled"
+        return found
+
+
 class Settings(_Section):
     mode: Mode = "development"
     # The file these settings were read from (or would be): set by the loader, not in a file.
@@ -244,6 +272,7 @@ class Settings(_Section):
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
     proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
     units: UnitsSettings = msgspec.field(default_factory=UnitsSettings)
+    fleet: FleetSettings = msgspec.field(default_factory=FleetSettings)
 
     @property
     def host(self) -> str:

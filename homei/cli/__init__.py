@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import homei
-from homei.cli import alerts, backup, config, jobs, services, systems, top, update, users
+from homei.cli import alerts, backup, config, fleet, jobs, services, systems, top, update, users
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     systems.add_parser(commands, parents=[remote])
     jobs.add_parser(commands, parents=[remote])
     alerts.add_parser(commands, parents=[remote])
+    fleet.add_parser(commands, parents=[remote])
     return parser
 
 
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             "systems": systems.run,
             "jobs": jobs.run,
             "alerts": alerts.run,
+            "fleet": fleet.run,
         }
         return asyncio.run(handler[args.command](args))
     except SettingsError as err:

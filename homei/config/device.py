@@ -36,6 +36,7 @@ LIVE = frozenset(
         "update.gate_passes",
         "backup.schedules",
         "device",
+        "fleet",
     }
 )
 # Shown by GET, never set: what the daemon is, and where it listens (from `api.listen`).

@@ -262,3 +262,23 @@ class SecretRotationFailed(SecretRotated):
     """A rotation the service did not take; `version` holds the previous value again."""
 
     reason: str
+
+
+class FleetPolled(Payload):
+    links: list[str]
+    sleep: float
+    at: str
+
+
+class FleetAction(Payload):
+    action: str
+    state: str
+    message: str
+
+
+class FleetFeedback(Payload):
+    action: str
+    kind: str
+    execution: str
+    finished: str
+    details: list[str]

@@ -23,6 +23,9 @@ from homei.core.event_payloads import (
     ConfigUpdated,
     Connected,
     ContainerEvent,
+    FleetAction,
+    FleetFeedback,
+    FleetPolled,
     HealthChanged,
     JobCreated,
     JobExecutionChanged,
@@ -128,6 +131,9 @@ class EventName(StrEnum):
     ALERT_FIRING = "alert:firing"
     ALERT_RESOLVED = "alert:resolved"
     ALERT_ACKNOWLEDGED = "alert:acknowledged"
+    FLEET_POLLED = "fleet:polled"
+    FLEET_ACTION = "fleet:action"
+    FLEET_FEEDBACK = "fleet:feedback"
 
 
 EVENTS: dict[EventName, type[Payload]] = {
@@ -184,6 +190,9 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.ALERT_FIRING: AlertChange,
     EventName.ALERT_RESOLVED: AlertChange,
     EventName.ALERT_ACKNOWLEDGED: AlertChange,
+    EventName.FLEET_POLLED: FleetPolled,
+    EventName.FLEET_ACTION: FleetAction,
+    EventName.FLEET_FEEDBACK: FleetFeedback,
 }
 
 

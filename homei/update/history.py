@@ -127,6 +127,13 @@ class UpdateHistory:
         )
         return _entry(row) if row is not None else None
 
+    async def by_task(self, task_id: str) -> HistoryEntry | None:
+        """The install a task ran."""
+        row = await self._store.fetch_one(
+            "SELECT * FROM update_history WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)
+        )
+        return _entry(row) if row is not None else None
+
     async def interrupted(self) -> int:
         """Mark installs a stop of Homei cut off; how many there were."""
         return await self._store.execute(

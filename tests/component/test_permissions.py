@@ -103,6 +103,10 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/alerts/settings"): READ,
     ("POST", "/api/v1/alerts/settings"): ADMIN,
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): CONTROL,
+    ("GET", "/api/v1/fleet"): READ,
+    ("PUT", "/api/v1/fleet"): ADMIN,
+    ("POST", "/api/v1/fleet/actions/{action_id}/confirm"): ADMIN,
+    ("POST", "/api/v1/fleet/actions/{action_id}/deny"): ADMIN,
     ("GET", "/api/v1/update/status"): READ,
     ("GET", "/api/v1/update/gate"): PUBLIC,
     ("GET", "/api/v1/update/history"): READ,
@@ -149,6 +153,7 @@ SAMPLES = {
     "secret_key": "API_KEY",
     "alert_id": "alert-0000000000000000",
     "job_id": "00000000-0000-0000-0000-000000000000",
+    "action_id": "1",
 }
 
 

@@ -1,0 +1,1 @@
+"""Fleet updates: Homei as a client of a hawkBit DDI server."""
