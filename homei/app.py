@@ -15,6 +15,7 @@ from aiohttp import web
 from homei.api.accesslog import AccessLog
 from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
+from homei.api.artifacts import ArtifactsApi
 from homei.api.auth import AuthApi
 from homei.api.backups import BackupsApi
 from homei.api.config_device import DeviceConfigApi
@@ -23,6 +24,7 @@ from homei.api.config_secrets import ConfigSecretsApi
 from homei.api.config_services import ConfigServicesApi
 from homei.api.containers import ContainersApi
 from homei.api.dashboard import DashboardApi
+from homei.api.device_logs import DeviceLogsApi
 from homei.api.events import EventsApi
 from homei.api.fleet import FleetApi
 from homei.api.health import HealthApi
@@ -37,6 +39,7 @@ from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
+from homei.api.validation import ValidationApi
 from homei.api.websockets import WebSocketHub
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
@@ -65,12 +68,15 @@ from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
 from homei.fleet.wiring import build_fleet
 from homei.jobs_wiring import build_jobs
+from homei.journal.reader import Journal
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.monitor.wiring import alert_thresholds, build_monitor
-from homei.service_wiring import build_services
+from homei.proxy_wiring import build_proxy
+from homei.service_wiring import build_services, service_policy
 from homei.settings import Settings
 from homei.systems_wiring import build_systems
+from homei.units_wiring import build_units, connect_units
 from homei.update.bundles import BundleStore
 from homei.update.gate import GateSettings, HealthGate
 from homei.update.history import UpdateHistory
@@ -148,13 +154,21 @@ async def _assemble(
 
     # The device variables are read where they live: a change is seen at the next read.
     config = build_config(settings, store, device_key, lambda: settings.device.variables)
+    units = build_units(settings, service_policy(settings))
     services = build_services(
-        settings, store, docker, containers, tasks, events, health, metrics, config.resolver
+        settings, store, docker, containers, tasks, events, health, metrics, config.resolver,
+        {"systemd": units.runtime},
+    )  # fmt: skip
+    connect_units(
+        units,
+        services.reconciler.request,
+        lambda: [row.spec for row in services.store.all().values()],
     )
     service_configs = ConfigManager(
         config.configs, services.store, services.reconciler.request, events
     )
     systems = build_systems(settings, store, device_key)
+    proxy = build_proxy(settings, services.manager, events, health, lambda: units.systemd.available)
 
     def should_run(name: str) -> bool:
         row = services.store.get(name)
@@ -260,6 +274,7 @@ async def _assemble(
         config.configs,
         alerts.engine,
         alerts.deliverer,
+        units,
         fleet,
     )
 
@@ -311,6 +326,9 @@ async def _assemble(
             SystemsApi(systems.systems, systems.admin, systems.keypair),
             ConfigServicesApi(service_configs),
             AlertsApi(alerts.engine),
+            ValidationApi(proxy.service_validator, proxy.system_checks),
+            ArtifactsApi(units.artifacts),
+            DeviceLogsApi(Journal(settings.units.journal_dir)),
             FleetApi(fleet, device_config),
         ],
         refine=[tasks_api.document_kinds],
@@ -322,6 +340,7 @@ async def _assemble(
         await notifier.wait_ready_sent()
         if "updates" in parts:
             await system_bus.start(first_attempt=0)
+        await units.dial()
         containers.start_watching()
         monitor.sampler.start()  # after READY: sampling never delays start-up
 
@@ -335,6 +354,7 @@ async def _assemble(
         # Dialling the bus and Docker imports their clients on worker threads: once READY is
         # out, those imports no longer hold the GIL while the API comes up.
         dials.append(asyncio.create_task(dial_after_ready(), name="homei-dial-after-ready"))
+        await units.load()
         services.reconciler.start()
         services.health.start()
         services.samples.start()
@@ -345,6 +365,7 @@ async def _assemble(
         systems.start(health_checks=settings.systems.health_checks)
         alerts.engine.start()
         alerts.deliverer.start()
+        proxy.proxy.start()
         if "updates" in parts:
             await fleet.start()
         health.is_ready = True
@@ -362,6 +383,7 @@ async def _assemble(
         await fleet.stop()
         await alerts.engine.stop()
         await alerts.deliverer.stop()
+        await proxy.proxy.stop()
         await containers.stop_watching()
         await services.samples.stop()
         await monitor.sampler.stop()
@@ -371,6 +393,7 @@ async def _assemble(
         await systems.stop()
         await services.health.stop()
         await services.reconciler.stop()
+        await units.stop()
         await tasks.shutdown()
         await docker.close()
         await system_bus.stop()

@@ -42,6 +42,7 @@ from homei.services.manager import ServiceManager
 from homei.services.reconciler import Reconciler
 from homei.settings import Settings
 from homei.systems_wiring import SystemParts
+from homei.units_wiring import UnitParts
 from homei.update import history as update_schema
 from homei.update.gate import HealthGate
 from homei.update.manager import UpdateManager
@@ -93,4 +94,5 @@ class Components(msgspec.Struct, frozen=True):
     service_configs: ServiceConfigs
     alerts: AlertEngine
     deliverer: Deliverer
+    units: UnitParts
     fleet: FleetClient

@@ -32,6 +32,7 @@ from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
 from homei.services.reload import ConfigReload
 from homei.services.runtime import Configuration
+from homei.services.runtimes import ClaimingRuntime, RuntimeRegistry
 from homei.services.store import ServiceStore
 from homei.services.views import ServiceViews
 from homei.settings import Settings
@@ -51,6 +52,15 @@ class ServiceParts(msgspec.Struct, frozen=True):
     reload: ConfigReload
 
 
+def service_policy(settings: Settings) -> Policy:
+    """What specs may ask of the device, from the `[services]` settings."""
+    return Policy(
+        settings.services_dir,
+        tuple(Path(root) for root in settings.services.bind_roots),
+        frozenset(settings.services.trusted),
+    )
+
+
 def build_services(
     settings: Settings,
     store: Store,
@@ -61,17 +71,16 @@ def build_services(
     health: Health,
     metrics: ApiMetrics,
     configuration: Configuration | None = None,
+    runtimes: dict[str, ClaimingRuntime] | None = None,
 ) -> ServiceParts:
+    """The service model on Docker's runtime and the `runtimes` beside it (by spec
+    `runtime` name: `systemd`)."""
     service_store = ServiceStore(store)
     # The services' turns (`turns.ONE_PER_SERVICE`), shared by the reconciler, the tasks,
     # control and backups.
     workplace = Workplace(tasks)
-    policy = Policy(
-        settings.services_dir,
-        tuple(Path(root) for root in settings.services.bind_roots),
-        frozenset(settings.services.trusted),
-    )
-    runtime = DockerRuntime(docker, policy, containers)
+    policy = service_policy(settings)
+    runtime = RuntimeRegistry(DockerRuntime(docker, policy, containers), runtimes or {})
     reconciler = Reconciler(runtime, policy, service_store, workplace, events, configuration)
     control = ServiceControl(
         service_store,

@@ -109,6 +109,27 @@ class ServiceSettings(_Section):
     secrets_dir: str = ""
 
 
+class ProxySettings(_Section):
+    enabled: bool = True
+    admin_url: str = "http://127.0.0.1:2019"  # Caddy's admin API, on loopback
+    server_name: str = "homei"  # the server under apps.http.servers that holds the routes
+    reconcile_interval: Seconds = 10.0  # how often Caddy's routes are compared with Homei's
+
+
+class UnitsSettings(_Section):
+    """Native services as systemd units (`runtime: "systemd"`)."""
+
+    dbus_address: str = ""  # empty: the system bus
+    unit_dir: str = "/etc/systemd/system"  # where homei-svc-NAME.service files are written
+    artifacts_dir: str = ""  # empty: <data_dir>/artifacts
+    # Host folders an `exec` path may name (artefacts are always allowed).
+    exec_roots: list[str] = msgspec.field(default_factory=list)
+    max_artifact_size: Positive = 512 * 1024**2
+    job_timeout: Seconds = 90.0
+    # The journal folder logs are read from (`journalctl --directory`); empty: the system's.
+    journal_dir: str = ""
+
+
 class BackupSchedule(_Section):
     """A backup made on its own: every `interval` seconds, or at the times `cron` names
     (minute hour day-of-month month day-of-week), keeping the newest per `retention`."""
@@ -249,6 +270,8 @@ class Settings(_Section):
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     systems: SystemsSettings = msgspec.field(default_factory=SystemsSettings)
     alerts: AlertsSettings = msgspec.field(default_factory=AlertsSettings)
+    proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
+    units: UnitsSettings = msgspec.field(default_factory=UnitsSettings)
     fleet: FleetSettings = msgspec.field(default_factory=FleetSettings)
 
     @property
@@ -282,6 +305,15 @@ class Settings(_Section):
     def services_dir(self) -> Path:
         """One folder per service: its configuration and `./relative` bind mounts."""
         return Path(self.services.root) if self.services.root else self.data_dir / "services"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Uploaded programs of native services, one folder per name and version."""
+        return (
+            Path(self.units.artifacts_dir)
+            if self.units.artifacts_dir
+            else self.data_dir / "artifacts"
+        )
 
     @property
     def backups_dir(self) -> Path:

@@ -71,7 +71,8 @@ def write_settings(directory: Path, text: str) -> Path:
 def make_settings(tmp_path: Path, toml: str = OPEN_LIMITS, **environ: str) -> Settings:
     """Settings isolated under `tmp_path`, never reading the machine's own files."""
     config = write_settings(tmp_path, toml)
-    env = {"HOMEI_MODE": "development", **environ}
+    # No reverse proxy unless a test brings its own Caddy (HOMEI_PROXY__ENABLED=true).
+    env = {"HOMEI_MODE": "development", "HOMEI_PROXY__ENABLED": "false", **environ}
     return load_settings(
         config=config, data_dir=tmp_path / "data", listen="127.0.0.1:8080", environ=env
     )

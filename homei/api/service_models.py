@@ -28,6 +28,11 @@ class ServiceConfigIn(msgspec.Struct):
     command: list[str] | UnsetType = UNSET
 
 
+class ArtifactIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    version: str
+
+
 class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A service, flat (seed 001) or with a nested `config` (seed 000). Unknown fields are
     refused; the full rules are checked when the service is declared."""
@@ -67,6 +72,18 @@ class ServiceRequest(msgspec.Struct, forbid_unknown_fields=True):
     config_environment: str | UnsetType = UNSET
     config_schema: dict[str, dict[str, Any]] | UnsetType = UNSET
     secrets_as: str | UnsetType = UNSET
+    # Native services: `runtime: "systemd"`, their program, its arguments, port and domain.
+    runtime: str | UnsetType = UNSET
+    artifact: ArtifactIn | UnsetType | None = UNSET
+    exec: str | UnsetType | None = UNSET
+    args: list[str] | UnsetType = UNSET
+    port: int | UnsetType | None = UNSET
+    domain: str | UnsetType | None = UNSET
+    # Seed 003's body, a PocketBase service run as a systemd unit (see services/templates.py).
+    project_name: str | UnsetType = UNSET
+    pocketbase_version: str | UnsetType = UNSET
+    created_by: str | UnsetType = UNSET
+    superuser_email: str | UnsetType = UNSET
 
 
 class HealthOut(msgspec.Struct):

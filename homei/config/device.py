@@ -233,6 +233,8 @@ class DeviceConfig:
             raise ConfigError(f"The settings file cannot be read: {err}") from None
         for key, value in leaves.items():
             current = _merge(current, _nest(key, _plain(value)))
+        if current.get("fleet", {}).get("token"):
+            mode &= 0o600  # the fleet server's token: for the daemon's eyes only
         write_file_atomic(self._file, dumps(current).encode(), mode)
 
     def _apply(self, changed: list[str], leaves: Mapping[str, Any]) -> None:

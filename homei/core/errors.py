@@ -140,6 +140,19 @@ class Unavailable(HomeiError):
     status = 503
 
 
+class ProxyError(HomeiError):
+    """The reverse proxy (Caddy's admin API) does not answer or refused a change."""
+
+    code = "PROXY_ERROR"
+    status = 503
+
+
+class SystemdUnavailable(Unavailable):
+    """systemd does not answer on its bus (not there, or restarting)."""
+
+    code = "SYSTEMD_ERROR"
+
+
 class ConfigError(HomeiError):
     """Settings that cannot be used; the daemon refuses to start on them."""
 

@@ -154,6 +154,9 @@ class DockerRuntime:
                 f"volumes/{name}", method="DELETE", what=f"Removing volume '{name}'"
             )
 
+    async def remove_data(self, spec: ServiceSpec) -> None:
+        return None  # a container's data is in its volumes and the service's folder
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         taken: dict[tuple[str, int], str] = {}
         rows = await self.engine.request(

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import shutil
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from homei.core.errors import Conflict, HomeiError
@@ -31,6 +32,9 @@ from homei.services.store import Declared, ServiceStore
 from homei.services.turns import ONE_PER_SERVICE
 
 _LOGGER = logging.getLogger(__name__)
+
+# A check of another part (the reverse proxy's domains) a spec must pass before it is declared.
+Admission = Callable[[ServiceSpec, Declared | None], Awaitable[None]]
 
 
 class ServiceExists(Conflict):
@@ -59,6 +63,7 @@ class ServiceManager:
         self._tasks = tasks
         self._events = events
         self.busy: dict[str, ServiceStatus] = {}  # installing or updating, until its task ends
+        self.admission: list[Admission] = []
 
     @property
     def workplace(self) -> Workplace:
@@ -113,6 +118,12 @@ class ServiceManager:
                     " (load it with POST /api/v1/images/load)",
                     {"fields": [{"path": "image", "message": reason}]},
                 )
+        for admit in self.admission:
+            await admit(spec, old)
+
+    async def admissible(self, spec: ServiceSpec) -> None:
+        """Raise what an install (or update) of `spec` would be refused with."""
+        await self._admissible(spec, self.store.get(spec.name))
 
     async def _ports_free(self, spec: ServiceSpec, old: Declared | None) -> None:
         published = await self._runtime.published_ports()
@@ -278,6 +289,8 @@ class ServiceManager:
     @work(ONE_PER_SERVICE)
     async def _remove(self, name: str, *, remove_data: bool) -> None:
         row = self.store.get(name)
+        if row is not None and remove_data:
+            await self._runtime.remove_data(row.spec)
         await self._reconciler.remove(name)
         if row is not None:
             others = {

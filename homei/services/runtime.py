@@ -45,6 +45,10 @@ class Runtime(Protocol):
     async def remove_volume(self, name: str) -> None:
         """Remove a named volume; gone already is fine."""
 
+    async def remove_data(self, spec: ServiceSpec) -> None:
+        """Remove what the instance keeps outside the service's folder and its volumes (a
+        unit's state directory); called before the instance is removed."""
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         """Host ports that running instances publish: (ip, port) -> instance name."""
 

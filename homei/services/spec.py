@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from homei.core.errors import ValidationError
+from homei.services import templates
 from homei.services.config_schema import ENVIRONMENT_NAME, SecretsAs, VariableRule, rule_problems
 from homei.services.instance import HASH_LABEL, MANAGED_LABEL, SERVICE_LABEL
 from homei.services.values import Duration, Port, Size, decode_value, encode_value
@@ -33,6 +34,14 @@ RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
 BackupMode = Literal["stop", "pause", "live"]
 CheckType = Literal["http", "tcp", "command"]
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
+Runtime = Literal["docker", "systemd"]
+ARTIFACT_NAME = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+ARTIFACT_VERSION = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$"
+# What a native service's `image` is made from: its program, as `runtime_image` names it.
+NATIVE_IMAGE_PREFIX = "systemd:"
+# Fields of native services only: left out of a Docker spec's hash, so adding them changed
+# no container's hash.
+_NATIVE_FIELDS = ("runtime", "artifact", "exec", "args", "port", "domain")
 
 
 class Volume(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,6 +108,13 @@ class ReloadPolicy(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("reload: give either `signal` or `command`")
 
 
+class ArtifactRef(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An uploaded program (see `/api/v1/artifacts`) a native service runs."""
+
+    name: Annotated[str, msgspec.Meta(pattern=ARTIFACT_NAME)]
+    version: Annotated[str, msgspec.Meta(pattern=ARTIFACT_VERSION)]
+
+
 class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
     """The canonical declared service."""
 
@@ -135,6 +151,14 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
     config_environment: Annotated[str, msgspec.Meta(pattern=ENVIRONMENT_NAME)] = "production"
     config_schema: dict[str, VariableRule] = msgspec.field(default_factory=dict)
     secrets_as: SecretsAs = "files"
+    # Native services (`runtime: "systemd"`): the program (an artefact or a path under a
+    # configured root), its arguments, the port it listens on and the domain routed to it.
+    runtime: Runtime = "docker"
+    artifact: ArtifactRef | None = None
+    exec: Annotated[str, msgspec.Meta(min_length=1, max_length=4096, pattern="^/")] | None = None
+    args: list[str] = msgspec.field(default_factory=list)
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
+    domain: Annotated[str, msgspec.Meta(min_length=1, max_length=253)] | None = None
 
     @property
     def memory_bytes(self) -> int | None:
@@ -165,6 +189,10 @@ class ServiceSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Fals
             fields.pop(name)
         fields.pop("backup_mode")
         fields.pop("reload")  # how a configuration is taken, not what the container is
+        fields.pop("domain")  # routed by the proxy, not part of the instance
+        if self.runtime == "docker":
+            for name in _NATIVE_FIELDS[:-1]:
+                fields.pop(name)
         encoded = msgspec.json.encode(fields, order="sorted", enc_hook=encode_value)
         return hashlib.sha256(encoded).hexdigest()[:16]
 
@@ -178,6 +206,8 @@ def normalise(body: Any) -> dict[str, Any]:
     """Either request shape as one flat mapping of canonical field names."""
     if not isinstance(body, dict):
         raise ValidationError("The service must be a JSON object", {"fields": [{"path": "body"}]})
+    if templates.is_template(body):
+        return templates.from_template(body)
     flat: dict[str, Any] = {
         _TOP_RENAMES.get(str(k), str(k)): v for k, v in body.items() if k not in ("config", "id")
     }
@@ -208,6 +238,8 @@ def _volume(value: Any, index: int) -> Any:
 def parse_spec(body: Any, *, name: str | None = None) -> ServiceSpec:
     """A validated `ServiceSpec` from a request body; 400 naming the field otherwise."""
     flat = normalise(body)
+    if flat.get("runtime") == "systemd" and not flat.get("image"):
+        flat["image"] = runtime_image(flat)
     if name is not None and flat.setdefault("name", name) != name:
         raise _invalid("name", f"the body names '{flat['name']}' but the path '{name}'")
     try:
@@ -220,8 +252,20 @@ def parse_spec(body: Any, *, name: str | None = None) -> ServiceSpec:
     return spec
 
 
+def runtime_image(flat: dict[str, Any]) -> str:
+    """A native service's `image`: its program, `systemd:artifact/NAME/VERSION` or
+    `systemd:exec/PATH` (what drift compares, like a container's image)."""
+    artifact, path = flat.get("artifact"), flat.get("exec")
+    if isinstance(artifact, dict) and path is None:
+        return f"{NATIVE_IMAGE_PREFIX}artifact/{artifact.get('name')}/{artifact.get('version')}"
+    if isinstance(path, str) and artifact is None:
+        return f"{NATIVE_IMAGE_PREFIX}exec{path}"
+    raise _invalid("artifact", "a systemd service names either `artifact` or `exec`")
+
+
 def check(spec: ServiceSpec) -> None:
     """Rules a schema cannot say: environment names, targets, checks, self-dependency."""
+    _check_runtime(spec)
     for key in spec.environment:
         if not key or "=" in key or "\0" in key:
             raise _invalid(f"environment.{key}", "an environment name cannot be empty or hold '='")
@@ -247,6 +291,23 @@ def check(spec: ServiceSpec) -> None:
             raise _invalid(f"health.checks[{index}].port", f"a {item.type} check needs a port")
         if item.type == "command" and not item.command:
             raise _invalid(f"health.checks[{index}].command", "a command check needs a command")
+
+
+def _check_runtime(spec: ServiceSpec) -> None:
+    native = spec.runtime == "systemd"
+    if native:
+        artifact = msgspec.to_builtins(spec.artifact) if spec.artifact else None
+        if spec.image != runtime_image({"artifact": artifact, "exec": spec.exec}):
+            raise _invalid("image", "a systemd service's program is its `artifact` or `exec`")
+        for field in ("volumes", "networks", "ports", "cap_add", "devices"):
+            if getattr(spec, field):
+                raise _invalid(field, f"`{field}` is for Docker services; not for systemd ones")
+        if spec.privileged or spec.network_mode or spec.pid_mode or spec.healthcheck:
+            raise _invalid("runtime", "a systemd service runs hardened, as a unit")
+    elif spec.artifact or spec.exec or spec.args or spec.port:
+        raise _invalid("runtime", "`artifact`, `exec`, `args` and `port` need runtime 'systemd'")
+    elif spec.image.startswith(NATIVE_IMAGE_PREFIX):
+        raise _invalid("image", f"'{spec.image}' is not an image")
 
 
 def encode_spec(spec: ServiceSpec) -> bytes:

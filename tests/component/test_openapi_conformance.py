@@ -30,8 +30,11 @@ from tests.conftest import Homei
 ENDLESS_STREAMS = {
     "GET /api/v1/containers/{container_id}/logs",
     "GET /api/v1/services/{service_name}/logs",
+    "GET /api/v1/logs",
 }
 SEMANTIC_VALIDATION = {
+    # A cursor must be one of the journal's.
+    "GET /api/v1/logs",
     # The services named must be declared (and fit the backup's type); an upload must be a
     # backup; a restore needs the backup's password.
     "POST /api/v1/backups",

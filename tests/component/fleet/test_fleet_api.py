@@ -35,6 +35,7 @@ async def test_settings_are_checked_written_and_applied(tmp_path):
         assert changed["running"] and changed["settings"]["token"] == "********"
         assert TOKEN not in json.dumps(changed)
         written = tomllib.loads((tmp_path / "none.toml").read_text())["fleet"]
+        assert (tmp_path / "none.toml").stat().st_mode & 0o077 == 0  # it holds the token
         assert written["url"] == server.url and written["controller_id"] == "dev-7"
         async with asyncio.timeout(30):
             while server.polls < 2:

@@ -1,0 +1,1 @@
+"""Native services as hardened systemd units: the second service runtime."""

@@ -1,0 +1,95 @@
+"""Seed 003's body as a template against a real systemd: the uploaded PocketBase of that
+version runs as a unit and answers on its port; a PUT with another version upgrades it
+and keeps its data."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.component.services.env import call, install, until, wait_task
+from tests.daemon_process import free_port
+from tests.docker_env import dockerd_available
+from tests.pocketbase_bin import NEW, OLD, pocketbase
+from tests.systemd_env import SystemdContainer
+
+pytestmark = pytest.mark.skipif(
+    not dockerd_available() or shutil.which("debootstrap") is None,
+    reason="dockerd or debootstrap is not installed",
+)
+UNIT = "homei-svc-notes.service"
+STATE = "/var/lib/private/homei/notes"  # StateDirectory= of a DynamicUser= unit
+
+
+@pytest.fixture(scope="module")
+def binaries() -> dict[str, bytes]:
+    try:
+        return {version: pocketbase(version).read_bytes() for version in (OLD, NEW)}
+    except (subprocess.SubprocessError, OSError) as err:
+        pytest.skip(f"pocketbase-bin cannot be fetched here: {err}")
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+async def upload(homei: Any, headers: dict[str, str], version: str, data: bytes) -> None:
+    response = await homei.client.post(
+        "/api/v1/artifacts",
+        params={"name": "pocketbase", "version": version},
+        data=data,
+        headers={**headers, "Content-Type": "application/octet-stream"},
+    )
+    assert response.status == 201, await response.json()
+
+
+async def test_003s_body_runs_pocketbase_and_a_new_version_keeps_the_data(
+    homei, systemd: SystemdContainer, binaries: dict[str, bytes]
+) -> None:
+    headers = await homei.auth()
+    for version, data in binaries.items():
+        await upload(homei, headers, version, data)
+    port = free_port()
+    body = {
+        "project_name": "notes",
+        "port": port,
+        "pocketbase_version": OLD,
+        "domain": "notes.local",
+        "created_by": "admin@pockestrator.local",
+    }
+    await install(homei, headers, body)
+    await until(lambda: asyncio.to_thread(healthy, port), "PocketBase to answer on its port")
+    service = await call(homei, "GET", "/api/v1/services/notes", headers)
+    assert service["status"] == "running", service
+    # Its data: PocketBase's database in the state folder, and a file of our own beside it.
+    await asyncio.to_thread(systemd.exec, "test", "-s", f"{STATE}/pb_data/data.db")
+    await asyncio.to_thread(systemd.exec, "sh", "-c", f"echo kept > {STATE}/pb_data/marker")
+    unit = (systemd.unit_dir / UNIT).read_text()
+    assert f"pocketbase/{OLD}/" in unit and f"--http=127.0.0.1:{port}" in unit
+
+    accepted = await call(
+        homei, "PUT", "/api/v1/services/notes", headers, 202, json={"pocketbase_version": NEW}
+    )
+    task = await wait_task(homei, headers, accepted["taskId"])
+    assert task["status"] == "completed", task
+    assert f"pocketbase/{NEW}/" in (systemd.unit_dir / UNIT).read_text()
+    await until(lambda: asyncio.to_thread(healthy, port), "the new version to answer")
+    kept = await asyncio.to_thread(systemd.exec, "cat", f"{STATE}/pb_data/marker")
+    assert kept.stdout.strip() == "kept"
+    await asyncio.to_thread(systemd.exec, "test", "-s", f"{STATE}/pb_data/data.db")
+
+    await call(homei, "DELETE", "/api/v1/services/notes", headers)
+    await until(lambda: not (systemd.unit_dir / UNIT).exists(), "the unit to be removed")
+    # The artefacts folder is the session's: leave it as it was found.
+    for version in binaries:
+        await call(homei, "DELETE", f"/api/v1/artifacts/pocketbase/{version}", headers)
