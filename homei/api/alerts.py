@@ -37,7 +37,7 @@ class AlertsQuery(msgspec.Struct, forbid_unknown_fields=True):
     state: AlertState | None = None
     since: Annotated[str, msgspec.Meta(pattern=RFC3339, description="RFC 3339 time")] | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset: Annotated[int, msgspec.Meta(ge=0, le=2**31)] = 0
 
 
 class AlertOut(msgspec.Struct):

@@ -46,7 +46,7 @@ class ListQuery(msgspec.Struct, forbid_unknown_fields=True):
     active: bool | None = None
     system_type: SystemType | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset: Annotated[int, msgspec.Meta(ge=0, le=2**31)] = 0
 
 
 class CreateSystem(msgspec.Struct, forbid_unknown_fields=True):
