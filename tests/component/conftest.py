@@ -80,3 +80,14 @@ def wait_until_rauc(process: HomeiProcess, deadline: float = START_DEADLINE) -> 
             return
         time.sleep(0.05)
     raise AssertionError(f"Homei did not reach RAUC within {deadline}s:\n{process.log()}")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
+    """A private Docker engine per test module, with the locally made test image."""
+    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
+    try:
+        docker.make_image()
+        yield docker
+    finally:
+        docker.down()

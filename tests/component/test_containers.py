@@ -16,14 +16,6 @@ pytestmark = pytest.mark.skipif(not dockerd_available(), reason="dockerd is not 
 LABEL = "io.homei.test=containers"
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory):
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    docker.make_image()
-    yield docker
-    docker.down()
-
-
 @pytest.fixture
 async def homei(engine: DockerEngine, make_homei):
     toml = RATE_LIMITS_OPEN + (

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.component.test_containers import engine, homei, run
+from tests.component.test_containers import homei, run
 from tests.docker_env import IMAGE, dockerd_available
 
 pytestmark = pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed")
-__all__ = ["engine", "homei"]  # the fixtures, shared with the containers tests
+__all__ = ["homei"]  # the fixture, shared with the containers tests
 
 
 async def test_a_load_cut_off_midway_holds_nothing(homei, engine, tmp_path: Path):

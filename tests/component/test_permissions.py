@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -179,16 +179,6 @@ async def test_every_route_requires_the_permission_in_the_table(homei: Homei) ->
         key: (value, EXPECTED[key]) for key, value in declared.items() if value != EXPECTED[key]
     }
     assert not wrong, f"(declared, expected): {wrong}"
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    try:
-        docker.make_image()
-        yield docker
-    finally:
-        docker.down()
 
 
 @pytest.fixture

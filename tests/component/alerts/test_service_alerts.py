@@ -7,7 +7,6 @@ import asyncio
 import time
 
 from tests.component.alerts.receiver import Receiver
-from tests.component.services.conftest import engine  # noqa: F401  (the module's dockerd)
 from tests.component.services.env import install, running, settings_for, sleeper, until
 from tests.docker_env import DockerEngine
 
@@ -16,7 +15,7 @@ FAST = "[alerts]\nretry_first = 0.2\nretry_max = 1.0\n"
 
 
 async def test_killed_service_fires_and_resolves(
-    engine: DockerEngine,  # noqa: F811
+    engine: DockerEngine,
     make_homei,
     aiohttp_server,
 ) -> None:

@@ -4,7 +4,7 @@ whose secret files go to a folder of its own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,16 +12,6 @@ import pytest
 from tests.component.services.env import settings_for
 from tests.conftest import Homei, HomeiFactory
 from tests.docker_env import DockerEngine
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    try:
-        docker.make_image()
-        yield docker
-    finally:
-        docker.down()
 
 
 @pytest.fixture

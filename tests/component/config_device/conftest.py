@@ -5,7 +5,7 @@ looks at rotation schedules often."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -15,16 +15,6 @@ from tests.conftest import Homei, HomeiFactory
 from tests.docker_env import DockerEngine
 
 StartHomei = Callable[[], Awaitable[Homei]]
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    try:
-        docker.make_image()
-        yield docker
-    finally:
-        docker.down()
 
 
 @pytest.fixture

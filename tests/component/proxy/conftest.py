@@ -13,16 +13,6 @@ from tests.docker_env import DockerEngine
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    try:
-        docker.make_image()
-        yield docker
-    finally:
-        docker.down()
-
-
-@pytest.fixture(scope="module")
 def caddy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaddyServer]:
     server = CaddyServer(tmp_path_factory.mktemp("caddy")).up()
     try:

@@ -4,22 +4,11 @@ per test that leaves no managed container behind."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from tests.component.services.env import settings_for
 from tests.docker_env import DockerEngine
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
-    try:
-        docker.make_image()
-        yield docker
-    finally:
-        docker.down()
 
 
 @pytest.fixture
