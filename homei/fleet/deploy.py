@@ -129,7 +129,10 @@ class Deployer:
         """Send the final feedback every decided action still owes (after a reboot, a
         restart, or a server that was away)."""
         for action in await self._actions.unreported():
-            if action.state == ActionState.INSTALLED:
+            # An action still `installing` while nothing here works on it was cut off by a
+            # stop of Homei: its install's record (marked interrupted at start) decides it.
+            cut_off = action.state == ActionState.INSTALLING and not self.busy
+            if action.state == ActionState.INSTALLED or cut_off:
                 action = await self._decide(action)
             if action.state in FINAL and action.kind == "deployment" and action.outcome:
                 finished: Finished = "success" if action.outcome == "success" else "failure"
