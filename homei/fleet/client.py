@@ -210,8 +210,12 @@ class FleetClient:
                 confirmation: Confirmation = await ddi.get(href, Confirmation)
                 await ask_consent(self.actions, self._events, confirmation)
         if "deploymentBase" in links:
-            base: DeploymentBase = await ddi.get(links["deploymentBase"].href, DeploymentBase)
-            await self._deployer.offer(base)
+            # gooseBit answers `null` for a deployment it already counts as done: nothing to do.
+            base: DeploymentBase | None = await ddi.get(
+                links["deploymentBase"].href, DeploymentBase | None
+            )
+            if base is not None:
+                await self._deployer.offer(base)
 
     async def confirm(self, action_id: str, confirmed: bool, actor: str) -> FleetAction:
         """The owner's answer to a rollout that asks for consent."""

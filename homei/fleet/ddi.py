@@ -169,8 +169,8 @@ class DdiClient:
             return href_or_path
         return f"{self.base}/{href_or_path.lstrip('/')}"
 
-    async def get(self, href: str, model: type[Any]) -> Any:
-        """GET a DDI resource and decode it into `model`; DdiError otherwise."""
+    async def get(self, href: str, model: Any) -> Any:
+        """GET a DDI resource and decode it into `model` (a type or a union); DdiError otherwise."""
         session = await self.session()
         try:
             async with session.get(self.url(href)) as response:

@@ -23,6 +23,8 @@ class DdiDouble:
         self.sleep = "00:00:01"
         self.down = False
         self.nonsense: dict[str, Any] | None = None  # set: every poll answers this instead
+        # Set: deploymentBase answers `null`, as gooseBit does for an update it considers done.
+        self.deployment_null = False
         self.polls = 0
         self.config_data: list[dict[str, Any]] = []
         self.feedback: list[tuple[str, str, dict[str, Any]]] = []  # (kind, action id, body)
@@ -158,6 +160,8 @@ class DdiDouble:
 
     async def _deployment(self, request: web.Request) -> web.Response:
         self._check(request)
+        if self.deployment_null:
+            return web.json_response(None)
         body = {"id": request.match_info["action"], "deployment": self._deployment_body(request)}
         return web.json_response(body)
 

@@ -109,3 +109,17 @@ async def test_nonsense_from_the_server_touches_nothing(homei, device, server, a
     assert "not DDI" in fleet.last_error or "HH:MM:SS" in fleet.last_error, fleet.last_error
     assert await homei.components.fleet.actions.recent() == []
     assert await homei.components.updates.history.list() == []
+
+
+async def test_a_deployment_answered_with_null_is_no_deployment(homei, device, server):
+    """gooseBit answers `null` for an update the device's reported version already matches:
+    the poll goes on, nothing is counted as a failure, nothing is installed."""
+    fleet = homei.components.fleet
+    bundle = await asyncio.to_thread(device.make_bundle, "5.0.9")
+    server.deployment_null = True
+    server.assign("71", bundle.path)
+    polls = server.polls
+    await wait_until(lambda: server.polls >= polls + 3, what="three polls")
+    assert fleet.failures == 0 and fleet.last_error is None
+    assert await fleet.actions.recent() == []
+    assert server.downloads == []
