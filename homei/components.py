@@ -8,9 +8,9 @@ import msgspec
 from homei.api.websockets import WebSocketHub
 from homei.backup import homei_part as backup_schema
 from homei.backup.manager import BackupManager
+from homei.config import config_records as service_config_schema
 from homei.config import keys as device_key_schema
 from homei.config import rotation_schedule as rotation_schema
-from homei.config import service_config as service_config_schema
 from homei.config.keys import DeviceKey
 from homei.config.service_config import ServiceConfigs
 from homei.core import accounts as accounts_schema

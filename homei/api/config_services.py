@@ -11,8 +11,8 @@ from aiohttp import web
 
 from homei.api.middleware import identity_of
 from homei.api.routing import endpoint
+from homei.config.config_records import ConfigVersion
 from homei.config.manager import ConfigManager
-from homei.config.service_config import ConfigVersion
 from homei.core.auth import Permission, Role
 from homei.core.clock import from_epoch
 from homei.core.errors import Forbidden

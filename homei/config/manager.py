@@ -13,8 +13,9 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 from homei.config import validation
+from homei.config.config_records import ConfigVersion, VersionInfo
 from homei.config.formats import EXPORTERS, PARSERS, Format
-from homei.config.service_config import REDACTED, ConfigVersion, ServiceConfigs, VersionInfo
+from homei.config.service_config import REDACTED, ServiceConfigs
 from homei.config.validation import Verdict
 from homei.core.events import EventBus
 from homei.services.spec import ServiceSpec

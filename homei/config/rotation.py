@@ -11,9 +11,9 @@ import secrets
 
 import msgspec
 
+from homei.config.config_records import ConfigVersion
 from homei.config.manager import ConfigManager
 from homei.config.rotation_schedule import RotationSchedule, RotationSchedules
-from homei.config.service_config import ConfigVersion
 from homei.core.errors import HomeiError, NotFound
 from homei.core.events import EventBus
 from homei.core.work import OneAtATime, Workplace, work

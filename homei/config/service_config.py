@@ -15,97 +15,24 @@ import hmac
 import time
 from collections.abc import Mapping
 
-import aiosqlite
 import msgspec
 
+from homei.config.config_records import (
+    SELECT_VERSIONS,
+    ConfigVersion,
+    ConfigVersionNotFound,
+    SecretUnreadable,
+    StoredRow,
+    VersionInfo,
+    stored_row,
+)
 from homei.config.keys import DeviceKey, SealError, aad
-from homei.core.errors import HomeiError, NotFound, ValidationError
-from homei.core.store import Migration, Store
+from homei.core.errors import ValidationError
+from homei.core.store import Store
 
 REDACTED = "***REDACTED***"
 INLINE_OPENS = 32  # up to this many sealed values are opened on the event loop (~3 us each)
 DEFAULT_ENVIRONMENT = "production"
-
-MIGRATIONS = (
-    Migration(
-        "service_config",
-        1,
-        """
-        CREATE TABLE service_config (
-            service TEXT NOT NULL,
-            environment TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            variables TEXT NOT NULL,
-            secrets TEXT NOT NULL,
-            modified_at REAL NOT NULL,
-            modified_by TEXT NOT NULL,
-            PRIMARY KEY (service, environment, version)
-        );
-        """,
-    ),
-)
-
-
-class ConfigVersion(msgspec.Struct, frozen=True):
-    """One version of a service's configuration in one environment.
-
-    `secrets` holds the values when they were asked for, `REDACTED` otherwise.
-    """
-
-    service: str
-    environment: str
-    version: int
-    variables: dict[str, str]
-    secrets: dict[str, str]
-    last_modified: float
-    modified_by: str
-
-
-class VersionInfo(msgspec.Struct, frozen=True):
-    """A version as the history lists it."""
-
-    version: int
-    last_modified: float
-    modified_by: str
-    variables: int
-    secrets: int
-
-
-class SecretUnreadable(HomeiError):
-    """A sealed secret that does not open: damaged, or sealed with another key."""
-
-    code = "SECRET_UNREADABLE"
-
-
-class ConfigVersionNotFound(NotFound):
-    code = "CONFIG_VERSION_NOT_FOUND"
-
-
-class _Row(msgspec.Struct, frozen=True):
-    """A stored version, its secrets still sealed (base64)."""
-
-    version: int
-    variables: dict[str, str]
-    sealed: dict[str, str]
-    modified_at: float
-    modified_by: str
-
-
-_SELECT = (
-    "SELECT version, variables, secrets, modified_at, modified_by FROM service_config"
-    " WHERE service = ? AND environment = ?"
-)
-_STR_MAP = msgspec.json.Decoder(dict[str, str])
-
-
-def _row(row: aiosqlite.Row) -> _Row:
-    return _Row(
-        int(row["version"]),
-        _STR_MAP.decode(row["variables"]),
-        _STR_MAP.decode(row["secrets"]),
-        float(row["modified_at"]),
-        str(row["modified_by"]),
-    )
 
 
 class ServiceConfigs:
@@ -115,17 +42,17 @@ class ServiceConfigs:
         self._store = store
         self._key = key
         # The newest version per (service, environment), still sealed: reads skip SQLite.
-        self._latest: dict[tuple[str, str], _Row | None] = {}
+        self._latest: dict[tuple[str, str], StoredRow | None] = {}
         self._lock = asyncio.Lock()  # one writer at a time picks the next version number
 
     # --- reading -----------------------------------------------------------------------
-    async def _current(self, service: str, environment: str) -> _Row | None:
+    async def _current(self, service: str, environment: str) -> StoredRow | None:
         place = (service, environment)
         if place not in self._latest:
             found = await self._store.fetch_one(
-                _SELECT + " ORDER BY version DESC LIMIT 1", (service, environment)
+                SELECT_VERSIONS + " ORDER BY version DESC LIMIT 1", (service, environment)
             )
-            self._latest[place] = _row(found) if found is not None else None
+            self._latest[place] = stored_row(found) if found is not None else None
         return self._latest[place]
 
     async def get(
@@ -142,7 +69,7 @@ class ServiceConfigs:
         return await self._version(service, environment, row, include_secrets)
 
     async def _version(
-        self, service: str, environment: str, row: _Row, include_secrets: bool
+        self, service: str, environment: str, row: StoredRow, include_secrets: bool
     ) -> ConfigVersion:
         if include_secrets:
             secrets = await self._open_all(service, environment, row.sealed)
@@ -194,11 +121,11 @@ class ServiceConfigs:
     async def versions(self, service: str, environment: str) -> list[VersionInfo]:
         """Every version, newest first."""
         rows = await self._store.fetch_all(
-            _SELECT + " ORDER BY version DESC", (service, environment)
+            SELECT_VERSIONS + " ORDER BY version DESC", (service, environment)
         )
         return [
             VersionInfo(r.version, r.modified_at, r.modified_by, len(r.variables), len(r.sealed))
-            for r in map(_row, rows)
+            for r in map(stored_row, rows)
         ]
 
     async def environments(self, service: str) -> list[str]:
@@ -263,14 +190,14 @@ class ServiceConfigs:
         """A new version equal to an older one (its sealed values copied as they are)."""
         async with self._lock:
             found = await self._store.fetch_one(
-                _SELECT + " AND version = ?", (service, environment, version)
+                SELECT_VERSIONS + " AND version = ?", (service, environment, version)
             )
             if found is None:
                 raise ConfigVersionNotFound(
                     f"'{service}' has no version {version} in '{environment}'",
                     {"service": service, "environment": environment, "version": version},
                 )
-            old = _row(found)
+            old = stored_row(found)
             current = await self._current(service, environment)
             return await self._insert(
                 service, environment, old.variables, old.sealed, actor, current
@@ -283,9 +210,11 @@ class ServiceConfigs:
         variables: dict[str, str],
         sealed: dict[str, str],
         actor: str,
-        current: _Row | None,
+        current: StoredRow | None,
     ) -> ConfigVersion:
-        row = _Row((current.version if current else 0) + 1, variables, sealed, time.time(), actor)
+        row = StoredRow(
+            (current.version if current else 0) + 1, variables, sealed, time.time(), actor
+        )
         await self._store.execute(
             "INSERT INTO service_config (service, environment, version, variables, secrets,"
             " modified_at, modified_by) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from homei.config import config_records as schema
 from homei.config import keys
-from homei.config import service_config as schema
 from homei.config.injection import ConfigResolver, UndefinedVariable
 from homei.config.keys import DeviceKey
 from homei.config.service_config import ServiceConfigs

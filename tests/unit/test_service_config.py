@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from homei.config import config_records as schema
 from homei.config import keys
-from homei.config import service_config as schema
+from homei.config.config_records import ConfigVersionNotFound
 from homei.config.keys import DeviceKey
-from homei.config.service_config import REDACTED, ConfigVersionNotFound, ServiceConfigs
+from homei.config.service_config import REDACTED, ServiceConfigs
 from homei.core.errors import ValidationError
 from homei.core.store import Store
 
