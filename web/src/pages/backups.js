@@ -1,0 +1,5 @@
+import { html, Page } from "../lib/ui.js";
+
+export function Backups() {
+  return html`<${Page} title="Backups"><p>Coming soon.</p><//>`;
+}
