@@ -28,6 +28,7 @@ def visit(browser: Browser, homei_process: LiveHomei) -> Iterator[Visit]:
     with visiting(browser, homei_process.url) as recorded:
         yield recorded
 
+
 def _settle(visit: Visit) -> None:
     """Wait until the page has made every request it is going to make."""
     visit.page.wait_for_load_state("networkidle", timeout=RENDER_TIMEOUT_MS)
