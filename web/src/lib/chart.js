@@ -12,7 +12,11 @@ export function Chart({ title, times, series, unit = "", height = 160, max }) {
   const shape = series.map((s) => s.label).join("|");
 
   useEffect(() => {
-    const width = Math.max(240, box.current.clientWidth);
+    // The element of this render, held here: the ref is emptied when the page goes away,
+    // possibly before a resize is reported.
+    const element = box.current;
+    if (!element) return undefined;
+    const width = Math.max(240, element.clientWidth);
     const options = {
       width,
       height,
@@ -29,11 +33,11 @@ export function Chart({ title, times, series, unit = "", height = 160, max }) {
       ],
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length], width: 2 }))],
     };
-    plot.current = new uPlot(options, data, box.current);
+    plot.current = new uPlot(options, data, element);
     const resize = new ResizeObserver(() => {
-      plot.current?.setSize({ width: Math.max(240, box.current.clientWidth), height });
+      plot.current?.setSize({ width: Math.max(240, element.clientWidth), height });
     });
-    resize.observe(box.current);
+    resize.observe(element);
     return () => {
       resize.disconnect();
       plot.current?.destroy();

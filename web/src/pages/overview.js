@@ -3,7 +3,7 @@
 import "./overview/overview.css";
 import { html, Badge, Card, Page, useApi, useEvents } from "../lib/ui.js";
 import { Chart } from "../lib/chart.js";
-import { percent } from "../lib/format.js";
+import { bytes, percent } from "../lib/format.js";
 import { useLiveMetrics } from "./overview/live.js";
 import { AlertsCard, BackupCard, DeviceCard, ServicesCard, Stat, UpdateCard } from "./overview/cards.js";
 
@@ -16,8 +16,9 @@ const EVENTS = [
   "service:installed", "service:uninstalled",
 ];
 
+// 002 gives network speeds in MB/s; people read small ones better in KiB/s.
 function speed(value) {
-  return value === null || value === undefined ? "–" : `${Number(value).toFixed(2)} MB/s`;
+  return value === null || value === undefined ? "–" : `${bytes(value * 1024 * 1024)}/s`;
 }
 
 function Figures({ latest }) {
@@ -46,7 +47,7 @@ function Charts({ live }) {
     <${Chart} title="Disk use (%)" times=${s.times} series=${[{ label: "Disk", values: s.disk }]} unit="%" max=${100} />
     ${hasTemperature && html`<${Chart} title="Temperature (°C)" times=${s.times}
       series=${[{ label: "Temperature", values: s.temperature }]} unit="°" />`}
-    <${Chart} title="Network (MB/s)" times=${s.times} unit=""
+    <${Chart} title="Network (KiB/s)" times=${s.times} unit=""
       series=${[{ label: "In", values: s.rx }, { label: "Out", values: s.tx }]} />
   </div>`;
 }
@@ -58,7 +59,7 @@ export function Overview() {
   const alerts = useApi("/alerts", { query: { state: "firing", limit: 10 } });
   const update = useApi("/update/status");
   const backups = useApi("/backups");
-  const services = useApi("/health/services");
+  const services = useApi("/api/v1/health/services");
 
   const live = useLiveMetrics((message) => {
     if (message.type === "alert") alerts.reload();

@@ -16,15 +16,19 @@ function seconds(iso) {
   return Date.parse(iso) / 1000;
 }
 
-// A point of the socket's `metrics` message (002's figures; speeds in MB/s).
+function kib(mb) {
+  return mb === null || mb === undefined ? null : mb * 1024;
+}
+
+// A point of the socket's `metrics` message (002's figures; speeds in MB/s, kept in KiB/s).
 function livePoint(figures) {
   return {
     cpu: figures.cpu?.usage ?? null,
     memory: figures.memory?.usage ?? null,
     disk: figures.disk?.usage ?? null,
     temperature: figures.cpu?.temperature ?? null,
-    rx: figures.network?.download_speed ?? null,
-    tx: figures.network?.upload_speed ?? null,
+    rx: kib(figures.network?.download_speed),
+    tx: kib(figures.network?.upload_speed),
   };
 }
 
