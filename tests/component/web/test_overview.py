@@ -60,3 +60,5 @@ def test_the_overview_shows_the_device_live(dashboard: Dashboard) -> None:
     page.evaluate("() => window.scrollTo(0, 0)")
     dashboard.shot("overview")
     dashboard.assert_clean()
+    # The charts draw within the page's strict policy: no style or script was refused.
+    assert [m for m in dashboard.visit.console if "Content Security Policy" in m] == []
