@@ -53,6 +53,11 @@ function Charts({ live }) {
 }
 
 export function Overview() {
+  // The socket first: its first message is what the page is waited on for.
+  const live = useLiveMetrics((message) => {
+    if (message.type === "alert") alerts.reload();
+    else services.reload();
+  });
   const health = useApi("/health/detailed", { every: HEALTH_EVERY_MS });
   const status = useApi("/status", { every: HEALTH_EVERY_MS });
   const info = useApi("/system/info");
@@ -61,10 +66,6 @@ export function Overview() {
   const backups = useApi("/backups");
   const services = useApi("/api/v1/health/services");
 
-  const live = useLiveMetrics((message) => {
-    if (message.type === "alert") alerts.reload();
-    else services.reload();
-  });
   useEvents(EVENTS, (event) => {
     if (event.type.startsWith("update:")) update.reload();
     else if (event.type.startsWith("backup:")) backups.reload();
