@@ -187,3 +187,40 @@ def test_a_new_alert_shows_a_desktop_notification_after_the_user_asks(
         assert len(shown) == 1 and shown[0]["title"] == "Homei: warning alert"
         assert page.evaluate("() => window.__notifications.asked") == 1  # asked once
         assert visit.errors == []
+
+
+def test_a_webhook_channel_is_set_checked_and_its_secret_removed(
+    desktop: Dashboard, settings_restored: dict[str, Any]
+) -> None:
+    page = desktop.page
+    desktop.sign_in()
+    desktop.go("Alerts")
+    webhook = page.get_by_role("group", name="Webhook", exact=True)
+    save = page.get_by_role("button", name="Save settings")
+
+    webhook.get_by_label("URL (empty: none)").fill("ftp://hooks.example.test/homei")
+    save.click()
+    expect(webhook.get_by_role("alert")).to_have_text("must be an http:// or https:// URL")
+
+    webhook.get_by_label("URL (empty: none)").fill("http://127.0.0.1:9/homei")
+    webhook.get_by_label("Signing secret").fill("hook-signing-secret")
+    webhook.get_by_label("Lowest level").select_option("critical")
+    save.click()
+    expect(page.get_by_text("Alert settings saved")).to_be_visible()
+    expect(webhook.get_by_role("alert")).to_have_count(0)
+    _, stored = desktop.api("GET", "/api/v1/alerts/settings")
+    hook = stored["notifications"]["webhook"]
+    assert (hook["url"], hook["hasSecret"], hook["minLevel"]) == (
+        "http://127.0.0.1:9/homei",
+        True,
+        "critical",
+    )
+    assert "hook-signing-secret" not in page.content()  # never shown again
+    expect(webhook.get_by_label("Signing secret")).to_have_value("")
+
+    webhook.get_by_label("Remove the stored secret").check()
+    save.click()
+    expect(webhook.get_by_label("Remove the stored secret")).to_have_count(0)
+    _, stored = desktop.api("GET", "/api/v1/alerts/settings")
+    assert stored["notifications"]["webhook"]["hasSecret"] is False
+    desktop.assert_clean()

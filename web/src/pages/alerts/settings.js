@@ -30,9 +30,10 @@ function draftOf(settings) {
     thresholds,
     notifications: {
       desktop: n.desktop, email: n.email, minLevel: n.minLevel,
-      webhook: { url: w.url || "", secret: "", hasSecret: Boolean(w.hasSecret), minLevel: w.minLevel || "" },
+      webhook: { url: w.url || "", secret: "", hasSecret: Boolean(w.hasSecret), dropSecret: false,
+        minLevel: w.minLevel || "" },
       smtp: { host: s.host || "", port: text(s.port ?? 587), starttls: s.starttls ?? true,
-        username: s.username || "", password: "", hasPassword: Boolean(s.hasPassword),
+        username: s.username || "", password: "", hasPassword: Boolean(s.hasPassword), dropPassword: false,
         sender: s.sender || "homei@localhost", recipients: (s.recipients || []).join(", "),
         minLevel: s.minLevel || "" },
     },
@@ -43,7 +44,13 @@ function number(text) {
   return text === "" ? null : Number(text);
 }
 
-// The request: a secret left empty keeps the stored one (null).
+// A secret typed in replaces the stored one, one asked to be removed is "", else null keeps it.
+function secret(typed, drop) {
+  if (typed) return typed;
+  return drop ? "" : null;
+}
+
+// The request, whole.
 function bodyOf(draft, current) {
   const thresholds = {};
   const timing = {};
@@ -60,10 +67,10 @@ function bodyOf(draft, current) {
     rules: { ...current.rules, thresholds: timing },
     notifications: {
       desktop: n.desktop, email: n.email, minLevel: n.minLevel,
-      webhook: w.url.trim() ? { url: w.url.trim(), secret: w.secret || null, minLevel: w.minLevel || null } : null,
+      webhook: w.url.trim() ? { url: w.url.trim(), secret: secret(w.secret, w.dropSecret), minLevel: w.minLevel || null } : null,
       smtp: s.host.trim() ? {
         host: s.host.trim(), port: number(s.port), starttls: s.starttls, username: s.username,
-        password: s.password || null, sender: s.sender,
+        password: secret(s.password, s.dropPassword), sender: s.sender,
         recipients: s.recipients.split(",").map((r) => r.trim()).filter(Boolean),
         minLevel: s.minLevel || null,
       } : null,
@@ -145,6 +152,8 @@ export function AlertSettings() {
             <${Input} path=${`${n}.webhook.url`} label="URL (empty: none)" type="url" ...${props} />
             <${Input} path=${`${n}.webhook.secret`} label="Signing secret" type="password" autocomplete="new-password"
               placeholder=${draft.notifications.webhook.hasSecret ? "set; empty keeps it" : "none"} ...${props} />
+            ${draft.notifications.webhook.hasSecret && html`<${Check} path=${`${n}.webhook.dropSecret`}
+              label="Remove the stored secret" ...${props} />`}
             <${Select} path=${`${n}.webhook.minLevel`} label="Lowest level" options=${CHANNEL_LEVELS} ...${props} />
           </fieldset>
           <fieldset class="family"><legend>Email</legend>
@@ -155,6 +164,8 @@ export function AlertSettings() {
             <${Input} path=${`${n}.smtp.username`} label="Username" autocomplete="off" ...${props} />
             <${Input} path=${`${n}.smtp.password`} label="Password" type="password" autocomplete="new-password"
               placeholder=${draft.notifications.smtp.hasPassword ? "set; empty keeps it" : "none"} ...${props} />
+            ${draft.notifications.smtp.hasPassword && html`<${Check} path=${`${n}.smtp.dropPassword`}
+              label="Remove the stored password" ...${props} />`}
             <${Input} path=${`${n}.smtp.sender`} label="Sender" ...${props} />
             <${Input} path=${`${n}.smtp.recipients`} label="Recipients (comma-separated)" ...${props} />
             <${Select} path=${`${n}.smtp.minLevel`} label="Lowest level" options=${CHANNEL_LEVELS} ...${props} />
