@@ -28,8 +28,9 @@ export function Slots({ status, onChange }) {
 }
 
 function roles(slot, status) {
+  const names = [slot.name, slot.bootname].filter(Boolean);
   const out = [];
-  if (slot.name === status.bootSlot || (slot.bootname && slot.bootname === status.booted)) out.push("booted");
-  if (slot.bootname && slot.bootname === status.primary) out.push("primary");
+  if (names.includes(status.bootSlot) || names.includes(status.booted)) out.push("booted");
+  if (names.includes(status.primary)) out.push("primary");
   return out.join(", ") || "–";
 }
