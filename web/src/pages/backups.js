@@ -29,7 +29,7 @@ export function Backups() {
       <${CreateBackup} onStarted=${(id, name) => setTask({ id, title: `Creating ${name}` })} />
       <${UploadBackup} onUploaded=${() => list.reload()} />
       ${task && html`<${Card} title="Progress" wide>
-        <${TaskProgress} taskId=${task.id} title=${task.title} onDone=${() => list.reload()} />
+        <${TaskProgress} key=${task.id} taskId=${task.id} title=${task.title} onDone=${() => list.reload()} />
       <//>`}
       ${restoring && html`<${RestoreBackup} backup=${restoring} onCancel=${() => setRestoring(null)}
         onStarted=${(id) => { setTask({ id, title: `Restoring ${restoring.name}` }); setRestoring(null); }} />`}

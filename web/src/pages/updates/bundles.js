@@ -39,7 +39,7 @@ export function Bundles({ onInstalled }) {
   };
 
   return html`<${Card} title="Bundles" wide>
-    <${Install} taskId=${taskId} onDone=${onInstalled} />
+    <${Install} key=${taskId} taskId=${taskId} onDone=${onInstalled} />
     <${Table} caption="Bundles on the device" empty="No bundle uploaded" rows=${list.data?.bundles}
       columns=${[
         { title: "Name", key: "name" },
