@@ -35,7 +35,7 @@ export function RunCommand({ systems, onStarted }) {
   return html`<${Card} title="Run a command">
     <form onSubmit=${(e) => e.preventDefault()}>
       <${Field} label="Command" id="job-command" error=${fields["body.command"]}>
-        <textarea id="job-command" rows="3" value=${command} spellcheck="false"
+        <textarea id="job-command" rows="3" value=${command} spellcheck=${false}
           onInput=${(e) => setCommand(e.currentTarget.value)}></textarea>
       <//>
       <${Field} label="Job name (optional)" id="job-name" error=${fields["body.name"]}>
