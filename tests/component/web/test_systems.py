@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -22,7 +23,9 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_run_a_command_on_several_systems_and_watch_the_output(desktop: Dashboard) -> None:
+def test_run_a_command_on_several_systems_and_watch_the_output(
+    desktop: Dashboard, tmp_path: Path
+) -> None:
     page = desktop.page
     tag = uuid.uuid4().hex[:6]
     nowhere = f"web-nowhere-{tag}"
@@ -43,7 +46,12 @@ def test_run_a_command_on_several_systems_and_watch_the_output(desktop: Dashboar
     row.get_by_role("button", name=f"Test {nowhere}").click()
     expect(row).to_contain_text("failed")
 
-    command = f"echo hello-{tag}; echo to-stderr-{tag} >&2; exit 3"
+    # The command waits for the test between its lines: the first must show while it runs.
+    go_on = tmp_path / "go-on"
+    command = (
+        f"echo hello-{tag}; while [ ! -e {go_on} ]; do sleep 0.05; done; "
+        f"echo to-stderr-{tag} >&2; exit 3"
+    )
     page.get_by_role("textbox", name="Command").fill(command)
     page.get_by_label("Job name (optional)").fill(f"web-job-{tag}")
     choose = page.get_by_role("group", name="Systems")
@@ -54,6 +62,9 @@ def test_run_a_command_on_several_systems_and_watch_the_output(desktop: Dashboar
     output = page.get_by_role("region", name="Output")
     on_device = output.get_by_role("region", name="Output on local")
     expect(on_device).to_contain_text(f"hello-{tag}")
+    expect(on_device).to_contain_text("running")
+    expect(output.get_by_role("region", name=f"Output on {nowhere}")).to_contain_text("failed")
+    go_on.touch()
     expect(on_device).to_contain_text(f"to-stderr-{tag}")
     expect(on_device).to_contain_text("exit 3")
     expect(output.get_by_role("region", name=f"Output on {nowhere}")).to_contain_text("failed")

@@ -41,7 +41,7 @@ export function JobOutput({ jobId, names, onEnd }) {
       <h3>${name(run, names)} <${Badge} state=${run.status} />
         ${run.exit_code !== null && run.exit_code !== undefined && html` <small>exit ${run.exit_code}</small>`}</h3>
       ${run.error_message && html`<p class="note error">${run.error_message}</p>`}
-      <pre class="logs">${run.stdout}${run.stderr}</pre>
+      ${(run.stdout || run.stderr) && html`<pre class="logs">${run.stdout}${run.stderr}</pre>`}
     </section>`)}
   <//>`;
 }

@@ -46,7 +46,7 @@ export function ApiKeys() {
       <${Field} label="Key name" id="key-name" error=${fields["body.name"]}>
         <input id="key-name" value=${name} onInput=${(e) => setName(e.currentTarget.value)} />
       <//>
-      <${Field} label="Role" id="key-role">
+      <${Field} label="Key role" id="key-role">
         <select id="key-role" value=${role} onChange=${(e) => setRole(e.currentTarget.value)}>
           ${KEY_ROLES.map((r) => html`<option value=${r}>${r || "mine"}</option>`)}
         </select>
