@@ -76,3 +76,33 @@ def test_create_download_upload_and_restore(desktop: Dashboard, tmp_path: Path) 
     for stored in (name, copy.name):
         assert desktop.api("DELETE", f"/api/v1/backups/{stored}")[0] == 200
     desktop.assert_clean()
+
+
+def test_schedules_added_and_deleted(desktop: Dashboard) -> None:
+    page = desktop.page
+    name = f"web-nightly-{uuid.uuid4().hex[:6]}"
+    desktop.sign_in()
+    desktop.go("Backups")
+    schedules = page.get_by_role("region", name="Schedules")
+    schedules.get_by_label("Schedule name").fill(name)
+    schedules.get_by_label("When (cron, UTC: minute hour day month weekday)").fill("30 2 * * *")
+    schedules.get_by_label("Keep the last").fill("3")
+    schedules.get_by_role("button", name="Add schedule").click()
+    row = schedules.get_by_role("table").get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text("cron 30 2 * * *")
+    expect(row).to_contain_text("last 3")
+    listed = desktop.api("GET", "/api/v1/backups/schedules")[1]["schedules"]
+    assert [s["next_run"] is not None for s in listed if s["name"] == name] == [True]
+    desktop.assert_clean()
+    desktop.shot("backups-schedules")
+
+    schedules.get_by_label("Schedule name").fill(f"{name}-bad")
+    schedules.get_by_label("When (cron, UTC: minute hour day month weekday)").fill("99 * * * *")
+    schedules.get_by_role("button", name="Add schedule").click()
+    expect(schedules.get_by_role("alert")).to_contain_text("cron")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name=f"Delete schedule {name}").click()
+    expect(row).to_have_count(0)
+    listed = desktop.api("GET", "/api/v1/backups/schedules")[1]["schedules"]
+    assert all(not s["name"].startswith(name) for s in listed)
