@@ -84,3 +84,32 @@ def test_api_keys_shown_once_and_revoked(desktop: Dashboard) -> None:
     row.get_by_role("button", name=f"Revoke {name}").click()
     expect(row).to_have_count(0)
     assert _status_with(probe, key) == 401
+
+
+def test_a_viewer_gets_no_buttons_on_these_pages(desktop: Dashboard) -> None:
+    name = f"web-viewer-{uuid.uuid4().hex[:6]}"
+    status, body = desktop.api(
+        "POST", "/api/v1/users", {"username": name, "password": "viewing-only-1", "role": "viewer"}
+    )
+    assert status == 201, body
+    desktop.sign_in(name, "viewing-only-1")
+    page = desktop.page
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Users & keys")
+    ).to_have_count(0)
+    backups = page.get_by_role("region", name="Backups on the device")
+    pages = (
+        ("Updates", page.get_by_role("table", name="Root file system slots"),
+         ("Upload bundle", "Install", "Good", "Bad")),
+        ("Backups", backups.locator("table, p.empty").first,
+         ("Create backup", "Upload backup", "Restore", "Add schedule")),
+        ("Systems & jobs", page.get_by_role("table", name="Systems jobs can run on"),
+         ("Run", "Add system", "Test", "Delete")),
+    )  # fmt: skip
+    for menu, loaded, hidden in pages:
+        desktop.go(menu)
+        expect(page.get_by_role("heading", name=menu, level=1)).to_be_visible()
+        expect(loaded).to_be_visible()
+        for label in hidden:
+            expect(page.get_by_role("button", name=label, exact=True)).to_have_count(0)
+    assert desktop.api("DELETE", f"/api/v1/users/{name}")[0] == 200

@@ -46,7 +46,7 @@ export function Updates() {
         <${Table} caption="Installs, newest first" empty="No update installed yet"
           rows=${history.data?.history}
           columns=${[
-            { title: "Bundle", key: "bundle" },
+            { title: "Bundle", render: (h) => h.bundle.split("/").pop() },
             { title: "From", render: (h) => `${h.from_version ?? "–"} (${h.from_slot ?? "–"})` },
             { title: "To", render: (h) => `${h.to_version ?? "–"} (${h.to_slot ?? "–"})` },
             { title: "Result", render: (h) => html`<${Badge} state=${h.result} />` },
