@@ -1,7 +1,7 @@
 // Systems and jobs: the systems commands run on, a command run on several of them with the
 // output arriving live per system, and the jobs run before.
 import { useState } from "preact/hooks";
-import { html, Page, Card, Action, Badge, ErrorNote, Table, useApi, notify, confirmed } from "../lib/ui.js";
+import { html, Page, Card, Action, Badge, ErrorNote, Table, useApi, useEvents, notify, confirmed } from "../lib/ui.js";
 import { api } from "../lib/api.js";
 import { when } from "../lib/format.js";
 import { AddSystem } from "./systems/add.js";
@@ -13,6 +13,8 @@ export function Systems() {
   const jobs = useApi("/jobs", { query: { limit: 20 } });
   const [watching, setWatching] = useState(null);
   const [tests, setTests] = useState({});
+  // Jobs started elsewhere (another browser, the API, a schedule) show up without a reload.
+  useEvents(["job:created", "job:completed", "job:cancelled"], () => jobs.reload());
   const list = systems.data?.systems ?? [];
   const names = Object.fromEntries(list.map((s) => [s.id, s.name]));
 
