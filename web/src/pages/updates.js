@@ -1,6 +1,5 @@
 // Updates: the two slots, the boot gate's verdict, bundles (upload with progress, install with
 // the task's progress) and the history of installs.
-import { useState } from "preact/hooks";
 import { html, Page, Card, Badge, ErrorNote, Table, useApi, useEvents } from "../lib/ui.js";
 import { when } from "../lib/format.js";
 import { Slots } from "./updates/slots.js";
