@@ -8,7 +8,7 @@ import { CreateBackup } from "./backups/create.js";
 import { RestoreBackup } from "./backups/restore.js";
 import { UploadBackup } from "./backups/upload.js";
 import { Schedules } from "./backups/schedules.js";
-import { TaskProgress } from "./backups/task.js";
+import { TaskProgress } from "../lib/task.js";
 
 export function Backups() {
   const list = useApi("/backups");

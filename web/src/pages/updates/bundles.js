@@ -1,7 +1,8 @@
 // Bundles: upload one with a progress bar, list those on the device, install one and follow
 // the install's task to its end.
 import { useState } from "preact/hooks";
-import { html, Card, Action, Field, Progress, Table, ErrorNote, Badge, useApi, useTask, notify, confirmed } from "../../lib/ui.js";
+import { html, Card, Action, Field, Progress, Table, ErrorNote, useApi, notify, confirmed } from "../../lib/ui.js";
+import { TaskProgress } from "../../lib/task.js";
 import { api, upload } from "../../lib/api.js";
 import { session } from "../../lib/session.js";
 import { bytes, when } from "../../lib/format.js";
@@ -67,17 +68,6 @@ export function Bundles({ onInstalled }) {
 }
 
 function Install({ taskId, onDone }) {
-  const { task, done } = useTask(taskId);
-  const [reported, setReported] = useState(null);
   if (!taskId) return null;
-  if (done && reported !== taskId) {
-    setReported(taskId);
-    onDone();
-  }
-  return html`<div class="install" aria-live="polite">
-    <h3>Install</h3>
-    <${Progress} value=${(task?.progress ?? 0) / 100} label="Install" />
-    <p>${task ? html`<${Badge} state=${task.status} /> ${task.message}` : "Starting…"}</p>
-    ${task?.error && html`<p class="note error" role="alert">${task.error}</p>`}
-  </div>`;
+  return html`<div class="install"><${TaskProgress} taskId=${taskId} title="Install" onDone=${onDone} /></div>`;
 }
