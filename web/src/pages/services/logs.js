@@ -39,6 +39,7 @@ export function LiveLogs({ name, running }) {
   const [lines, setLines] = useState([]);
   const [paused, setPaused] = useState(false);
   const [state, setState] = useState("connecting");
+  const [waiting, setWaiting] = useState(0);
   const held = useRef([]);
   const pausedRef = useRef(false);
   const box = useRef(null);
@@ -48,7 +49,8 @@ export function LiveLogs({ name, running }) {
     if (!running) return undefined;
     const ws = follow(`/ws/services/${encodeURIComponent(name)}/logs`, (line) => {
       held.current.push(line);
-      if (!pausedRef.current) flush();
+      if (pausedRef.current) setWaiting(held.current.length);
+      else flush();
     }, (now) => {
       // Each connection starts again with the last lines: what was shown is replaced.
       if (now === "open") {
@@ -63,6 +65,7 @@ export function LiveLogs({ name, running }) {
   function flush() {
     const fresh = held.current;
     held.current = [];
+    setWaiting(0);
     setLines((old) => [...old, ...fresh].slice(-KEEP));
   }
 
@@ -79,8 +82,8 @@ export function LiveLogs({ name, running }) {
     <div class="row">
       <button type="button" class="btn" onClick=${() => setPaused(!paused)} aria-pressed=${paused}>
         ${paused ? "Resume" : "Pause"}</button>
-      <span class="hint" role="status">${!running ? "Not running" : paused ? `Paused (${held.current.length} new)` : state === "open" ? "Following" : "Connecting…"}</span>
+      <span class="hint" role="status">${!running ? "Not running" : paused ? `Paused (${waiting} new)` : state === "open" ? "Following" : "Connecting…"}</span>
     </div>
-    <pre class="logs" aria-label=${`Logs of ${name}`} tabindex="0" ref=${box} data-lines=${lines.length}>${lines.map((l) => `${l}\n`)}</pre>
+    <pre class="logs" role="log" aria-label=${`Logs of ${name}`} tabindex="0" ref=${box} data-lines=${lines.length}>${lines.map((l) => `${l}\n`)}</pre>
   <//>`;
 }
