@@ -158,9 +158,7 @@ def test_configuration_secrets_versions_and_restore(desktop: Dashboard) -> None:
         card.get_by_role("button", name="Restore version 1").click()
         expect(card.get_by_text("hello")).to_be_visible(timeout=LONG_MS)
         expect(card.get_by_text("version 3", exact=False)).to_be_visible()
-        assert desktop.api("GET", f"/api/v1/config/{name}")[1]["variables"] == {
-            "GREETING": "hello"
-        }
+        assert desktop.api("GET", f"/api/v1/config/{name}")[1]["variables"] == {"GREETING": "hello"}
         desktop.assert_clean()
     finally:
         desktop.api("DELETE", f"/api/v1/services/{name}")

@@ -36,14 +36,14 @@ export function Containers() {
     { title: "Created", render: (i) => when(i.created_at) },
   ];
   return html`<${Page} title="Containers">
-    <${Card} title="Containers" wide>
+    <${Card} wide>
       <${ErrorNote} error=${list.error} />
       <${Table} caption="Containers" columns=${columns} rows=${containers} empty="No containers" />
     <//>
     <${Card} title="Images" wide>
       <${ImageLoader} onLoaded=${images.reload} />
       <${ErrorNote} error=${images.error} />
-      <${Table} caption="Images" columns=${imageColumns} rows=${images.data?.images} empty="No images" />
+      <${Table} caption="Images in the engine" columns=${imageColumns} rows=${images.data?.images} empty="No images" />
     <//>
   <//>`;
 }

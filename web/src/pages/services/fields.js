@@ -91,7 +91,9 @@ export function errorsByInput(problems, runtime) {
   for (const problem of problems || []) {
     const input = inputOf(problem.field ?? problem.path, runtime);
     const item = /^\w+\[(\d+)\]/.exec(problem.field ?? problem.path ?? "");
-    const text = item ? `Line ${Number(item[1]) + 1}: ${problem.message}` : problem.message;
+    // The API's message repeats the path ("Invalid ports[0]: ..."): the input says it already.
+    const message = String(problem.message).replace(/^Invalid [^:]+: /, "");
+    const text = item ? `Line ${Number(item[1]) + 1}: ${message}` : message;
     out[input] = out[input] ? `${out[input]}; ${text}` : text;
   }
   return out;
