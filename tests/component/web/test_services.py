@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 # A shell that prints a line a second and leaves at once when stopped.
 TICKER = "sh -c 'trap \"exit 0\" TERM; while true; do echo tick $(date +%s); sleep 1; done'"
-SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while true; sleep 1; done"]
+SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 LONG_MS = 90_000
 
 
@@ -122,7 +122,7 @@ def test_a_service_others_need_is_not_deleted(desktop: Dashboard) -> None:
         desktop.api("DELETE", f"/api/v1/services/{base}")
 
 
-def test_configuration_secrets_versions_and_restore(desktop: Dashboard) -> None:
+def test_configuration_secrets_versions_restore_and_edit(desktop: Dashboard) -> None:
     name = "configured"
     _install_by_api(desktop, {"name": name, "image": IMAGE, "command": SLEEPER})
     try:
@@ -159,6 +159,21 @@ def test_configuration_secrets_versions_and_restore(desktop: Dashboard) -> None:
         expect(card.get_by_text("hello")).to_be_visible(timeout=LONG_MS)
         expect(card.get_by_text("version 3", exact=False)).to_be_visible()
         assert desktop.api("GET", f"/api/v1/config/{name}")[1]["variables"] == {"GREETING": "hello"}
+
+        # Changing the service: its own name is no problem of the change.
+        page.get_by_role("button", name="Edit", exact=True).click()
+        form = page.get_by_role("form", name="Edit service")
+        with page.expect_response("**/api/v1/validate/service") as checked:
+            form.get_by_label("Environment").fill("MODE=edited")
+        assert checked.value.json()["errors"] != []  # the name is taken: by this service
+        expect(form.locator("[role=alert]")).to_have_count(0)
+        form.get_by_role("button", name="Save changes").click()
+        details = page.get_by_role("region", name="Details")
+        expect(details).to_contain_text("MODE=edited", timeout=LONG_MS)
+        expect(form).to_have_count(0)
+        changed = desktop.api("GET", f"/api/v1/services/{name}")[1]
+        assert changed["environment"] == {"MODE": "edited"}
+        assert changed["config"]["command"] == SLEEPER  # the command's quoting came back intact
         desktop.assert_clean()
     finally:
         desktop.api("DELETE", f"/api/v1/services/{name}")

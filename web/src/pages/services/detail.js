@@ -74,6 +74,7 @@ export function ServiceDetail({ params }) {
           <dt>Runtime</dt><dd>${runtimeOf(s)}</dd>
           <dt>Image</dt><dd class="mono">${s.image}</dd>
           <dt>Ports</dt><dd>${s.ports.length ? s.ports.join(", ") : "none"}</dd>
+          <dt>Environment</dt><dd class="mono">${Object.keys(s.environment).length ? Object.entries(s.environment).map(([k, v]) => `${k}=${v}`).join(" ") : "none"}</dd>
           <dt>Volumes</dt><dd>${s.volumes.length ? s.volumes.join(", ") : "none"}</dd>
           <dt>Depends on</dt><dd><${Links} names=${s.depends_on} none="nothing" /></dd>
           <dt>Needed by</dt><dd><${Links} names=${dependents} none="no other service" /></dd>

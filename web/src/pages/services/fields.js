@@ -24,6 +24,12 @@ export function words(text) {
   return out;
 }
 
+// A word written so that `words` reads it back unchanged.
+export function quote(word) {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
 export function lines(text) {
   return String(text || "").split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 }

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../../lib/api.js";
 import { Card, ErrorNote, Field, html, notify, Progress, useApi, useTask } from "../../lib/ui.js";
-import { bodyOf, errorsByInput, pairsText } from "./fields.js";
+import { bodyOf, errorsByInput, lines, pairsText, quote } from "./fields.js";
 
 const EMPTY = {
   name: "", runtime: "docker", image: "", artifact: "", port: "", command: "", ports: "",
@@ -18,7 +18,7 @@ export function formOf(service) {
     ...EMPTY,
     name: service.name,
     image: service.image,
-    command: (service.config?.command || []).map((w) => (/\s/.test(w) ? `'${w}'` : w)).join(" "),
+    command: (service.config?.command || []).map(quote).join(" "),
     ports: (service.ports || []).join("\n"),
     volumes: (service.volumes || []).join("\n"),
     environment: pairsText(service.environment),
@@ -26,6 +26,17 @@ export function formOf(service) {
     healthCommand: Array.isArray(health?.test) ? health.test.slice(1).join(" ") : "",
     healthInterval: health ? String(parseInt(health.interval, 10) || 30) : "30",
   };
+}
+
+// A service being changed keeps its own name, and its running container holds its own ports:
+// neither is a problem of the change.
+function ownProblem(problem, form, initial) {
+  if (problem.code === "DUPLICATE_PROJECT_NAME") return true;
+  if (problem.code !== "PORT_IN_USE") return false;
+  const current = lines(form.ports);
+  const item = /^ports\[(\d+)\]$/.exec(problem.field);
+  const line = item ? current[Number(item[1])] : current.length === 1 ? current[0] : null;
+  return line !== null && lines(initial.ports).includes(line);
 }
 
 export function InstallForm({ initial, editing, services = [], onDone }) {
@@ -43,8 +54,7 @@ export function InstallForm({ initial, editing, services = [], onDone }) {
     const timer = setTimeout(async () => {
       try {
         const verdict = await api("/validate/service", { method: "POST", body: bodyOf(form) });
-        // Changing a service keeps its own name.
-        const problems = verdict.errors.filter((e) => !(editing && e.code === "DUPLICATE_PROJECT_NAME"));
+        const problems = editing ? verdict.errors.filter((e) => !ownProblem(e, form, initial)) : verdict.errors;
         setErrors(errorsByInput(problems, form.runtime));
       } catch (error) {
         setErrors(error.fields ? errorsByInput(error.details.fields, form.runtime) : {});
@@ -141,7 +151,9 @@ export function InstallForm({ initial, editing, services = [], onDone }) {
       <${ErrorNote} error=${failure} />
       ${taskId && html`<div class="task" aria-live="polite">
         <${Progress} value=${(task?.progress ?? 0) / 100} label=${editing ? "Update progress" : "Install progress"} />
-        <p>${task ? `${task.status}: ${task.error || task.message}` : "Starting…"}</p>
+        ${task?.status === "failed"
+          ? html`<p class="note error" role="alert">${`Failed: ${task.error || task.message}`}</p>`
+          : html`<p>${task ? `${task.status}: ${task.message}` : "Starting…"}</p>`}
       </div>`}
       <div class="row">
         <button type="submit" class="btn primary" disabled=${busy}>${editing ? "Save changes" : "Install"}</button>
