@@ -175,6 +175,23 @@ def test_configuration_secrets_versions_restore_and_edit(desktop: Dashboard) -> 
         assert changed["environment"] == {"MODE": "edited"}
         assert changed["config"]["command"] == SLEEPER  # the command's quoting came back intact
         desktop.assert_clean()
+
+        # A viewer sees the service and that a secret is set, and nothing it cannot use.
+        status, answer = desktop.api(
+            "POST",
+            "/api/v1/users",
+            {"username": "svc-viewer", "password": "viewing-only-1", "role": "viewer"},
+        )
+        assert status in (200, 201), answer
+        page.get_by_role("button", name="Sign out").click()
+        desktop.sign_in("svc-viewer", "viewing-only-1")
+        desktop.open(f"/services/{name}")
+        expect(card.get_by_text("set (hidden)")).to_be_visible()
+        expect(page.get_by_role("region", name="Status")).to_contain_text("running")
+        for label in ("Reveal secrets", "Edit configuration", "Restore", "Stop", "Edit", "Delete"):
+            expect(page.get_by_role("button", name=label)).to_have_count(0)
+        expect(page.get_by_role("region", name="Logs")).to_have_count(0)
+        desktop.assert_clean()
     finally:
         desktop.api("DELETE", f"/api/v1/services/{name}")
 
@@ -193,5 +210,9 @@ def test_a_name_taken_is_shown_beside_the_name(desktop: Dashboard) -> None:
         expect(page.locator("#svc-name-error")).to_contain_text("already exists", timeout=LONG_MS)
         form.get_by_label("Name", exact=True).fill(f"{name}-2")
         expect(page.locator("#svc-name-error")).to_have_count(0, timeout=LONG_MS)
+        # A native service runs an uploaded artefact: without one, the API says so there.
+        form.get_by_label("Runtime").select_option("systemd")
+        expect(form.get_by_label("Image")).to_have_count(0)
+        expect(page.locator("#svc-artifact-error")).to_contain_text("artifact", timeout=LONG_MS)
     finally:
         desktop.api("DELETE", f"/api/v1/services/{name}")
