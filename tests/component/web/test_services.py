@@ -89,13 +89,21 @@ def test_install_follow_stop_and_delete_a_service(dashboard: Dashboard) -> None:
     expect(status.get_by_text("stopped", exact=True)).to_be_visible(timeout=LONG_MS)
     expect(page.get_by_role("button", name=f"Start {name}", exact=True)).to_be_visible()
 
+    # The list shows it stopped, with the control to start it again.
+    page.get_by_role("link", name="All services").click()
+    row = page.get_by_role("table", name="Services").get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text("stopped")
+    expect(row.get_by_role("button", name=f"Start {name}", exact=True)).to_be_visible()
+    dashboard.shot("services")
+    assert dashboard.axe() == []
+    row.get_by_role("link", name=name).click()
+
     page.get_by_role("button", name="Delete", exact=True).click()
     expect(page.get_by_text("No other service depends on it.")).to_be_visible()
     page.get_by_role("button", name="Delete permanently").click()
     expect(page.get_by_role("heading", name="Services", level=1)).to_be_visible()
     expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
     assert dashboard.api("GET", f"/api/v1/services/{name}")[0] == 404
-    dashboard.shot("services")
     dashboard.assert_clean()
 
 

@@ -38,12 +38,12 @@ export function Containers() {
   return html`<${Page} title="Containers">
     <${Card} wide>
       <${ErrorNote} error=${list.error} />
-      <${Table} caption="Containers" columns=${columns} rows=${containers} empty="No containers" />
+      <div class="listing"><${Table} caption="Containers" columns=${columns} rows=${containers} empty="No containers" /></div>
     <//>
     <${Card} title="Images" wide>
       <${ImageLoader} onLoaded=${images.reload} />
       <${ErrorNote} error=${images.error} />
-      <${Table} caption="Images in the engine" columns=${imageColumns} rows=${images.data?.images} empty="No images" />
+      <div class="listing"><${Table} caption="Images in the engine" columns=${imageColumns} rows=${images.data?.images} empty="No images" /></div>
     <//>
   <//>`;
 }

@@ -31,14 +31,15 @@ export function Services() {
   const usage = useApi(() => usageOf(services), { every: USAGE_EVERY_MS, deps: [services.map((s) => s.name + s.status).join()] });
   useEvents("service:*", () => list.reload());
 
+  // State and actions come first: on a phone the rest is a scroll away.
   const columns = [
     { title: "Name", render: (s) => html`<a href=${`#/services/${encodeURIComponent(s.name)}`}>${s.name}</a>` },
-    { title: "Runtime", render: runtimeOf },
     { title: "State", render: (s) => html`<${Badge} state=${s.status} />` },
+    { title: "Actions", render: (s) => html`<${Controls} service=${s} onDone=${list.reload} />` },
     { title: "Health", render: (s) => html`<${Badge} state=${s.health?.status} />` },
     { title: "CPU", render: (s) => percent(usage.data?.[s.name]?.cpu) },
     { title: "Memory", render: (s) => bytes(usage.data?.[s.name]?.memory) },
-    { title: "Actions", render: (s) => html`<${Controls} service=${s} onDone=${list.reload} />` },
+    { title: "Runtime", render: runtimeOf },
   ];
   const done = (name) => {
     setInstalling(false);
@@ -50,6 +51,6 @@ export function Services() {
     ${installing && html`<${InstallForm} services=${services} onDone=${done} />`}
     <${ErrorNote} error=${list.error} />
     ${list.loading ? html`<p class="loading" role="status">Loading…</p>`
-      : html`<${Table} caption="Services" columns=${columns} rows=${services} empty="No services installed yet" />`}
+      : html`<div class="listing"><${Table} caption="Services" columns=${columns} rows=${services} empty="No services installed yet" /></div>`}
   <//>`;
 }
