@@ -53,6 +53,8 @@ def test_install_follow_stop_and_delete_a_service(dashboard: Dashboard) -> None:
     form.get_by_label("Name", exact=True).fill(name)
     form.get_by_label("Image").fill(IMAGE)
     form.get_by_label("Command", exact=True).fill(TICKER)
+    form.get_by_label("Health check command").fill("test -d /proc/1")
+    form.get_by_label("Health check interval (s)").fill("5")
     form.get_by_label("Ports").fill("99999:80")
     # The API's verdict on the port, beside the Ports input.
     expect(page.locator("#svc-ports-error")).to_contain_text("Line 1", timeout=LONG_MS)
@@ -67,6 +69,9 @@ def test_install_follow_stop_and_delete_a_service(dashboard: Dashboard) -> None:
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible(timeout=LONG_MS)
     status = _status_card(page)
     expect(status.get_by_text("running", exact=True)).to_be_visible(timeout=LONG_MS)
+    healthcheck = dashboard.api("GET", f"/api/v1/services/{name}")[1]["config"]["healthcheck"]
+    assert healthcheck["test"] == ["CMD-SHELL", "test -d /proc/1"]
+    assert healthcheck["interval"] == "5s"
 
     logs = page.locator("pre.logs")
     expect(logs).to_contain_text("tick", timeout=LONG_MS)
@@ -100,7 +105,10 @@ def test_install_follow_stop_and_delete_a_service(dashboard: Dashboard) -> None:
 
     page.get_by_role("button", name="Delete", exact=True).click()
     expect(page.get_by_text("No other service depends on it.")).to_be_visible()
-    page.get_by_role("button", name="Delete permanently").click()
+    page.get_by_label("Also remove its data").check()
+    with page.expect_request(lambda r: r.method == "DELETE") as deleting:
+        page.get_by_role("button", name="Delete permanently").click()
+    assert "removeData=true" in deleting.value.url
     expect(page.get_by_role("heading", name="Services", level=1)).to_be_visible()
     expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
     assert dashboard.api("GET", f"/api/v1/services/{name}")[0] == 404
