@@ -24,6 +24,7 @@ class LiveHomei:
     url: str
     token: str
     process: HomeiProcess
+    device: RaucDevice | None = None  # its RAUC, to make bundles it accepts
 
 
 def wait_until_ready(url: str, deadline: float = START_DEADLINE) -> None:
@@ -65,7 +66,7 @@ def live_homei(tmp_path_factory: pytest.TempPathFactory, **environ: str) -> Iter
         try:
             wait_until_ready(process.url)
             wait_until_rauc(process)
-            yield LiveHomei(process.url, process.login(), process)
+            yield LiveHomei(process.url, process.login(), process, device)
         finally:
             process.stop()
     finally:

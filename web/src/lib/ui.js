@@ -90,9 +90,10 @@ export function Card({ title, children, wide, id }) {
   </section>`;
 }
 
-// A button shown only to callers whose role has `permission`; a viewer sees no buttons it
+// A button shown only to callers whose role has `permission` ("control" unless said; "admin"
+// for admin-only acts, "read" for what anyone may do); a viewer sees no buttons it
 // cannot use. While `onClick`'s promise runs it is disabled.
-export function Action({ permission = "write", onClick, children, kind = "", label, disabled }) {
+export function Action({ permission = "control", onClick, children, kind = "", label, disabled }) {
   const [busy, setBusy] = useState(false);
   if (permission && !session.can(permission)) return null;
   const run = async (event) => {

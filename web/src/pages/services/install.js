@@ -2,7 +2,8 @@
 // beside its input, then the install task followed until the service runs.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../../lib/api.js";
-import { Card, ErrorNote, Field, html, notify, Progress, useApi, useTask } from "../../lib/ui.js";
+import { TaskProgress } from "../../lib/task.js";
+import { Card, ErrorNote, Field, html, notify, useApi } from "../../lib/ui.js";
 import { bodyOf, errorsByInput, lines, pairsText, quote } from "./fields.js";
 
 const EMPTY = {
@@ -45,7 +46,7 @@ export function InstallForm({ initial, editing, services = [], onDone }) {
   const [failure, setFailure] = useState(null);
   const [taskId, setTaskId] = useState(null);
   const touched = useRef(false);
-  const { task } = useTask(taskId);
+  const [ended, setEnded] = useState(null);
   const artifacts = useApi("/artifacts");
 
   // Ask the API about the form a moment after the user stops typing.
@@ -63,13 +64,13 @@ export function InstallForm({ initial, editing, services = [], onDone }) {
     return () => clearTimeout(timer);
   }, [form]);
 
-  useEffect(() => {
-    if (!task) return;
+  const finished = (task) => {
+    setEnded(task.status);
     if (task.status === "completed" || task.status === "succeeded") {
       notify(`${form.name}: ${editing ? "updated" : "installed"}`);
       onDone?.(form.name);
     }
-  }, [task?.status]);
+  };
 
   const set = (key) => (event) => {
     touched.current = true;
@@ -90,6 +91,7 @@ export function InstallForm({ initial, editing, services = [], onDone }) {
       const answer = editing
         ? await api(`/services/${encodeURIComponent(form.name)}`, { method: "PUT", body })
         : await api("/services", { method: "POST", body });
+      setEnded(null);
       setTaskId(answer.taskId);
     } catch (error) {
       if (error.details?.fields) setErrors(errorsByInput(error.details.fields, form.runtime));
@@ -106,7 +108,7 @@ export function InstallForm({ initial, editing, services = [], onDone }) {
     aria-describedby=${described(key)}></textarea>`;
   const native = form.runtime === "systemd";
   const others = services.filter((s) => s.name !== form.name);
-  const busy = taskId && !(task && ["failed", "cancelled", "canceled"].includes(task.status));
+  const busy = taskId && !["failed", "cancelled", "canceled"].includes(ended);
 
   return html`<${Card} title=${editing ? `Edit ${form.name}` : "Install a service"} wide>
     <form onSubmit=${submit} novalidate aria-label=${editing ? "Edit service" : "Install service"}>
@@ -149,12 +151,8 @@ export function InstallForm({ initial, editing, services = [], onDone }) {
       </div>
       ${errors.general && html`<p class="note error" role="alert">${errors.general}</p>`}
       <${ErrorNote} error=${failure} />
-      ${taskId && html`<div class="task" aria-live="polite">
-        <${Progress} value=${(task?.progress ?? 0) / 100} label=${editing ? "Update progress" : "Install progress"} />
-        ${task?.status === "failed"
-          ? html`<p class="note error" role="alert">${`Failed: ${task.error || task.message}`}</p>`
-          : html`<p>${task ? `${task.status}: ${task.message}` : "Starting…"}</p>`}
-      </div>`}
+      ${taskId && html`<div class="task"><${TaskProgress} key=${taskId} taskId=${taskId}
+        title=${editing ? "Update progress" : "Install progress"} onDone=${finished} /></div>`}
       <div class="row">
         <button type="submit" class="btn primary" disabled=${busy}>${editing ? "Save changes" : "Install"}</button>
         <button type="button" class="btn" onClick=${() => onDone?.(null)}>Cancel</button>
