@@ -69,6 +69,7 @@ def test_install_follow_stop_and_delete_a_service(dashboard: Dashboard) -> None:
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible(timeout=LONG_MS)
     status = _status_card(page)
     expect(status.get_by_text("running", exact=True)).to_be_visible(timeout=LONG_MS)
+    expect(page.get_by_role("region", name="Resource use, last hour")).to_be_visible()
     healthcheck = dashboard.api("GET", f"/api/v1/services/{name}")[1]["config"]["healthcheck"]
     assert healthcheck["test"] == ["CMD-SHELL", "test -d /proc/1"]
     assert healthcheck["interval"] == "5s"

@@ -9,6 +9,7 @@ import { Controls, dependentsOf, runtimeOf } from "./controls.js";
 import { DeletePanel } from "./delete.js";
 import { formOf, InstallForm } from "./install.js";
 import { LiveLogs } from "./logs.js";
+import { UsageCard } from "./usage.js";
 
 const STATUS_EVERY_MS = 5_000;
 
@@ -81,6 +82,7 @@ export function ServiceDetail({ params }) {
           <dt>Updated</dt><dd>${when(s.updated_at)}</dd>
         </dl>
       <//>
+      <${UsageCard} name=${name} />
       ${session.can("control") && html`<${LiveLogs} name=${name} running=${(status.data?.status ?? s.status) === "running"} />`}
       <${ConfigCard} name=${name} />
     </div>
