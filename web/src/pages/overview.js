@@ -1,6 +1,7 @@
 // The overview: the device's figures now and over the last 15 minutes (live), its health,
 // firing alerts, the update, the last backup and the services by health.
 import "./overview/overview.css";
+import { useEffect, useRef } from "preact/hooks";
 import { html, Badge, Card, Page, useApi, useEvents } from "../lib/ui.js";
 import { Chart } from "../lib/chart.js";
 import { bytes, percent } from "../lib/format.js";
@@ -10,6 +11,8 @@ import { AlertsCard, BackupCard, DeviceCard, ServicesCard, Stat, UpdateCard } fr
 // Things that change by themselves (uptime, dependencies) are looked at again this often;
 // everything else follows events.
 const HEALTH_EVERY_MS = 30_000;
+// A card whose read failed (the device busy, a dependency restarting) tries again this often.
+const RETRY_MS = 10_000;
 const EVENTS = [
   "update:started", "update:completed", "update:failed", "update:rolled_back", "update:verified",
   "update:rejected", "backup:completed", "backup:deleted", "backup:uploaded", "backup:restored",
@@ -66,6 +69,14 @@ export function Overview() {
   const backups = useApi("/backups");
   const services = useApi("/api/v1/health/services");
 
+  const sources = useRef([]);
+  sources.current = [health, status, info, alerts, update, backups, services];
+  useEffect(() => {
+    const id = setInterval(() => {
+      for (const source of sources.current) if (source.error) source.reload();
+    }, RETRY_MS);
+    return () => clearInterval(id);
+  }, []);
   useEvents(EVENTS, (event) => {
     if (event.type.startsWith("update:")) update.reload();
     else if (event.type.startsWith("backup:")) backups.reload();
