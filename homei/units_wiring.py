@@ -55,6 +55,7 @@ def build_units(settings: Settings, policy: Policy) -> UnitParts:
         artifacts,
         tuple(Path(root) for root in settings.units.exec_roots),
         settings.units.job_timeout,
+        settle=(settings.units.settle_time, settings.units.settle_timeout),
         journal=Journal(settings.units.journal_dir),
     )
     return UnitParts(systemd, runtime, artifacts)

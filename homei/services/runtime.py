@@ -65,6 +65,10 @@ class Runtime(Protocol):
     async def start(self, ref: str) -> None:
         """Start the instance."""
 
+    async def settle(self, ref: str) -> None:
+        """Return once a just-started instance has stayed up (and answers on its port, if it
+        has one); `RuntimeFailure` saying why when it did not."""
+
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         """Stop the instance, killing it after `timeout` seconds."""
 

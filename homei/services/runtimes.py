@@ -102,6 +102,9 @@ class RuntimeRegistry:
     async def start(self, ref: str) -> None:
         await self._by_ref(ref).start(ref)
 
+    async def settle(self, ref: str) -> None:
+        await self._by_ref(ref).settle(ref)
+
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         await self._by_ref(ref).stop(ref, timeout)
 

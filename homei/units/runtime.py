@@ -46,6 +46,7 @@ _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 CALL_MARGIN = 5.0  # seconds a call may take beyond the job timeout it carries
 PORT_LABEL = "io.homei.port"  # the port a native service listens on
+_SETTLE_POLL = 0.2  # seconds between looks at a unit that is settling
 
 
 class UnitsRuntime:
@@ -59,6 +60,7 @@ class UnitsRuntime:
         artifacts: ArtifactStore,
         exec_roots: tuple[Path, ...],
         job_timeout: float,
+        settle: tuple[float, float] = (3.0, 30.0),
         journal: Journal | None = None,
     ) -> None:
         self.systemd = systemd
@@ -68,6 +70,7 @@ class UnitsRuntime:
         self.artifacts = artifacts
         self._exec_roots = exec_roots
         self._timeout = job_timeout
+        self._settle_time, self._settle_timeout = settle
         self._known: set[str] = set()  # instances with a unit file, as far as Homei knows
 
     async def load(self) -> None:
@@ -196,6 +199,35 @@ class UnitsRuntime:
         await self._call(manager.reset_failed(unit_file.unit_name(ref)))
         await self._call(manager.start_unit(unit_file.unit_name(ref), self._timeout))
 
+    async def settle(self, ref: str) -> None:
+        """Wait until the unit has stayed active, unrestarted, for the settle time and its
+        port answers: a `Type=exec` start job is done as soon as the program is running,
+        even one that dies a moment later."""
+        unit = unit_file.unit_name(ref)
+        found = await asyncio.to_thread(_read_unit, self.unit_dir / unit)
+        port = found.applied.labels.get(PORT_LABEL) if found else None
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        first = await self._call(self.systemd.manager.unit(unit))
+        answered = port is None
+        while True:
+            props = await self._call(self.systemd.manager.unit(unit))
+            if props.active_state != "active" or props.n_restarts != first.n_restarts:
+                raise RuntimeFailure(
+                    f"'{ref}' did not stay running ({props.active_state}/{props.sub_state},"
+                    f" exit status {props.exec_main_status})",
+                    {"unit": unit, "active_state": props.active_state},
+                )
+            answered = answered or await _answers(int(port or 0))
+            elapsed = loop.time() - began
+            if answered and elapsed >= self._settle_time:
+                return
+            if elapsed >= self._settle_timeout:
+                raise RuntimeFailure(
+                    f"'{ref}' does not answer on port {port}", {"unit": unit, "port": port}
+                )
+            await asyncio.sleep(_SETTLE_POLL)
+
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         await self._call(
             self.systemd.manager.stop_unit(unit_file.unit_name(ref), self._timeout + (timeout or 0))
@@ -321,6 +353,17 @@ def _read_unit(path: Path) -> unit_file.UnitFile | None:
         return unit_file.parse(path.read_text())
     except (FileNotFoundError, UnicodeDecodeError):
         return None
+
+
+async def _answers(port: int) -> bool:
+    """Whether something accepts connections on loopback at `port`."""
+    try:
+        async with asyncio.timeout(1.0):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
 
 
 def _executable(path: Path) -> bool:

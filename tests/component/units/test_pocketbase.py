@@ -25,6 +25,9 @@ pytestmark = pytest.mark.skipif(
 )
 UNIT = "homei-svc-notes.service"
 STATE = "/var/lib/private/homei/notes"  # StateDirectory= of a DynamicUser= unit
+BROKEN = "9.9.9"
+# A "PocketBase" that starts (the start job succeeds: units are Type=exec) and dies at once.
+BROKEN_PROGRAM = b"#!/bin/sh\necho 'this version is broken' >&2\nexit 1\n"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ async def upload(homei: Any, headers: dict[str, str], version: str, data: bytes)
     assert response.status == 201, await response.json()
 
 
-async def test_003s_body_runs_pocketbase_and_a_new_version_keeps_the_data(
+async def test_003s_body_runs_pocketbase_a_broken_version_is_rolled_back_a_new_one_kept(
     homei, systemd: SystemdContainer, binaries: dict[str, bytes]
 ) -> None:
     headers = await homei.auth()
@@ -76,6 +79,23 @@ async def test_003s_body_runs_pocketbase_and_a_new_version_keeps_the_data(
     await asyncio.to_thread(systemd.exec, "sh", "-c", f"echo kept > {STATE}/pb_data/marker")
     unit = (systemd.unit_dir / UNIT).read_text()
     assert f"pocketbase/{OLD}/" in unit and f"--http=127.0.0.1:{port}" in unit
+
+    # A version that dies a moment after it started: the old one is put back, data intact.
+    await upload(homei, headers, BROKEN, BROKEN_PROGRAM)
+    accepted = await call(
+        homei, "PUT", "/api/v1/services/notes", headers, 202, json={"pocketbase_version": BROKEN}
+    )
+    task = await wait_task(homei, headers, accepted["taskId"])
+    assert task["status"] == "failed", task
+    assert "rolled back" in str(task.get("error")), task
+    assert f"pocketbase/{OLD}/" in (systemd.unit_dir / UNIT).read_text()
+    assert not (systemd.unit_dir / "homei-svc-notes--next.service").exists()
+    await until(lambda: asyncio.to_thread(healthy, port), "the old version to answer again")
+    kept = await asyncio.to_thread(systemd.exec, "cat", f"{STATE}/pb_data/marker")
+    assert kept.stdout.strip() == "kept"
+    service = await call(homei, "GET", "/api/v1/services/notes", headers)
+    assert service["version"] == OLD and service["status"] == "running", service
+    await call(homei, "DELETE", f"/api/v1/artifacts/pocketbase/{BROKEN}", headers)
 
     accepted = await call(
         homei, "PUT", "/api/v1/services/notes", headers, 202, json={"pocketbase_version": NEW}
