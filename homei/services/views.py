@@ -4,7 +4,7 @@ superset shape, with the container's live state, health and logs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -120,6 +120,27 @@ def view(
     }
 
 
+def native_of(
+    instance: InstanceState | None, config_match: bool | None, route_hash: str | None
+) -> dict[str, Any]:
+    """Seed 003's fields of a systemd service (empty for other runtimes' instances)."""
+    native = instance.native if instance is not None else None
+    if instance is None or native is None:
+        return {}
+    cpu = native.cpu_percent
+    return {
+        "systemd_status": native.active_state,
+        "systemd_sub_state": native.sub_state,
+        "is_running": instance.running,
+        "pid": native.pid or None,
+        "systemd_config_hash": native.unit_hash,
+        "caddy_config_hash": route_hash,
+        "memory_usage": f"{native.memory / 1024**2:.1f}MB" if instance.running else None,
+        "cpu_usage": f"{cpu:.1f}%" if cpu is not None and instance.running else None,
+        "config_match": config_match,
+    }
+
+
 def _tag(image: str) -> str:
     last = image.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else "latest"
@@ -128,9 +149,24 @@ def _tag(image: str) -> str:
 class ServiceViews:
     """Reads for the API: one engine listing per request, not one call per service."""
 
-    def __init__(self, runtime: Runtime, monitor: HealthMonitor) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        monitor: HealthMonitor,
+        config_match: Callable[[Declared, InstanceState | None], Awaitable[bool | None]],
+    ) -> None:
         self._runtime = runtime
         self._monitor = monitor
+        self._config_match = config_match
+        #: The hash of a service's route in the reverse proxy (set by the proxy's wiring).
+        self.route_hash: Callable[[str], str | None] = lambda service: None
+
+    async def native(self, declared: Declared, instance: InstanceState | None) -> dict[str, Any]:
+        """Seed 003's fields of a systemd service's instance; {} for other instances."""
+        if instance is None or instance.native is None:
+            return {}
+        match = await self._config_match(declared, instance)
+        return native_of(instance, match, self.route_hash(declared.spec.name))
 
     async def instances(self, names: list[str]) -> dict[str, InstanceState | None]:
         """Each service's instance (None where it has none), read at once."""

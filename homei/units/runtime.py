@@ -22,16 +22,15 @@ import msgspec
 from homei.core.atomic import write_file_atomic
 from homei.core.errors import SystemdUnavailable
 from homei.dbus.bus import DBusCallError
-from homei.dbus.systemd import JobFailed, UnitProperties
+from homei.dbus.systemd import JobFailed
 from homei.journal.reader import Journal, JournalQuery, as_log_line
 from homei.services.drift import expected
 from homei.services.instance import (
     SERVICE_LABEL,
-    Applied,
     ImageMissing,
     InstanceRef,
     InstanceState,
-    InstanceStatus,
+    NativeState,
     RuntimeFailure,
     Usage,
 )
@@ -40,6 +39,7 @@ from homei.services.runtime import Progress
 from homei.services.spec import NATIVE_IMAGE_PREFIX, ServiceSpec
 from homei.units import unit_file
 from homei.units.artifacts import ArtifactStore
+from homei.units.status import CpuMeter, answers, instance_state
 from homei.units.systemd import Systemd, SystemdGone
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class UnitsRuntime:
         self._timeout = job_timeout
         self._settle_time, self._settle_timeout = settle
         self._known: set[str] = set()  # instances with a unit file, as far as Homei knows
+        self._cpu = CpuMeter()
 
     async def load(self) -> None:
         """Learn which instances have unit files (before the first reconcile pass)."""
@@ -180,7 +181,15 @@ class UnitsRuntime:
         if not found.intact:
             # Edited by hand: what it runs is no longer known, so it drifted.
             applied = msgspec.structs.replace(applied, image="")
-        return _state(ref, props, applied)
+        native = NativeState(
+            active_state=props.active_state,
+            sub_state=props.sub_state,
+            pid=props.main_pid,
+            memory=props.memory_current,
+            cpu_percent=self._cpu.percent(ref, props.cpu_usage_nsec),
+            unit_hash=found.written_hash or None,
+        )
+        return msgspec.structs.replace(instance_state(ref, props, applied), native=native)
 
     async def instances(self, service: str | None = None) -> list[InstanceRef]:
         refs = []
@@ -218,7 +227,7 @@ class UnitsRuntime:
                     f" exit status {props.exec_main_status})",
                     {"unit": unit, "active_state": props.active_state},
                 )
-            answered = answered or await _answers(int(port or 0))
+            answered = answered or await answers(int(port or 0))
             elapsed = loop.time() - began
             if answered and elapsed >= self._settle_time:
                 return
@@ -355,48 +364,5 @@ def _read_unit(path: Path) -> unit_file.UnitFile | None:
         return None
 
 
-async def _answers(port: int) -> bool:
-    """Whether something accepts connections on loopback at `port`."""
-    try:
-        async with asyncio.timeout(1.0):
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    return True
-
-
 def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def _when(usec: int) -> str | None:
-    return datetime.fromtimestamp(usec / 1e6, UTC).isoformat() if usec else None
-
-
-def _state(instance: str, props: UnitProperties, applied: Applied) -> InstanceState:
-    active = props.active_state
-    running = active in ("active", "reloading", "deactivating")
-    restarting = active == "activating"
-    if running:
-        status = InstanceStatus.RUNNING
-    elif restarting:
-        status = InstanceStatus.RESTARTING
-    elif props.active_enter_usec == 0 and active == "inactive":
-        status = InstanceStatus.CREATED
-    else:
-        status = InstanceStatus.EXITED
-    exit_code = props.exec_main_status or (1 if active == "failed" else 0)
-    return InstanceState(
-        id=instance,
-        name=instance,
-        status=status,
-        running=running,
-        restarting=restarting,
-        exit_code=exit_code,
-        restart_count=props.n_restarts,
-        started_at=_when(props.active_enter_usec),
-        finished_at=_when(props.inactive_enter_usec) if not running else None,
-        address="127.0.0.1",
-        applied=applied,
-    )

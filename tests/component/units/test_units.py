@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -137,6 +138,7 @@ async def test_starts_after_its_docker_dependency(homei, engine, systemd: System
     await install(homei, headers, httpd("db", ports=[f"127.0.0.1:{db_port}:8080"]))
     await install(homei, headers, native("front", web_port, "2", depends_on=["db"]))
     await until(lambda: asyncio.to_thread(answers, web_port), "the native service")
+    await _a_taken_port_is_refused(homei, headers, systemd, web_port, db_port)
 
     await call(homei, "POST", "/api/v1/services/front/stop", headers)
     await call(homei, "POST", "/api/v1/services/db/stop", headers)
@@ -152,6 +154,47 @@ async def test_starts_after_its_docker_dependency(homei, engine, systemd: System
         lambda: not (systemd.unit_dir / "homei-svc-front.service").exists(), "front's unit gone"
     )
     await call(homei, "DELETE", "/api/v1/artifacts/busybox/2", headers)
+
+
+async def _a_taken_port_is_refused(
+    homei: Any,
+    headers: dict[str, str],
+    systemd: SystemdContainer,
+    native_port: int,
+    docker_port: int,
+) -> None:
+    """A native service's port that another service (of either runtime) has, or that is
+    bound on the device, is refused with 409 PORT_IN_USE and nothing changes."""
+
+    async def refused(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await homei.client.request(method, path, headers=headers, json=body)
+        answer = await response.json()
+        assert response.status == 409 and answer["error"]["code"] == "PORT_IN_USE", answer
+        return answer  # type: ignore[no-any-return]
+
+    answer = await refused("POST", "/api/v1/services", native("clash", native_port, "2"))
+    assert "'front'" in answer["error"]["message"], answer
+    answer = await refused("POST", "/api/v1/services", native("clash", docker_port, "2"))
+    assert "'db'" in answer["error"]["message"], answer
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        bound = listener.getsockname()[1]
+        await refused("POST", "/api/v1/services", native("clash", bound, "2"))
+        await refused("PUT", "/api/v1/services/front", {"port": bound})
+    await refused("PUT", "/api/v1/services/front", {"port": docker_port})
+    listed = await call(homei, "GET", "/api/v1/services", headers)
+    assert sorted(s["name"] for s in listed["services"]) == ["db", "front"]
+    assert not (systemd.unit_dir / "homei-svc-clash.service").exists()
+    front = await call(homei, "GET", "/api/v1/services/front", headers)
+    assert front["config_match"] is True and str(native_port) in " ".join(
+        (systemd.unit_dir / "homei-svc-front.service").read_text().splitlines()
+    )
+    verdict = await call(
+        homei, "POST", "/api/v1/validate/service", headers, json=native("clash", native_port, "2")
+    )
+    assert verdict["valid"] is False
+    assert [(e["field"], e["code"]) for e in verdict["errors"]] == [("port", "PORT_IN_USE")]
 
 
 async def test_systemd_away_is_503(homei, systemd: SystemdContainer):
