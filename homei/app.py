@@ -163,6 +163,7 @@ async def _assemble(
         units,
         services.reconciler.request,
         lambda: [row.spec for row in services.store.all().values()],
+        events,
     )
     service_configs = ConfigManager(
         config.configs, services.store, services.reconciler.request, events

@@ -107,10 +107,23 @@ async def test_native_service_lifecycle(homei, systemd: SystemdContainer):
     await until(lambda: unit_text(unit_path) == text, "the unit file to be written back")
     await until(lambda: asyncio.to_thread(answers, port), "the repaired unit to answer")
 
-    # Stopped behind Homei's back: started again.
-    await asyncio.to_thread(systemd.systemctl, "stop", "homei-svc-web.service")
+    # Stopped behind Homei's back: Docker's container events say so, and it starts again.
+    manager = homei.components.units.systemd.manager
+    assert manager.units.get("homei-svc-web.service") is not None  # read, then followed
+    subscription = homei.components.events.subscribe(("container.*",))
+    try:
+        await asyncio.to_thread(systemd.systemctl, "stop", "homei-svc-web.service")
+        seen = await _next_event(subscription, "container.die")
+        assert seen.data["service"] == "web" and seen.data["managed"] is True, seen
+        seen = await _next_event(subscription, "container.start")
+        assert seen.data["service"] == "web", seen
+    finally:
+        homei.components.events.unsubscribe(subscription)
     await until(lambda: asyncio.to_thread(active, systemd, "homei-svc-web.service"), "a restart")
     await until(lambda: asyncio.to_thread(answers, port), "the unit to answer again")
+    # Its state as the signals left it, without a call.
+    held = manager.units.get("homei-svc-web.service")
+    assert held is not None and held.active_state == "active", held
 
     # systemd restarted: Homei finds it again and drives it.
     await asyncio.to_thread(systemd.restart)
@@ -129,6 +142,15 @@ async def test_native_service_lifecycle(homei, systemd: SystemdContainer):
     await until(lambda: asyncio.to_thread(lambda: not answers(port)), "the port to close")
     remaining = await call(homei, "DELETE", "/api/v1/artifacts/busybox/1", headers)
     assert remaining["artifacts"] == []
+
+
+async def _next_event(subscription: Any, kind: str) -> Any:
+    """The next event of `kind` on the subscription (others are passed over)."""
+    async with asyncio.timeout(30):
+        while True:
+            event = await subscription.get()
+            if event.type == kind:
+                return event
 
 
 async def test_starts_after_its_docker_dependency(homei, engine, systemd: SystemdContainer):
