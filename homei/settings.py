@@ -130,6 +130,8 @@ class UnitsSettings(_Section):
     # is dropped; it is rolled back if that has not happened within `settle_timeout`.
     settle_time: Seconds = 3.0
     settle_timeout: Seconds = 30.0
+    # Where systemd keeps the state folders of DynamicUser= units (backed up with them).
+    state_dir: str = "/var/lib/private"
     # The journal folder logs are read from (`journalctl --directory`); empty: the system's.
     journal_dir: str = ""
 

@@ -74,6 +74,7 @@ def build_units(settings: Settings, policy: Policy) -> UnitParts:
         settings.units.job_timeout,
         settle=(settings.units.settle_time, settings.units.settle_timeout),
         journal=Journal(settings.units.journal_dir),
+        state_root=Path(settings.units.state_dir),
     )
     return UnitParts(systemd, runtime, artifacts)
 

@@ -10,6 +10,7 @@ port answers on the host's loopback, and shares folders with the host:
 - `unit_dir` on its /etc/systemd/system (seeded from the image's own, so its targets and
   wanted-by links are there): Homei writes unit files here and systemd reads them;
 - `journal_dir` on its /var/log/journal: journald keeps the journal there (persistent);
+- `state_dir` on its /var/lib/private: units' state folders (DynamicUser=), for backups;
 - every folder in `shared` at the SAME absolute path inside as outside, so a path Homei
   writes into a unit (an artefact's ExecStart) is valid in both.
 
@@ -126,6 +127,11 @@ class SystemdContainer:
     def journal_dir(self) -> Path:
         return self.dir / "journal"
 
+    @property
+    def state_dir(self) -> Path:
+        """The container's /var/lib/private: DynamicUser= units' state folders."""
+        return self.dir / "state"
+
     def up(self) -> SystemdContainer:
         """Import the image if needed, boot the container; returns once systemd is running."""
         if self.engine.image_id(self.image) is None:
@@ -151,6 +157,7 @@ class SystemdContainer:
                 raise DockerEnvError(f"docker import: {result.stderr}")
         for folder in (self.bus_dir, self.journal_dir, *self.shared):
             folder.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, exist_ok=True)  # systemd wants it private
         if not self.unit_dir.exists():
             self._seed_units()
         mounts: list[str] = []
@@ -158,6 +165,7 @@ class SystemdContainer:
             (self.bus_dir, "/run/dbus"),
             (self.unit_dir, "/etc/systemd/system"),
             (self.journal_dir, "/var/log/journal"),
+            (self.state_dir, "/var/lib/private"),
             *((p, str(p)) for p in self.shared),
         ):
             mounts += ["-v", f"{host}:{inside}"]

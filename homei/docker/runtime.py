@@ -157,6 +157,9 @@ class DockerRuntime:
     async def remove_data(self, spec: ServiceSpec) -> None:
         return None  # a container's data is in its volumes and the service's folder
 
+    async def data_paths(self, spec: ServiceSpec) -> dict[str, str]:
+        return {}  # a container's data is in its volumes and binds
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         taken: dict[tuple[str, int], str] = {}
         rows = await self.engine.request(

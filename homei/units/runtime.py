@@ -62,6 +62,7 @@ class UnitsRuntime:
         job_timeout: float,
         settle: tuple[float, float] = (3.0, 30.0),
         journal: Journal | None = None,
+        state_root: Path = Path("/var/lib/private"),
     ) -> None:
         self.systemd = systemd
         self._journal = journal  # where units' logs are read; None: they have none
@@ -71,6 +72,7 @@ class UnitsRuntime:
         self._exec_roots = exec_roots
         self._timeout = job_timeout
         self._settle_time, self._settle_timeout = settle
+        self._state_root = state_root  # where systemd keeps DynamicUser= units' state
         self._known: set[str] = set()  # instances with a unit file, as far as Homei knows
         self._cpu = CpuMeter()
 
@@ -144,6 +146,10 @@ class UnitsRuntime:
         manager = self.systemd.manager
         await self._call(manager.stop_unit(unit, self._timeout))
         await self._call(manager.clean_unit(unit, ["state"], self._timeout))
+
+    async def data_paths(self, spec: ServiceSpec) -> dict[str, str]:
+        """The unit's state folder (StateDirectory=; DynamicUser= keeps it under private/)."""
+        return {"state": str(self._state_root / unit_file.state_directory(spec.name))}
 
     async def published_ports(self) -> dict[tuple[str, int], str]:
         ports: dict[tuple[str, int], str] = {}
