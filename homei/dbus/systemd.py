@@ -124,6 +124,14 @@ class SystemdManager(DBusProxy):
         """Reload `unit` (its ExecReload) and wait for the job."""
         await self._job("ReloadUnit", unit, timeout)
 
+    async def start_transient(
+        self, unit: str, properties: list[Any], timeout: float = JOB_TIMEOUT
+    ) -> None:
+        """Start a transient unit made of `properties` ((name, Variant) pairs) and wait for
+        the job (`fail` if a unit of that name exists)."""
+        body = [unit, "fail", properties, []]
+        await self._job("StartTransientUnit", unit, timeout, "ssa(sv)a(sa(sv))", body)
+
     async def kill_unit(self, unit: str, signal: int, who: str = "main") -> None:
         """Send `signal` to the unit's processes (`main` or `all`)."""
         await self.call("KillUnit", "ssi", [unit, who, signal])
@@ -243,10 +251,17 @@ class SystemdManager(DBusProxy):
                     raise
             self._subscribed = owner
 
-    async def _job(self, method: str, unit: str, timeout: float) -> None:
+    async def _job(
+        self,
+        method: str,
+        unit: str,
+        timeout: float,
+        signature: str = "ss",
+        body: list[Any] | None = None,
+    ) -> None:
         await self._ensure_subscribed()
         async with self._collect() as jobs:
-            (job,) = await self.call(method, "ss", [unit, "replace"])
+            (job,) = await self.call(method, signature, body or [unit, "replace"])
             try:
                 result = await jobs.result(str(job), timeout)
             except TimeoutError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal as signals
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from homei.core.atomic import write_file_atomic
 from homei.core.errors import SystemdUnavailable
 from homei.dbus.bus import DBusCallError
 from homei.dbus.systemd import JobFailed
+from homei.dbus.systemd_transient import run_command
 from homei.journal.reader import Journal, JournalQuery, as_log_line
 from homei.services.drift import expected
 from homei.services.instance import (
@@ -295,7 +297,18 @@ class UnitsRuntime:
 
     # --- reading and checking ------------------------------------------------------------
     async def exec(self, ref: str, command: list[str], timeout: float) -> int:
-        raise RuntimeFailure("Command checks and reloads are for Docker services", {"service": ref})
+        """Run `command` beside the unit, `systemd-run --wait`-style: a transient service with
+        the same hardening and the unit's /tmp (JoinsNamespaceOf=), but a dynamic user and
+        process of its own; its exit status."""
+        unit = unit_file.unit_name(ref)
+        transient = f"homei-exec-{ref}-{secrets.token_hex(4)}.service"
+        settings: dict[str, bool | int | str | list[str]] = {
+            **unit_file.HARDENING_PROPERTIES,
+            "JoinsNamespaceOf": [unit],
+        }
+        return await self._call(
+            run_command(self.systemd.manager, transient, command, settings, timeout)
+        )
 
     async def usage(self, ref: str, *, instant: bool = True) -> Usage:
         unit = unit_file.unit_name(ref)

@@ -28,6 +28,14 @@ HARDENING = (
     "NoNewPrivileges=yes",
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
 )
+# The same, as properties of a transient unit (a command run beside the service).
+HARDENING_PROPERTIES: dict[str, bool | int | str | list[str]] = {
+    "DynamicUser": True,
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": True,
+    "NoNewPrivileges": True,
+}
 _RESTART = {"no": "no", "always": "always", "unless-stopped": "always", "on-failure": "on-failure"}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.services.env import call, httpd, install, until
+from tests.component.services.env import call, httpd, install, until, wait_task
 from tests.daemon_process import free_port
 from tests.docker_env import dockerd_available
 from tests.systemd_env import SystemdContainer
@@ -237,3 +237,48 @@ async def test_systemd_away_is_503(homei, systemd: SystemdContainer):
     await until(lambda: asyncio.to_thread(answers, port), "the unit after systemd came back")
     await call(homei, "DELETE", "/api/v1/services/lone", headers)
     await until(lambda: not (systemd.unit_dir / "homei-svc-lone.service").exists(), "unit gone")
+
+
+async def test_command_checks_and_reload_commands_run_beside_the_unit(
+    homei, systemd: SystemdContainer
+):
+    headers = await homei.auth()
+    port = free_port()
+    await upload(homei, headers, "busybox", "4")
+    probe = ["/bin/bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"]  # the port answers
+    health = {"checks": [{"type": "command", "command": probe}], "interval": "1s",
+              "start_period": "0s"}  # fmt: skip
+    await install(homei, headers, native("probed", port, "4", health=health))
+    await until(lambda: asyncio.to_thread(answers, port), "the unit to answer")
+
+    async def healthy() -> bool:
+        service = await call(homei, "GET", "/api/v1/services/probed", headers)
+        return service["health"]["status"] == "healthy"  # type: ignore[no-any-return]
+
+    await until(healthy, "the command check to pass")
+    runtime = homei.components.units.runtime
+    # The exit status comes back; a name is found on systemd's PATH; /tmp is the unit's.
+    assert await runtime.exec("probed", ["/bin/sh", "-c", "exit 7"], 10) == 7
+    assert await runtime.exec("probed", ["true"], 10) == 0
+    assert await runtime.exec("probed", ["sh", "-c", "echo x > /tmp/seen"], 10) == 0
+    assert await runtime.exec("probed", ["test", "-s", "/tmp/seen"], 10) == 0
+    leftover = await asyncio.to_thread(
+        systemd.systemctl, "list-units", "--all", "--no-legend", "homei-exec-*", check=False
+    )
+    assert leftover.stdout.strip() == "", leftover.stdout  # each run's unit is forgotten
+
+    closed = ["/bin/bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{free_port()}"]
+    assert await runtime.exec("probed", closed, 10) != 0
+
+    # A reload command runs the same way: its status decides the reload task.
+    accepted = await call(
+        homei, "PUT", "/api/v1/services/probed", headers, 202,
+        json={"reload": {"command": ["/bin/sh", "-c", "test -d /proc/self"]}},
+    )  # fmt: skip
+    assert (await wait_task(homei, headers, accepted["taskId"]))["status"] == "completed"
+    started = await call(homei, "POST", "/api/v1/config/probed/reload", headers, 202)
+    task = await wait_task(homei, headers, started["taskId"])
+    assert task["status"] == "completed", task
+    await call(homei, "DELETE", "/api/v1/services/probed", headers)
+    await until(lambda: not (systemd.unit_dir / "homei-svc-probed.service").exists(), "gone")
+    await call(homei, "DELETE", "/api/v1/artifacts/busybox/4", headers)
