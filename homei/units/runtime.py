@@ -292,6 +292,7 @@ class UnitsRuntime:
         await self._call(manager.disable([unit]))
         await asyncio.to_thread(path.unlink, missing_ok=True)
         self._known.discard(ref)
+        self._cpu.forget(ref)
         await self._call(manager.daemon_reload(self._timeout))
         await self._call(manager.reset_failed(unit))
 

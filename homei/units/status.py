@@ -20,6 +20,10 @@ class CpuMeter:
     def __init__(self) -> None:
         self._last: dict[str, tuple[float, int, float | None]] = {}
 
+    def forget(self, ref: str) -> None:
+        """Drop a removed instance's readings."""
+        self._last.pop(ref, None)
+
     def percent(self, ref: str, nsec: int) -> float | None:
         """The percent since the previous reading (None for the first)."""
         now = time.monotonic()
