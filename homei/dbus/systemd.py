@@ -170,14 +170,17 @@ class SystemdManager(DBusProxy):
 
     # --- units ---
 
-    async def unit(self, name: str, *, fresh: bool = False) -> UnitProperties:
+    async def unit(
+        self, name: str, *, fresh: bool = False, counters: bool = True
+    ) -> UnitProperties:
         """A unit's properties: its state as its signals left it (read in full, and its
-        signals matched, the first time or with `fresh`), its counters read now."""
+        signals matched, the first time or with `fresh`), its counters read now (without
+        `counters`, as last read: then a unit held makes no call)."""
         held = None if fresh else self.units.get(name)
         path = self.units.path_of(name)
         if held is not None and path is not None:
             service = {}
-            if name.endswith(".service"):
+            if counters and name.endswith(".service"):
                 memory, cpu = await asyncio.gather(
                     self._get(path, SERVICE_INTERFACE, "MemoryCurrent"),
                     self._get(path, SERVICE_INTERFACE, "CPUUsageNSec"),

@@ -84,8 +84,6 @@ class NativeState(msgspec.Struct, frozen=True):
     active_state: str  # systemd's ActiveState, e.g. `active`
     sub_state: str  # its SubState, e.g. `running`
     pid: int  # MainPID; 0 while it has none
-    memory: int  # MemoryCurrent, bytes
-    cpu_percent: float | None  # CPUUsageNSec over the time since the previous reading
     unit_hash: str | None  # the hash the unit file was written with
 
 

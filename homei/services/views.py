@@ -121,13 +121,15 @@ def view(
 
 
 def native_of(
-    instance: InstanceState | None, config_match: bool | None, route_hash: str | None
+    instance: InstanceState | None,
+    usage: Usage | None,
+    config_match: bool | None,
+    route_hash: str | None,
 ) -> dict[str, Any]:
     """Seed 003's fields of a systemd service (empty for other runtimes' instances)."""
     native = instance.native if instance is not None else None
     if instance is None or native is None:
         return {}
-    cpu = native.cpu_percent
     return {
         "systemd_status": native.active_state,
         "systemd_sub_state": native.sub_state,
@@ -135,8 +137,8 @@ def native_of(
         "pid": native.pid or None,
         "systemd_config_hash": native.unit_hash,
         "caddy_config_hash": route_hash,
-        "memory_usage": f"{native.memory / 1024**2:.1f}MB" if instance.running else None,
-        "cpu_usage": f"{cpu:.1f}%" if cpu is not None and instance.running else None,
+        "memory_usage": f"{usage.memory / 1024**2:.1f}MB" if usage else None,
+        "cpu_usage": f"{usage.cpu_percent:.1f}%" if usage else None,
         "config_match": config_match,
     }
 
@@ -165,8 +167,10 @@ class ServiceViews:
         """Seed 003's fields of a systemd service's instance; {} for other instances."""
         if instance is None or instance.native is None:
             return {}
+        name = declared.spec.name
+        usage = await self._runtime.usage(name) if instance.running else None
         match = await self._config_match(declared, instance)
-        return native_of(instance, match, self.route_hash(declared.spec.name))
+        return native_of(instance, usage, match, self.route_hash(name))
 
     async def instances(self, names: list[str]) -> dict[str, InstanceState | None]:
         """Each service's instance (None where it has none), read at once."""

@@ -184,7 +184,9 @@ class UnitsRuntime:
         found = await asyncio.to_thread(_read_unit, path)
         if found is None:
             return None
-        props = await self._call(self.systemd.manager.unit(unit_file.unit_name(ref)))
+        # Its state only (as the unit's signals keep it): the counters are `usage`'s.
+        unit = unit_file.unit_name(ref)
+        props = await self._call(self.systemd.manager.unit(unit, counters=False))
         applied = found.applied
         if not found.intact:
             # Edited by hand: what it runs is no longer known, so it drifted.
@@ -193,8 +195,6 @@ class UnitsRuntime:
             active_state=props.active_state,
             sub_state=props.sub_state,
             pid=props.main_pid,
-            memory=props.memory_current,
-            cpu_percent=self._cpu.percent(ref, props.cpu_usage_nsec),
             unit_hash=found.written_hash or None,
         )
         return msgspec.structs.replace(instance_state(ref, props, applied), native=native)
@@ -225,10 +225,10 @@ class UnitsRuntime:
         port = found.applied.labels.get(PORT_LABEL) if found else None
         loop = asyncio.get_running_loop()
         began = loop.time()
-        first = await self._call(self.systemd.manager.unit(unit))
+        first = await self._call(self.systemd.manager.unit(unit, counters=False))
         answered = port is None
         while True:
-            props = await self._call(self.systemd.manager.unit(unit))
+            props = await self._call(self.systemd.manager.unit(unit, counters=False))
             if props.active_state != "active" or props.n_restarts != first.n_restarts:
                 raise RuntimeFailure(
                     f"'{ref}' did not stay running ({props.active_state}/{props.sub_state},"
@@ -312,9 +312,11 @@ class UnitsRuntime:
         )
 
     async def usage(self, ref: str, *, instant: bool = True) -> Usage:
+        """`MemoryCurrent` and `CPUUsageNSec` read now; the CPU percent over half a second,
+        or with `instant` since the previous reading at least `CpuMeter.MIN_SPAN` ago."""
         unit = unit_file.unit_name(ref)
         first = await self._call(self.systemd.manager.unit(unit))
-        cpu_percent = 0.0
+        cpu_percent = self._cpu.percent(ref, first.cpu_usage_nsec) or 0.0
         if not instant:
             started = asyncio.get_running_loop().time()
             await asyncio.sleep(0.5)
