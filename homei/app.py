@@ -165,12 +165,15 @@ async def _assemble(
         units,
         services.reconciler.request,
         lambda: [row.spec for row in services.store.all().values()],
+        events,
     )
     service_configs = ConfigManager(
         config.configs, services.store, services.reconciler.request, events
     )
     systems = build_systems(settings, store, device_key)
-    proxy = build_proxy(settings, services.manager, events, health, lambda: units.systemd.available)
+    proxy = build_proxy(
+        settings, services.manager, events, health, lambda: units.systemd.available, services.views
+    )
 
     def should_run(name: str) -> bool:
         row = services.store.get(name)

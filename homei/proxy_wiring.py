@@ -18,6 +18,7 @@ from homei.proxy.caddy import CaddyAdmin
 from homei.proxy.manager import ReverseProxy
 from homei.proxy.validation import ServiceValidator, SystemChecks
 from homei.services.manager import ServiceManager
+from homei.services.views import ServiceViews
 from homei.settings import Settings
 
 
@@ -33,11 +34,13 @@ def build_proxy(
     events: EventBus,
     health: Health,
     systemd_available: Callable[[], bool],
+    views: ServiceViews,
 ) -> ProxyParts:
     config = settings.proxy
     caddy = CaddyAdmin(config.admin_url, config.server_name) if config.enabled else None
     proxy = ReverseProxy(caddy, services.store, services.busy, events, config.reconcile_interval)
     services.admission.append(proxy.admit)
+    views.route_hash = proxy.route_hash
     health.register("caddy", proxy.report, critical=False)
     return ProxyParts(
         proxy,

@@ -136,7 +136,7 @@ def build_services(
         reconciler,
         monitor,
         samples,
-        ServiceViews(runtime, monitor),
+        ServiceViews(runtime, monitor, manager.config_match),
         ServiceBackupData(service_store, reconciler, policy, workplace),
         ConfigReload(service_store, control, reconciler, monitor, tasks, events),
     )

@@ -126,6 +126,12 @@ class UnitsSettings(_Section):
     exec_roots: list[str] = msgspec.field(default_factory=list)
     max_artifact_size: Positive = 512 * 1024**2
     job_timeout: Seconds = 90.0
+    # An upgraded unit must stay active this long (and its port answer) before the old one
+    # is dropped; it is rolled back if that has not happened within `settle_timeout`.
+    settle_time: Seconds = 3.0
+    settle_timeout: Seconds = 30.0
+    # Where systemd keeps the state folders of DynamicUser= units (backed up with them).
+    state_dir: str = "/var/lib/private"
     # The journal folder logs are read from (`journalctl --directory`); empty: the system's.
     journal_dir: str = ""
 

@@ -1,15 +1,13 @@
-"""A real systemd for tests: a Debian root filesystem booted as PID 1 in a Docker container.
-
-The root filesystem comes from `debootstrap --variant=minbase` with systemd, dbus and procps
-(about 40 s the first time), cached as a tarball under var/systemd/cache (or
-$HOMEI_SYSTEMD_DIR) keyed by suite and package list, and imported into the test's private
-Docker engine (tests/docker_env.py). The container runs with the host's network, so a unit's
-port answers on the host's loopback, and shares folders with the host:
+"""A real systemd for tests: `devdevice/systemd-up` boots a Debian root filesystem (built
+with debootstrap, cached under var/systemd/cache or $HOMEI_SYSTEMD_DIR) as PID 1 in a
+container of the test's private Docker engine (tests/docker_env.py), with the host's
+network, so a unit's port answers on the host's loopback. Its folders are the host's:
 
 - `bus_dir` on its /run/dbus: `bus_address` is its system bus, for Homei on the host;
-- `unit_dir` on its /etc/systemd/system (seeded from the image's own, so its targets and
-  wanted-by links are there): Homei writes unit files here and systemd reads them;
+- `unit_dir` on its /etc/systemd/system (seeded from the image's own): Homei writes unit
+  files here and systemd reads them;
 - `journal_dir` on its /var/log/journal: journald keeps the journal there (persistent);
+- `state_dir` on its /var/lib/private: units' state folders (DynamicUser=), for backups;
 - every folder in `shared` at the SAME absolute path inside as outside, so a path Homei
   writes into a unit (an artefact's ExecStart) is valid in both.
 
@@ -23,9 +21,7 @@ Needs root, Debian's `debootstrap` and network access to the mirror on a cold ca
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,63 +29,10 @@ from tests.docker_env import DockerEngine, DockerEnvError, docker_cli
 from tests.processes import run_command, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
-SUITE = "bookworm"
-PACKAGES = "systemd,systemd-sysv,dbus,procps"
-MIRROR = os.environ.get("HOMEI_SYSTEMD_MIRROR", "http://deb.debian.org/debian")
-CACHE = Path(os.environ.get("HOMEI_SYSTEMD_DIR") or REPO / "var" / "systemd") / "cache"
-BUILD_TIMEOUT = 600.0
+SYSTEMD_UP = REPO / "devdevice" / "systemd-up"
+SYSTEMD_DOWN = REPO / "devdevice" / "systemd-down"
+BUILD_TIMEOUT = 600.0  # a cold cache: debootstrap from the mirror
 BOOT_TIMEOUT = 60.0
-# DESIGN's recipe: systemd as PID 1 without --privileged (which fails on this machine kind).
-RUN_FLAGS = (
-    "--cap-add",
-    "SYS_ADMIN",
-    "--security-opt",
-    "seccomp=unconfined",
-    "--cgroupns=host",
-    "-v",
-    "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs",
-    "/run",
-    "--tmpfs",
-    "/run/lock",
-    "-e",
-    "container=docker",
-    "--network",
-    "host",
-)
-
-
-def cache_key() -> str:
-    """The root filesystem's cache key: suite, package list and mirror."""
-    return hashlib.sha256(f"{SUITE} {PACKAGES} {MIRROR}".encode()).hexdigest()[:16]
-
-
-def rootfs_tar() -> Path:
-    """The cached root filesystem tarball, built with debootstrap when missing."""
-    tar = CACHE / f"rootfs-{cache_key()}.tar"
-    if tar.is_file() and tar.stat().st_size > 0:
-        return tar
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tree = CACHE / f"tree-{os.getpid()}"
-    shutil.rmtree(tree, ignore_errors=True)
-    try:
-        _run(
-            ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(tree), MIRROR],
-            what="debootstrap",
-            timeout=BUILD_TIMEOUT,
-        )
-        # A machine id of its own is made at boot; an empty file tells systemd so.
-        (tree / "etc" / "machine-id").write_text("")
-        part = tar.with_suffix(f".part{os.getpid()}")
-        _run(
-            ["tar", "-C", str(tree), "--numeric-owner", "-cf", str(part), "."],
-            what="tar rootfs",
-            timeout=BUILD_TIMEOUT,
-        )
-        part.replace(tar)  # atomic: a concurrent build loses nothing but time
-    finally:
-        shutil.rmtree(tree, ignore_errors=True)
-    return tar
 
 
 class SystemdContainer:
@@ -107,7 +50,6 @@ class SystemdContainer:
         self.dir = Path(directory).resolve()
         self.shared = [Path(p).resolve() for p in shared or []]
         self.name = name
-        self.image = f"homei-test/systemd:{cache_key()}"
 
     @property
     def bus_dir(self) -> Path:
@@ -126,44 +68,31 @@ class SystemdContainer:
     def journal_dir(self) -> Path:
         return self.dir / "journal"
 
+    @property
+    def state_dir(self) -> Path:
+        """The container's /var/lib/private: DynamicUser= units' state folders."""
+        return self.dir / "state"
+
+    def _script(self, script: Path, *args: str, timeout: float) -> None:
+        env = self.engine.env(
+            DOCKER=docker_cli(),
+            HOMEI_DEV_SYSTEMD_NAME=self.name,
+            HOMEI_DEV_TIMEOUT=str(int(BOOT_TIMEOUT)),
+        )
+        run_command(
+            [str(script), *args],
+            what=script.name,
+            timeout=timeout,
+            error=DockerEnvError,
+            log_tail=lambda: "",
+            env=env,
+        )
+
     def up(self) -> SystemdContainer:
-        """Import the image if needed, boot the container; returns once systemd is running."""
-        if self.engine.image_id(self.image) is None:
-            tar = rootfs_tar()
-            with tar.open("rb") as stream:
-                result = subprocess.run(
-                    [
-                        docker_cli(),
-                        "import",
-                        "--change",
-                        'CMD ["/sbin/init"]',
-                        "-",
-                        self.image,
-                    ],
-                    stdin=stream,
-                    capture_output=True,
-                    text=True,
-                    env=self.engine.env(),
-                    timeout=BUILD_TIMEOUT,
-                    check=False,
-                )
-            if result.returncode != 0:
-                raise DockerEnvError(f"docker import: {result.stderr}")
-        for folder in (self.bus_dir, self.journal_dir, *self.shared):
-            folder.mkdir(parents=True, exist_ok=True)
-        if not self.unit_dir.exists():
-            self._seed_units()
-        mounts: list[str] = []
-        for host, inside in (
-            (self.bus_dir, "/run/dbus"),
-            (self.unit_dir, "/etc/systemd/system"),
-            (self.journal_dir, "/var/log/journal"),
-            *((p, str(p)) for p in self.shared),
-        ):
-            mounts += ["-v", f"{host}:{inside}"]
-        self.engine.run("rm", "-f", self.name, check=False)
-        self.engine.run("run", "-d", "--name", self.name, *RUN_FLAGS, *mounts, self.image)
-        self.wait_running()
+        """Boot the container (building the image if needed); returns once systemd runs."""
+        self._script(
+            SYSTEMD_UP, str(self.dir), *map(str, self.shared), timeout=BUILD_TIMEOUT + BOOT_TIMEOUT
+        )
         return self
 
     def wait_running(self, timeout: float = BOOT_TIMEOUT) -> None:
@@ -197,23 +126,5 @@ class SystemdContainer:
         return result.stdout + result.stderr
 
     def down(self) -> None:
-        """Remove the container; its folders stay."""
-        self.engine.run("rm", "-f", self.name, check=False)
-
-    def _seed_units(self) -> None:
-        # The image's own unit folder (targets' wants links), so the mount hides nothing.
-        staging = self.dir / "seed"
-        staging.mkdir(parents=True, exist_ok=True)
-        _run(
-            ["tar", "-C", str(staging), "-xf", str(rootfs_tar()), "./etc/systemd/system"],
-            what="seed unit folder",
-            timeout=60,
-        )
-        (staging / "etc" / "systemd" / "system").rename(self.unit_dir)
-        shutil.rmtree(staging)
-
-
-def _run(command: list[str], *, what: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return run_command(
-        command, what=what, timeout=timeout, error=DockerEnvError, log_tail=lambda: ""
-    )
+        """Remove the container (devdevice/systemd-down); its folders stay."""
+        self._script(SYSTEMD_DOWN, str(self.dir), timeout=60)

@@ -138,6 +138,16 @@ class ServiceOut(msgspec.Struct):
     updated_at: str
     created: str
     lastUpdated: str
+    # Seed 003's fields: systemd services only, null for Docker ones.
+    systemd_status: str | None = None
+    systemd_sub_state: str | None = None
+    is_running: bool | None = None
+    pid: int | None = None
+    systemd_config_hash: str | None = None
+    caddy_config_hash: str | None = None
+    memory_usage: str | None = None
+    cpu_usage: str | None = None
+    config_match: bool | None = None
 
 
 class ServiceList(msgspec.Struct):

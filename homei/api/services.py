@@ -54,7 +54,8 @@ class ServicesApi:
     async def _view(self, name: str) -> dict[str, Any]:
         declared = self._services.declared(name)
         instance = await self._views.instance(name)
-        return view(declared, instance, self._views.health(name), self._services.busy.get(name))
+        body = view(declared, instance, self._views.health(name), self._services.busy.get(name))
+        return body | await self._views.native(declared, instance)
 
     @endpoint(
         "GET",
@@ -73,6 +74,7 @@ class ServicesApi:
         instances = await self._views.instances(sorted(declared))
         rows = [
             view(row, instances[name], self._views.health(name), self._services.busy.get(name))
+            | await self._views.native(row, instances[name])
             for name, row in declared.items()
         ]
         rows = [r for r in rows if query.status in (None, r["status"])]

@@ -164,9 +164,9 @@ async def recover_interrupted(
 
 def _tops(root: Path) -> list[str]:
     found: list[str] = []
-    for kind in ("config", "volumes", "binds"):
+    for kind in ("config", "state", "volumes", "binds"):
         folder = root / kind
-        if kind == "config" and folder.is_dir():
+        if kind in ("config", "state") and folder.is_dir():  # one folder each
             found.append(kind)
         elif folder.is_dir():
             found.extend(f"{kind}/{child.name}" for child in folder.iterdir() if child.is_dir())

@@ -23,7 +23,8 @@ class ServiceData(Protocol):
         """Part-relative key -> host folder. Always "config" -> the service's configuration
         folder (it may not exist yet: then nothing is backed up for it). With
         `include_data` also "volumes/<volume>" -> the Docker volume's mountpoint and
-        "binds/<n>" -> a bind-mount's source folder."""
+        "binds/<n>" -> a bind-mount's source folder, and "state" -> a native service's
+        state folder."""
         ...
 
     async def backup_mode(self, name: str) -> BackupMode:

@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import msgspec
 
 from homei.core.errors import SystemdUnavailable
-from homei.dbus.bus import PROPERTIES, DBusCallError, call, unwrap
+from homei.dbus.bus import PROPERTIES, DBusCallError, add_match, call, unwrap
 from homei.dbus.proxy import DBusProxy
+from homei.dbus.systemd_units import (
+    SERVICE_INTERFACE,
+    UNIT_INTERFACE,
+    UnitCache,
+    UnitProperties,
+    counter,
+)
 
 if TYPE_CHECKING:
     from dbus_fast import Message
@@ -26,12 +33,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-UNIT_INTERFACE = "org.freedesktop.systemd1.Unit"
-SERVICE_INTERFACE = "org.freedesktop.systemd1.Service"
 JOB_TIMEOUT = 90.0
 _CLEAN_POLL = 0.05
-# systemd's "not set" for 64-bit counters such as MemoryCurrent.
-_UNSET = 2**64 - 1
 
 
 class JobFailed(Exception):
@@ -41,34 +44,6 @@ class JobFailed(Exception):
         super().__init__(f"{unit}: job {result}")
         self.unit = unit
         self.result = result
-
-
-class UnitProperties(msgspec.Struct, frozen=True):
-    """What Homei reads of one unit."""
-
-    name: str
-    load_state: str = "not-found"
-    active_state: str = "inactive"
-    sub_state: str = "dead"
-    main_pid: int = 0
-    memory_current: int = 0
-    cpu_usage_nsec: int = 0
-    n_restarts: int = 0
-    fragment_path: str = ""
-    need_daemon_reload: bool = False
-    exec_main_status: int = 0
-    active_enter_usec: int = 0
-    inactive_enter_usec: int = 0
-
-    @property
-    def exists(self) -> bool:
-        """systemd found a unit file for it."""
-        return self.load_state not in ("not-found", "")
-
-
-def _counter(value: Any) -> int:
-    number = int(value or 0)
-    return 0 if number == _UNSET else number
 
 
 class _Jobs:
@@ -109,6 +84,8 @@ class SystemdManager(DBusProxy):
         #: Called with (unit, result) for every job that ends, Homei's or anyone's.
         self.job_listeners: list[Callable[[str, str], None]] = []
         self._available_listeners: list[Callable[[], None]] = []
+        #: Units read so far, kept current from their PropertiesChanged signals.
+        self.units = UnitCache()
 
     def on_available(self, listener: Callable[[], None]) -> None:
         """Call `listener` each time systemd is (back) on the bus, subscribed and read."""
@@ -147,6 +124,14 @@ class SystemdManager(DBusProxy):
         """Reload `unit` (its ExecReload) and wait for the job."""
         await self._job("ReloadUnit", unit, timeout)
 
+    async def start_transient(
+        self, unit: str, properties: list[Any], timeout: float = JOB_TIMEOUT
+    ) -> None:
+        """Start a transient unit made of `properties` ((name, Variant) pairs) and wait for
+        the job (`fail` if a unit of that name exists)."""
+        body = [unit, "fail", properties, []]
+        await self._job("StartTransientUnit", unit, timeout, "ssa(sv)a(sa(sv))", body)
+
     async def kill_unit(self, unit: str, signal: int, who: str = "main") -> None:
         """Send `signal` to the unit's processes (`main` or `all`)."""
         await self.call("KillUnit", "ssi", [unit, who, signal])
@@ -156,7 +141,7 @@ class SystemdManager(DBusProxy):
         systemd has (it cleans in the background, the unit in `maintenance` meanwhile)."""
         await self.call("CleanUnit", "sas", [unit, what])
         for _ in range(max(1, int(timeout / _CLEAN_POLL))):
-            if (await self.unit(unit)).active_state != "maintenance":
+            if (await self.unit(unit, fresh=True)).active_state != "maintenance":
                 return
             await asyncio.sleep(_CLEAN_POLL)  # no signal says the cleaning is over
         raise JobFailed(unit, "timeout")
@@ -173,6 +158,7 @@ class SystemdManager(DBusProxy):
         await self._ensure_subscribed()
         async with asyncio.timeout(timeout):
             await self.call("Reload")
+        self.units.clear()  # unit files came or went: read each unit in full again
 
     async def enable(self, units: list[str]) -> None:
         """Enable unit files (their [Install] links, under /etc)."""
@@ -184,28 +170,51 @@ class SystemdManager(DBusProxy):
 
     # --- units ---
 
-    async def unit(self, name: str) -> UnitProperties:
-        """A unit's properties, read now (LoadUnit: a unit not loaded yet is loaded)."""
+    async def unit(
+        self, name: str, *, fresh: bool = False, counters: bool = True
+    ) -> UnitProperties:
+        """A unit's properties: its state as its signals left it (read in full, and its
+        signals matched, the first time or with `fresh`), its counters read now (without
+        `counters`, as last read: then a unit held makes no call)."""
+        held = None if fresh else self.units.get(name)
+        path = self.units.path_of(name)
+        if held is not None and path is not None:
+            service = {}
+            if counters and name.endswith(".service"):
+                memory, cpu = await asyncio.gather(
+                    self._get(path, SERVICE_INTERFACE, "MemoryCurrent"),
+                    self._get(path, SERVICE_INTERFACE, "CPUUsageNSec"),
+                )
+                service = {"memory_current": counter(memory), "cpu_usage_nsec": counter(cpu)}
+            return msgspec.structs.replace(held, **service)
         (path,) = await self.call("LoadUnit", "s", [name])
+        if self.units.path_of(name) != path:
+            await add_match(
+                self._bus,
+                f"type='signal',sender='{self.SERVICE}',interface='{PROPERTIES}',"
+                f"member='PropertiesChanged',path='{path}'",
+            )
+        mark = self.units.watch(path, name)
         values = await self._get_all(path, UNIT_INTERFACE)
-        service: dict[str, Any] = {}
+        service = {}
         if name.endswith(".service"):
             service = await self._get_all(path, SERVICE_INTERFACE)
-        return UnitProperties(
+        props = UnitProperties(
             name=name,
             load_state=str(values.get("LoadState", "")),
             active_state=str(values.get("ActiveState", "")),
             sub_state=str(values.get("SubState", "")),
             main_pid=int(service.get("MainPID", 0)),
-            memory_current=_counter(service.get("MemoryCurrent")),
-            cpu_usage_nsec=_counter(service.get("CPUUsageNSec")),
+            memory_current=counter(service.get("MemoryCurrent")),
+            cpu_usage_nsec=counter(service.get("CPUUsageNSec")),
             n_restarts=int(service.get("NRestarts", 0)),
             fragment_path=str(values.get("FragmentPath", "")),
-            need_daemon_reload=bool(values.get("NeedDaemonReload", False)),
             exec_main_status=int(service.get("ExecMainStatus", 0)),
-            active_enter_usec=_counter(values.get("ActiveEnterTimestamp")),
-            inactive_enter_usec=_counter(values.get("InactiveEnterTimestamp")),
+            active_enter_usec=counter(values.get("ActiveEnterTimestamp")),
+            inactive_enter_usec=counter(values.get("InactiveEnterTimestamp")),
         )
+        self.units.keep(props, mark)
+        return props
 
     async def list_units(self, pattern: str) -> list[str]:
         """Names of loaded units matching a glob, e.g. `homei-svc-*.service`."""
@@ -213,6 +222,14 @@ class SystemdManager(DBusProxy):
         return [str(entry[0]) for entry in units]
 
     # --- internals ---
+
+    async def _get(self, path: str, interface: str, name: str) -> Any:
+        if self._owner is None:
+            raise self.unavailable(f"{self.SERVICE} is not on the bus")
+        (value,) = await call(
+            self._bus, self.SERVICE, path, PROPERTIES, "Get", "ss", [interface, name]
+        )
+        return unwrap(value)
 
     async def _get_all(self, path: str, interface: str) -> dict[str, Any]:
         if self._owner is None:
@@ -237,10 +254,17 @@ class SystemdManager(DBusProxy):
                     raise
             self._subscribed = owner
 
-    async def _job(self, method: str, unit: str, timeout: float) -> None:
+    async def _job(
+        self,
+        method: str,
+        unit: str,
+        timeout: float,
+        signature: str = "ss",
+        body: list[Any] | None = None,
+    ) -> None:
         await self._ensure_subscribed()
         async with self._collect() as jobs:
-            (job,) = await self.call(method, "ss", [unit, "replace"])
+            (job,) = await self.call(method, signature, body or [unit, "replace"])
             try:
                 result = await jobs.result(str(job), timeout)
             except TimeoutError:
@@ -258,9 +282,12 @@ class SystemdManager(DBusProxy):
             self._collectors.remove(jobs)
 
     def _on_job(self, message: Message) -> None:
-        if message.member != "JobRemoved" or message.interface != self.INTERFACE:
-            return
         if self._owner is None or message.sender != self._owner:
+            return
+        if message.member == "PropertiesChanged" and message.interface == PROPERTIES:
+            self.units.changed(str(message.path), *message.body)
+            return
+        if message.member != "JobRemoved" or message.interface != self.INTERFACE:
             return
         _, job, unit, result = message.body
         for jobs in self._collectors:
@@ -281,6 +308,7 @@ class SystemdManager(DBusProxy):
 
     def _vanished(self) -> None:
         self._subscribed = None
+        self.units.clear()
         for jobs in self._collectors:
             jobs.gone = True
             jobs.changed.set()

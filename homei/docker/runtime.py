@@ -157,6 +157,9 @@ class DockerRuntime:
     async def remove_data(self, spec: ServiceSpec) -> None:
         return None  # a container's data is in its volumes and the service's folder
 
+    async def data_paths(self, spec: ServiceSpec) -> dict[str, str]:
+        return {}  # a container's data is in its volumes and binds
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         taken: dict[tuple[str, int], str] = {}
         rows = await self.engine.request(
@@ -215,6 +218,10 @@ class DockerRuntime:
 
     async def start(self, ref: str) -> None:
         await self._post(f"containers/{ref}/start", f"Starting '{ref}'")
+
+    async def settle(self, ref: str) -> None:
+        # A container that dies at once fails its start or shows in its health checks.
+        return None
 
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         params = {"t": str(timeout)} if timeout is not None else {}

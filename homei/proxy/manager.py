@@ -23,6 +23,7 @@ from homei.proxy.routes import (
     hosts_of,
     is_lan_name,
     parse_route,
+    route_hash,
     wanted_route,
 )
 from homei.services.spec import ServiceSpec
@@ -67,6 +68,12 @@ class ReverseProxy:
         self._tasks: list[asyncio.Task[None]] = []
         self.last_error: str | None = None
         self.synced_routes = 0
+        self._hashes: dict[str, str] = {}  # per service, the route Caddy was last given
+
+    def route_hash(self, service: str) -> str | None:
+        """The hash of the service's route as Caddy holds it since the last comparison
+        (003's `caddy_config_hash`); None when it has none there."""
+        return self._hashes.get(service)
 
     @property
     def enabled(self) -> bool:
@@ -156,6 +163,7 @@ class ReverseProxy:
             if await self._caddy.internal_names() != (lan or None):
                 await self._caddy.set_internal_names(lan)
             self.synced_routes = len(wanted)
+            self._hashes = {route.service: route_hash(route) for route in wanted.values()}
 
     async def _loop(self) -> None:
         while True:

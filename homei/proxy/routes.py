@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -39,6 +40,12 @@ class Route(msgspec.Struct, frozen=True):
             "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": self.upstream}]}],
             "terminal": True,
         }
+
+
+def route_hash(route: Route) -> str:
+    """A short hash of the route's JSON in Caddy."""
+    text = msgspec.json.encode(route.as_caddy(), order="sorted")
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def route_id(service: str) -> str:

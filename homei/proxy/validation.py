@@ -10,7 +10,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from homei.core.errors import HomeiError, ProxyError
 from homei.proxy.manager import ReverseProxy
 from homei.proxy.routes import domain_problem
 from homei.services.manager import ServiceManager
+from homei.services.ports import can_bind
 from homei.services.spec import NAME_PATTERN, parse_spec
 
 Problem = dict[str, str]
@@ -89,13 +89,16 @@ class ServiceValidator:
             for port in row.spec.ports
             if port.host is not None
         }
+        for other, row in self._services.store.all().items():
+            if other != name and row.spec.port is not None:  # a native service's port
+                owners[(row.spec.port, "tcp")] = other
         free = True
         for index, (ip, host, proto) in enumerate(ports):
             field = "port" if len(ports) == 1 and not ip and proto == "tcp" else f"ports[{index}]"
             owner = owners.get((host, proto))
             if owner is not None:
                 message = f"Port {host} is already used by service '{owner}'"
-            elif not await asyncio.to_thread(_can_bind, ip or "127.0.0.1", host, proto):
+            elif not await asyncio.to_thread(can_bind, ip or "127.0.0.1", host, proto):
                 message = f"Port {host} is already in use on the device"
             else:
                 continue
@@ -210,17 +213,6 @@ def _writable(folder: Path) -> bool:
     while not folder.exists() and folder.parent != folder:
         folder = folder.parent
     return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-
-
-def _can_bind(ip: str, port: int, proto: str) -> bool:
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((ip, port))
-        except OSError:
-            return False
-    return True
 
 
 def _name_ok(name: str, field: str, errors: list[Problem]) -> bool:

@@ -52,6 +52,8 @@ class ServiceBackupData:
         found: dict[str, Path] = {"config": folder}
         if not include_data:
             return found
+        for top, path in (await self._runtime.data_paths(spec)).items():
+            found[top] = Path(path)
         for index, volume in enumerate(spec.volumes):
             if volume.is_named:
                 mountpoint = await self._runtime.volume_path(volume.source)

@@ -78,6 +78,15 @@ class Applied(msgspec.Struct, frozen=True):
     privileged: bool = False
 
 
+class NativeState(msgspec.Struct, frozen=True):
+    """What a systemd unit reports beyond every runtime's state (seed 003's fields)."""
+
+    active_state: str  # systemd's ActiveState, e.g. `active`
+    sub_state: str  # its SubState, e.g. `running`
+    pid: int  # MainPID; 0 while it has none
+    unit_hash: str | None  # the hash the unit file was written with
+
+
 class InstanceState(msgspec.Struct, frozen=True):
     """One instance of a service, as its runtime found it."""
 
@@ -94,6 +103,7 @@ class InstanceState(msgspec.Struct, frozen=True):
     health: HealthStatus | None = None  # the instance's own healthcheck, when it has one
     address: str | None = None  # where Homei's checks reach it
     applied: Applied = msgspec.field(default_factory=Applied)
+    native: NativeState | None = None  # a systemd unit's own figures
 
     @property
     def is_homei(self) -> bool:
@@ -160,6 +170,12 @@ class ImageMissing(ValidationError):
 
 class PortTaken(Conflict):
     code = "INVALID_CONFIG"
+
+
+class PortInUse(Conflict):
+    """A native service's `port` is another service's or bound on the device (seed 003)."""
+
+    code = "PORT_IN_USE"
 
 
 def age(started_at: str | None) -> float:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import shutil
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,9 +21,13 @@ from homei.core.errors import Conflict, HomeiError
 from homei.core.events import EventBus
 from homei.core.tasks import TaskContext, TaskManager, TaskRecord
 from homei.core.work import Workplace, work
-from homei.services import graph
+from homei.services import graph, ports
 from homei.services.control import ServiceControl
-from homei.services.instance import ImageMissing, InstanceState, PortTaken, ServiceStatus
+from homei.services.instance import (
+    ImageMissing,
+    InstanceState,
+    ServiceStatus,
+)
 from homei.services.policy import Policy
 from homei.services.reconciler import Reconciler
 from homei.services.spec import ServiceSpec, normalise, parse_spec, spec_fields
@@ -109,7 +112,8 @@ class ServiceManager:
                     f"A container named '{spec.name}' already exists and is not managed by Homei",
                     {"service_name": spec.name},
                 )
-        await self._ports_free(spec, old)
+        await ports.native_port_free(self.store, spec, old)
+        await ports.published_ports_free(self._runtime, spec, old)
         if not await self._runtime.image_present(spec.image):
             reason = await self._runtime.image_fetchable(spec.image)
             if reason is not None:
@@ -124,27 +128,6 @@ class ServiceManager:
     async def admissible(self, spec: ServiceSpec) -> None:
         """Raise what an install (or update) of `spec` would be refused with."""
         await self._admissible(spec, self.store.get(spec.name))
-
-    async def _ports_free(self, spec: ServiceSpec, old: Declared | None) -> None:
-        published = await self._runtime.published_ports()
-        mine = set(old.spec.ports) if old else set()
-        for index, port in enumerate(spec.ports):
-            ip, host, proto = port.ip, port.host, port.protocol
-            if host is None or port in mine:
-                continue
-            owner = published.get((ip or "0.0.0.0", host)) or published.get(("", host))  # noqa: S104
-            if owner is None and ip:
-                owner = published.get(("0.0.0.0", host))  # noqa: S104
-            if owner is not None and owner != spec.name:
-                raise PortTaken(
-                    f"Host port {host} is already published by '{owner}'",
-                    {"fields": [{"path": f"ports[{index}]", "message": "port taken"}]},
-                )
-            if not await asyncio.to_thread(_can_bind, ip, host, proto):
-                raise PortTaken(
-                    f"Host port {host}/{proto} is in use on the device",
-                    {"fields": [{"path": f"ports[{index}]", "message": "port in use"}]},
-                )
 
     async def validate(self, body: Any) -> dict[str, Any]:
         """Every check an install or update would make, as a verdict instead of an error."""
@@ -308,14 +291,3 @@ class ServiceManager:
             folder = self._policy.service_dir(name)
             await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
         await self.store.remove(name)
-
-
-def _can_bind(ip: str, port: int, proto: str) -> bool:
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((ip or "0.0.0.0", port))  # noqa: S104
-        except OSError:
-            return False
-    return True

@@ -125,7 +125,8 @@ class Reconciler:
 
     async def swap(self, old: Declared, new: ServiceSpec, *, run: bool) -> None:
         """Replace the container of `old` with one made from `new`: the new container is
-        created first; if it cannot start, it goes and the old one runs again as before."""
+        created first; if it cannot start or does not stay up (`settle`), it goes and the old
+        one runs again as before."""
         new = await self.configuration.resolve(new)
         staged = f"{new.name}{NEXT_SUFFIX}"
         await self.runtime.remove(staged)  # a leftover of an interrupted swap
@@ -138,10 +139,16 @@ class Reconciler:
                 await self.runtime.stop(current.id, old.spec.stop_timeout)
             if run:
                 await self.runtime.start(staged)
-        except BaseException:
+                await self.runtime.settle(staged)
+        except BaseException as err:
             await self.runtime.remove(staged)
             if current is not None and was_running:
                 await self.runtime.start(current.id)
+            if isinstance(err, RuntimeFailure):
+                raise RuntimeFailure(
+                    f"{err.message}; rolled back to the previous version",
+                    {**err.details, "rolled_back": True},
+                ) from err
             raise
         if current is not None:
             await self.runtime.remove(current.id)

@@ -49,6 +49,10 @@ class Runtime(Protocol):
         """Remove what the instance keeps outside the service's folder and its volumes (a
         unit's state directory); called before the instance is removed."""
 
+    async def data_paths(self, spec: ServiceSpec) -> dict[str, str]:
+        """Host folders the instance keeps its data in beyond the service's folder and its
+        volumes (a unit's state folder), by the name a backup files them under."""
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         """Host ports that running instances publish: (ip, port) -> instance name."""
 
@@ -64,6 +68,10 @@ class Runtime(Protocol):
 
     async def start(self, ref: str) -> None:
         """Start the instance."""
+
+    async def settle(self, ref: str) -> None:
+        """Return once a just-started instance has stayed up (and answers on its port, if it
+        has one); `RuntimeFailure` saying why when it did not."""
 
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         """Stop the instance, killing it after `timeout` seconds."""

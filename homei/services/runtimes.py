@@ -81,6 +81,9 @@ class RuntimeRegistry:
     async def remove_data(self, spec: ServiceSpec) -> None:
         await self.for_spec(spec).remove_data(spec)
 
+    async def data_paths(self, spec: ServiceSpec) -> dict[str, str]:
+        return await self.for_spec(spec).data_paths(spec)
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         ports: dict[tuple[str, int], str] = {}
         for runtime in self._all():
@@ -101,6 +104,9 @@ class RuntimeRegistry:
 
     async def start(self, ref: str) -> None:
         await self._by_ref(ref).start(ref)
+
+    async def settle(self, ref: str) -> None:
+        await self._by_ref(ref).settle(ref)
 
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         await self._by_ref(ref).stop(ref, timeout)

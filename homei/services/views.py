@@ -4,7 +4,7 @@ superset shape, with the container's live state, health and logs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -121,6 +121,29 @@ def view(
     }
 
 
+def native_of(
+    instance: InstanceState | None,
+    usage: Usage | None,
+    config_match: bool | None,
+    route_hash: str | None,
+) -> dict[str, Any]:
+    """Seed 003's fields of a systemd service (empty for other runtimes' instances)."""
+    native = instance.native if instance is not None else None
+    if instance is None or native is None:
+        return {}
+    return {
+        "systemd_status": native.active_state,
+        "systemd_sub_state": native.sub_state,
+        "is_running": instance.running,
+        "pid": native.pid or None,
+        "systemd_config_hash": native.unit_hash,
+        "caddy_config_hash": route_hash,
+        "memory_usage": f"{usage.memory / 1024**2:.1f}MB" if usage else None,
+        "cpu_usage": f"{usage.cpu_percent:.1f}%" if usage else None,
+        "config_match": config_match,
+    }
+
+
 def _tag(image: str) -> str:
     last = image.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else "latest"
@@ -129,9 +152,26 @@ def _tag(image: str) -> str:
 class ServiceViews:
     """Reads for the API: one engine listing per request, not one call per service."""
 
-    def __init__(self, runtime: Runtime, monitor: HealthMonitor) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        monitor: HealthMonitor,
+        config_match: Callable[[Declared, InstanceState | None], Awaitable[bool | None]],
+    ) -> None:
         self._runtime = runtime
         self._monitor = monitor
+        self._config_match = config_match
+        #: The hash of a service's route in the reverse proxy (set by the proxy's wiring).
+        self.route_hash: Callable[[str], str | None] = lambda service: None
+
+    async def native(self, declared: Declared, instance: InstanceState | None) -> dict[str, Any]:
+        """Seed 003's fields of a systemd service's instance; {} for other instances."""
+        if instance is None or instance.native is None:
+            return {}
+        name = declared.spec.name
+        usage = await self._runtime.usage(name) if instance.running else None
+        match = await self._config_match(declared, instance)
+        return native_of(instance, usage, match, self.route_hash(name))
 
     async def instances(self, names: list[str]) -> dict[str, InstanceState | None]:
         """Each service's instance (None where it has none), read at once."""

@@ -3,7 +3,8 @@
 An instance is a unit file `homei-svc-<instance>.service` in the configured unit folder,
 written atomically and hardened (see `unit_file`); systemd is driven over D-Bus, and every
 job is awaited. An instance's id is its instance name. The unit's state, restarts, memory
-and CPU come from the unit's properties; what it was made with from its file.
+and CPU come from the unit's properties; what it was made with from its file. Reading a
+unit beyond its state (usage, logs, commands, settling) is `reads.UnitReads`.
 """
 
 from __future__ import annotations
@@ -12,43 +13,34 @@ import asyncio
 import logging
 import os
 import signal as signals
-from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import msgspec
 
 from homei.core.atomic import write_file_atomic
-from homei.core.errors import SystemdUnavailable
-from homei.dbus.bus import DBusCallError
-from homei.dbus.systemd import JobFailed, UnitProperties
-from homei.journal.reader import Journal, JournalQuery, as_log_line
+from homei.journal.reader import Journal
 from homei.services.drift import expected
 from homei.services.instance import (
     SERVICE_LABEL,
-    Applied,
     ImageMissing,
     InstanceRef,
     InstanceState,
-    InstanceStatus,
+    NativeState,
     RuntimeFailure,
-    Usage,
 )
 from homei.services.policy import Policy
 from homei.services.runtime import Progress
 from homei.services.spec import NATIVE_IMAGE_PREFIX, ServiceSpec
 from homei.units import unit_file
 from homei.units.artifacts import ArtifactStore
-from homei.units.systemd import Systemd, SystemdGone
+from homei.units.reads import PORT_LABEL, UnitReads, read_unit
+from homei.units.status import CpuMeter, instance_state
+from homei.units.systemd import Systemd
 
 _LOGGER = logging.getLogger(__name__)
-_T = TypeVar("_T")
-CALL_MARGIN = 5.0  # seconds a call may take beyond the job timeout it carries
-PORT_LABEL = "io.homei.port"  # the port a native service listens on
 
 
-class UnitsRuntime:
+class UnitsRuntime(UnitReads):
     """Writes, starts, stops and removes the units of native services."""
 
     def __init__(
@@ -59,7 +51,9 @@ class UnitsRuntime:
         artifacts: ArtifactStore,
         exec_roots: tuple[Path, ...],
         job_timeout: float,
+        settle: tuple[float, float] = (3.0, 30.0),
         journal: Journal | None = None,
+        state_root: Path = Path("/var/lib/private"),
     ) -> None:
         self.systemd = systemd
         self._journal = journal  # where units' logs are read; None: they have none
@@ -68,7 +62,10 @@ class UnitsRuntime:
         self.artifacts = artifacts
         self._exec_roots = exec_roots
         self._timeout = job_timeout
+        self._settle_time, self._settle_timeout = settle
+        self._state_root = state_root  # where systemd keeps DynamicUser= units' state
         self._known: set[str] = set()  # instances with a unit file, as far as Homei knows
+        self._cpu = CpuMeter()
 
     async def load(self) -> None:
         """Learn which instances have unit files (before the first reconcile pass)."""
@@ -141,6 +138,10 @@ class UnitsRuntime:
         await self._call(manager.stop_unit(unit, self._timeout))
         await self._call(manager.clean_unit(unit, ["state"], self._timeout))
 
+    async def data_paths(self, spec: ServiceSpec) -> dict[str, str]:
+        """The unit's state folder (StateDirectory=; DynamicUser= keeps it under private/)."""
+        return {"state": str(self._state_root / unit_file.state_directory(spec.name))}
+
     async def published_ports(self) -> dict[tuple[str, int], str]:
         ports: dict[tuple[str, int], str] = {}
         for instance in sorted(self._known):
@@ -169,21 +170,29 @@ class UnitsRuntime:
 
     async def inspect(self, ref: str) -> InstanceState | None:
         path = self.unit_dir / unit_file.unit_name(ref)
-        found = await asyncio.to_thread(_read_unit, path)
+        found = await asyncio.to_thread(read_unit, path)
         if found is None:
             return None
-        props = await self._call(self.systemd.manager.unit(unit_file.unit_name(ref)))
+        # Its state only (as the unit's signals keep it): the counters are `usage`'s.
+        unit = unit_file.unit_name(ref)
+        props = await self._call(self.systemd.manager.unit(unit, counters=False))
         applied = found.applied
         if not found.intact:
             # Edited by hand: what it runs is no longer known, so it drifted.
             applied = msgspec.structs.replace(applied, image="")
-        return _state(ref, props, applied)
+        native = NativeState(
+            active_state=props.active_state,
+            sub_state=props.sub_state,
+            pid=props.main_pid,
+            unit_hash=found.written_hash or None,
+        )
+        return msgspec.structs.replace(instance_state(ref, props, applied), native=native)
 
     async def instances(self, service: str | None = None) -> list[InstanceRef]:
         refs = []
         for instance in sorted(self._known):
             path = self.unit_dir / unit_file.unit_name(instance)
-            found = await asyncio.to_thread(_read_unit, path)
+            found = await asyncio.to_thread(read_unit, path)
             if found is None:
                 continue
             owner = found.applied.labels.get(SERVICE_LABEL)
@@ -243,67 +252,9 @@ class UnitsRuntime:
         await self._call(manager.disable([unit]))
         await asyncio.to_thread(path.unlink, missing_ok=True)
         self._known.discard(ref)
+        self._cpu.forget(ref)
         await self._call(manager.daemon_reload(self._timeout))
         await self._call(manager.reset_failed(unit))
-
-    # --- reading and checking ------------------------------------------------------------
-    async def exec(self, ref: str, command: list[str], timeout: float) -> int:
-        raise RuntimeFailure("Command checks and reloads are for Docker services", {"service": ref})
-
-    async def usage(self, ref: str, *, instant: bool = True) -> Usage:
-        unit = unit_file.unit_name(ref)
-        first = await self._call(self.systemd.manager.unit(unit))
-        cpu_percent = 0.0
-        if not instant:
-            started = asyncio.get_running_loop().time()
-            await asyncio.sleep(0.5)
-            second = await self._call(self.systemd.manager.unit(unit))
-            elapsed = asyncio.get_running_loop().time() - started
-            used = max(0, second.cpu_usage_nsec - first.cpu_usage_nsec)
-            cpu_percent = round(100.0 * used / (elapsed * 1e9), 2)
-            first = second
-        return Usage(
-            cpu_total=first.cpu_usage_nsec,
-            cpu_percent=cpu_percent,
-            memory=first.memory_current,
-            read_at=datetime.now(UTC).isoformat(),
-        )
-
-    async def logs(
-        self, ref: str, *, tail: int, since: int | None, timestamps: bool, stream: str
-    ) -> list[str]:
-        # journald keeps one log per unit, not two streams: all of it is `stdout`.
-        if self._journal is None or stream != "stdout":
-            return []
-        query = JournalQuery(unit=unit_file.unit_name(ref), lines=tail, since=since)
-        entries = await self._journal.read(query)
-        return [as_log_line(e, timestamps=timestamps) for e in entries]
-
-    async def follow(
-        self, ref: str, *, tail: int, since: int | None, timestamps: bool
-    ) -> AsyncIterator[bytes]:
-        if self._journal is None:
-            return
-        query = JournalQuery(unit=unit_file.unit_name(ref), lines=tail, since=since)
-        async for entry in self._journal.follow(query):
-            yield (as_log_line(entry, timestamps=timestamps) + "\n").encode()
-
-    # --- helpers -------------------------------------------------------------------------
-    async def _call(self, call: Awaitable[_T]) -> _T:
-        try:
-            # Bounded: a call cut off by systemd going away must not hold the service's turn.
-            async with asyncio.timeout(self._timeout + CALL_MARGIN):
-                return await call
-        except TimeoutError:
-            raise SystemdGone("systemd did not answer in time") from None
-        except JobFailed as err:
-            raise RuntimeFailure(
-                f"systemd: {err}", {"unit": err.unit, "result": err.result}
-            ) from None
-        except DBusCallError as err:
-            raise RuntimeFailure(f"systemd refused: {err.text or err.name}") from None
-        except SystemdUnavailable as err:
-            raise SystemdGone("systemd is not reachable", {"reason": str(err)}) from None
 
     def _scan(self) -> list[str]:
         if not self.unit_dir.is_dir():
@@ -311,49 +262,10 @@ class UnitsRuntime:
         found = []
         for path in self.unit_dir.iterdir():
             instance = unit_file.instance_of(path.name)
-            if instance is not None and _read_unit(path) is not None:
+            if instance is not None and read_unit(path) is not None:
                 found.append(instance)
         return found
 
 
-def _read_unit(path: Path) -> unit_file.UnitFile | None:
-    try:
-        return unit_file.parse(path.read_text())
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
-
-
 def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def _when(usec: int) -> str | None:
-    return datetime.fromtimestamp(usec / 1e6, UTC).isoformat() if usec else None
-
-
-def _state(instance: str, props: UnitProperties, applied: Applied) -> InstanceState:
-    active = props.active_state
-    running = active in ("active", "reloading", "deactivating")
-    restarting = active == "activating"
-    if running:
-        status = InstanceStatus.RUNNING
-    elif restarting:
-        status = InstanceStatus.RESTARTING
-    elif props.active_enter_usec == 0 and active == "inactive":
-        status = InstanceStatus.CREATED
-    else:
-        status = InstanceStatus.EXITED
-    exit_code = props.exec_main_status or (1 if active == "failed" else 0)
-    return InstanceState(
-        id=instance,
-        name=instance,
-        status=status,
-        running=running,
-        restarting=restarting,
-        exit_code=exit_code,
-        restart_count=props.n_restarts,
-        started_at=_when(props.active_enter_usec),
-        finished_at=_when(props.inactive_enter_usec) if not running else None,
-        address="127.0.0.1",
-        applied=applied,
-    )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from homei.dbus.bus import SystemBus
 from homei.dbus.systemd import SystemdManager
+from homei.dbus.systemd_units import UnitProperties
 from homei.services.instance import RuntimeUnavailable
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ class Systemd:
         #: Called when systemd is (back) on the bus, and with (unit, result) per ended job.
         self.connect_listeners: list[Callable[[], None]] = []
         self.job_listeners: list[Callable[[str, str], None]] = []
+        #: Called with (before, after) when a unit Homei read changes its ActiveState.
+        self.state_listeners: list[Callable[[UnitProperties, UnitProperties], None]] = []
         self._bus.on_connect(self._connected)
 
     async def start(self, first_attempt: float = 1.0) -> None:
@@ -63,6 +66,7 @@ class Systemd:
             self._manager.close()
         manager = SystemdManager(bus)
         manager.job_listeners.append(self._job_ended)
+        manager.units.state_listeners.append(self._state_changed)
         manager.on_available(self._available)
         await manager.start()
         self._manager = manager
@@ -74,3 +78,7 @@ class Systemd:
     def _job_ended(self, unit: str, result: str) -> None:
         for listener in self.job_listeners:
             listener(unit, result)
+
+    def _state_changed(self, before: UnitProperties, after: UnitProperties) -> None:
+        for listener in self.state_listeners:
+            listener(before, after)

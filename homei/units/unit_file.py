@@ -9,7 +9,6 @@ puts right.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import msgspec
 
@@ -29,6 +28,14 @@ HARDENING = (
     "NoNewPrivileges=yes",
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
 )
+# The same, as properties of a transient unit (a command run beside the service).
+HARDENING_PROPERTIES: dict[str, bool | int | str | list[str]] = {
+    "DynamicUser": True,
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": True,
+    "NoNewPrivileges": True,
+}
 _RESTART = {"no": "no", "always": "always", "unless-stopped": "always", "on-failure": "on-failure"}
 
 
@@ -37,6 +44,7 @@ class UnitFile(msgspec.Struct, frozen=True):
 
     applied: Applied
     intact: bool  # its text matches the hash it was written with
+    written_hash: str = ""  # the hash it was written with (003's `systemd_config_hash`)
 
 
 def unit_name(instance: str) -> str:
@@ -107,16 +115,8 @@ def parse(text: str) -> UnitFile | None:
         applied = msgspec.json.decode(line[len(_APPLIED) :], type=Applied)
     except msgspec.DecodeError:
         return None
-    return UnitFile(applied, first[len(_HASH) :].strip() == _digest(rest))
-
-
-def content_hash(path: Path) -> str | None:
-    """The hash a unit file was written with (003's `systemd_config_hash`)."""
-    try:
-        first = path.read_text().partition("\n")[0]
-    except FileNotFoundError:
-        return None
-    return first[len(_HASH) :].strip() if first.startswith(_HASH) else None
+    written = first[len(_HASH) :].strip()
+    return UnitFile(applied, written == _digest(rest), written)
 
 
 def _digest(text: str) -> str:

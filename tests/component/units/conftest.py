@@ -50,14 +50,34 @@ def systemd(
 
 
 @pytest.fixture
-async def homei(make_homei, engine: DockerEngine, systemd: SystemdContainer, shared_dir: Path):
+def more_settings() -> tuple[str, dict[str, str]]:
+    """Settings (TOML, environment) a test module adds to its Homei's; none by default."""
+    return "", {}
+
+
+@pytest.fixture
+def homei_parts() -> frozenset[str]:
+    """The optional parts of Homei a test module runs (none by default)."""
+    return frozenset()
+
+
+@pytest.fixture
+async def homei(
+    make_homei,
+    engine: DockerEngine,
+    systemd: SystemdContainer,
+    shared_dir: Path,
+    more_settings: tuple[str, dict[str, str]],
+    homei_parts: frozenset[str],
+):
     """A Homei on this engine and this systemd; the units it leaves are removed after."""
     extra = (
         f'[units]\ndbus_address = "{systemd.bus_address}"\n'
         f'unit_dir = "{systemd.unit_dir}"\nartifacts_dir = "{shared_dir / "artifacts"}"\n'
-        "job_timeout = 30\n"
+        f'job_timeout = 30\nstate_dir = "{systemd.state_dir}"\n'
     )
-    homei = await make_homei(settings_for(engine, extra), parts=frozenset())
+    toml, environment = more_settings
+    homei = await make_homei(settings_for(engine, extra + toml), parts=homei_parts, **environment)
     units = homei.components.units
     await until_available(units)
     yield homei

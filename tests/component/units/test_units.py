@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.services.env import call, httpd, install, until
+from tests.component.services.env import call, httpd, install, until, wait_task
 from tests.daemon_process import free_port
 from tests.docker_env import dockerd_available
 from tests.systemd_env import SystemdContainer
@@ -106,10 +107,23 @@ async def test_native_service_lifecycle(homei, systemd: SystemdContainer):
     await until(lambda: unit_text(unit_path) == text, "the unit file to be written back")
     await until(lambda: asyncio.to_thread(answers, port), "the repaired unit to answer")
 
-    # Stopped behind Homei's back: started again.
-    await asyncio.to_thread(systemd.systemctl, "stop", "homei-svc-web.service")
+    # Stopped behind Homei's back: Docker's container events say so, and it starts again.
+    manager = homei.components.units.systemd.manager
+    assert manager.units.get("homei-svc-web.service") is not None  # read, then followed
+    subscription = homei.components.events.subscribe(("container.*",))
+    try:
+        await asyncio.to_thread(systemd.systemctl, "stop", "homei-svc-web.service")
+        seen = await _next_event(subscription, "container.die")
+        assert seen.data["service"] == "web" and seen.data["managed"] is True, seen
+        seen = await _next_event(subscription, "container.start")
+        assert seen.data["service"] == "web", seen
+    finally:
+        homei.components.events.unsubscribe(subscription)
     await until(lambda: asyncio.to_thread(active, systemd, "homei-svc-web.service"), "a restart")
     await until(lambda: asyncio.to_thread(answers, port), "the unit to answer again")
+    # Its state as the signals left it, without a call.
+    held = manager.units.get("homei-svc-web.service")
+    assert held is not None and held.active_state == "active", held
 
     # systemd restarted: Homei finds it again and drives it.
     await asyncio.to_thread(systemd.restart)
@@ -130,6 +144,15 @@ async def test_native_service_lifecycle(homei, systemd: SystemdContainer):
     assert remaining["artifacts"] == []
 
 
+async def _next_event(subscription: Any, kind: str) -> Any:
+    """The next event of `kind` on the subscription (others are passed over)."""
+    async with asyncio.timeout(30):
+        while True:
+            event = await subscription.get()
+            if event.type == kind:
+                return event
+
+
 async def test_starts_after_its_docker_dependency(homei, engine, systemd: SystemdContainer):
     headers = await homei.auth()
     await upload(homei, headers, "busybox", "2")
@@ -137,6 +160,7 @@ async def test_starts_after_its_docker_dependency(homei, engine, systemd: System
     await install(homei, headers, httpd("db", ports=[f"127.0.0.1:{db_port}:8080"]))
     await install(homei, headers, native("front", web_port, "2", depends_on=["db"]))
     await until(lambda: asyncio.to_thread(answers, web_port), "the native service")
+    await _a_taken_port_is_refused(homei, headers, systemd, web_port, db_port)
 
     await call(homei, "POST", "/api/v1/services/front/stop", headers)
     await call(homei, "POST", "/api/v1/services/db/stop", headers)
@@ -152,6 +176,47 @@ async def test_starts_after_its_docker_dependency(homei, engine, systemd: System
         lambda: not (systemd.unit_dir / "homei-svc-front.service").exists(), "front's unit gone"
     )
     await call(homei, "DELETE", "/api/v1/artifacts/busybox/2", headers)
+
+
+async def _a_taken_port_is_refused(
+    homei: Any,
+    headers: dict[str, str],
+    systemd: SystemdContainer,
+    native_port: int,
+    docker_port: int,
+) -> None:
+    """A native service's port that another service (of either runtime) has, or that is
+    bound on the device, is refused with 409 PORT_IN_USE and nothing changes."""
+
+    async def refused(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await homei.client.request(method, path, headers=headers, json=body)
+        answer = await response.json()
+        assert response.status == 409 and answer["error"]["code"] == "PORT_IN_USE", answer
+        return answer  # type: ignore[no-any-return]
+
+    answer = await refused("POST", "/api/v1/services", native("clash", native_port, "2"))
+    assert "'front'" in answer["error"]["message"], answer
+    answer = await refused("POST", "/api/v1/services", native("clash", docker_port, "2"))
+    assert "'db'" in answer["error"]["message"], answer
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        bound = listener.getsockname()[1]
+        await refused("POST", "/api/v1/services", native("clash", bound, "2"))
+        await refused("PUT", "/api/v1/services/front", {"port": bound})
+    await refused("PUT", "/api/v1/services/front", {"port": docker_port})
+    listed = await call(homei, "GET", "/api/v1/services", headers)
+    assert sorted(s["name"] for s in listed["services"]) == ["db", "front"]
+    assert not (systemd.unit_dir / "homei-svc-clash.service").exists()
+    front = await call(homei, "GET", "/api/v1/services/front", headers)
+    assert front["config_match"] is True and str(native_port) in " ".join(
+        (systemd.unit_dir / "homei-svc-front.service").read_text().splitlines()
+    )
+    verdict = await call(
+        homei, "POST", "/api/v1/validate/service", headers, json=native("clash", native_port, "2")
+    )
+    assert verdict["valid"] is False
+    assert [(e["field"], e["code"]) for e in verdict["errors"]] == [("port", "PORT_IN_USE")]
 
 
 async def test_systemd_away_is_503(homei, systemd: SystemdContainer):
@@ -172,3 +237,48 @@ async def test_systemd_away_is_503(homei, systemd: SystemdContainer):
     await until(lambda: asyncio.to_thread(answers, port), "the unit after systemd came back")
     await call(homei, "DELETE", "/api/v1/services/lone", headers)
     await until(lambda: not (systemd.unit_dir / "homei-svc-lone.service").exists(), "unit gone")
+
+
+async def test_command_checks_and_reload_commands_run_beside_the_unit(
+    homei, systemd: SystemdContainer
+):
+    headers = await homei.auth()
+    port = free_port()
+    await upload(homei, headers, "busybox", "4")
+    probe = ["/bin/bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"]  # the port answers
+    health = {"checks": [{"type": "command", "command": probe}], "interval": "1s",
+              "start_period": "0s"}  # fmt: skip
+    await install(homei, headers, native("probed", port, "4", health=health))
+    await until(lambda: asyncio.to_thread(answers, port), "the unit to answer")
+
+    async def healthy() -> bool:
+        service = await call(homei, "GET", "/api/v1/services/probed", headers)
+        return service["health"]["status"] == "healthy"  # type: ignore[no-any-return]
+
+    await until(healthy, "the command check to pass")
+    runtime = homei.components.units.runtime
+    # The exit status comes back; a name is found on systemd's PATH; /tmp is the unit's.
+    assert await runtime.exec("probed", ["/bin/sh", "-c", "exit 7"], 10) == 7
+    assert await runtime.exec("probed", ["true"], 10) == 0
+    assert await runtime.exec("probed", ["sh", "-c", "echo x > /tmp/seen"], 10) == 0
+    assert await runtime.exec("probed", ["test", "-s", "/tmp/seen"], 10) == 0
+    leftover = await asyncio.to_thread(
+        systemd.systemctl, "list-units", "--all", "--no-legend", "homei-exec-*", check=False
+    )
+    assert leftover.stdout.strip() == "", leftover.stdout  # each run's unit is forgotten
+
+    closed = ["/bin/bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{free_port()}"]
+    assert await runtime.exec("probed", closed, 10) != 0
+
+    # A reload command runs the same way: its status decides the reload task.
+    accepted = await call(
+        homei, "PUT", "/api/v1/services/probed", headers, 202,
+        json={"reload": {"command": ["/bin/sh", "-c", "test -d /proc/self"]}},
+    )  # fmt: skip
+    assert (await wait_task(homei, headers, accepted["taskId"]))["status"] == "completed"
+    started = await call(homei, "POST", "/api/v1/config/probed/reload", headers, 202)
+    task = await wait_task(homei, headers, started["taskId"])
+    assert task["status"] == "completed", task
+    await call(homei, "DELETE", "/api/v1/services/probed", headers)
+    await until(lambda: not (systemd.unit_dir / "homei-svc-probed.service").exists(), "gone")
+    await call(homei, "DELETE", "/api/v1/artifacts/busybox/4", headers)
