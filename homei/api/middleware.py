@@ -3,9 +3,10 @@ error envelope, authentication, rate limits and permissions."""
 
 from __future__ import annotations
 
+import itertools
 import logging
-import random
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,21 +27,18 @@ from homei.settings import RateLimitSettings
 
 _LOGGER = logging.getLogger(__name__)
 
+
 # aiohttp 3.12+ types request storage; the string keys keep older releases (the
 # device image's) working.
-IDENTITY: Any = (
-    web.RequestKey("identity", Identity) if hasattr(web, "RequestKey") else "homei.identity"
-)
-
-
 class Exchange:
     """What the pipeline notes about one request, kept in one slot of it: its id, the
-    rate-limit headers its answer carries, and that answer once it began."""
+    caller, the rate-limit headers its answer carries, and that answer once it began."""
 
-    __slots__ = ("prepared", "rate_limit", "request_id")
+    __slots__ = ("identity", "prepared", "rate_limit", "request_id")
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
+        self.identity: Identity | None = None
         self.rate_limit: dict[str, str] | None = None
         self.prepared: web.StreamResponse | None = None
 
@@ -54,7 +52,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def identity_of(request: web.Request) -> Identity:
     """The authenticated caller; only for routes that require a token."""
-    identity: Identity | None = request.get(IDENTITY)
+    exchange: Exchange | None = request.get(EXCHANGE)
+    identity = exchange.identity if exchange is not None else None
     if identity is None:
         raise Unauthorized("Authentication required")
     return identity
@@ -71,10 +70,12 @@ def is_disconnected(request: web.BaseRequest) -> bool:
     return transport is None or transport.is_closing()
 
 
-def new_request_id() -> str:
-    """16 hex digits telling this request apart in logs and answers. Not a secret, so
-    no system call for random bytes on every request."""
-    return f"{random.getrandbits(64):016x}"
+def request_ids() -> Callable[[], str]:
+    """Ids telling requests apart in logs and answers: a random prefix per process, then a
+    count. Not secrets, so neither random bytes nor a system call per request."""
+    prefix = secrets.token_hex(4)
+    count = itertools.count(1)
+    return lambda: f"{prefix}{next(count):08x}"
 
 
 async def _stamp_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
@@ -100,6 +101,8 @@ def make_error_middleware(
     One middleware, not two: each layer costs every request a coroutine and a frame.
     The answer is prepared here, so the log and the metrics record the status really sent
     (a file that vanished before its download started is a 404, not the 200 planned)."""
+
+    new_request_id = request_ids()
 
     @web.middleware
     async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -263,8 +266,7 @@ async def authorize(policy: AccessPolicy, request: web.Request, exchange: Exchan
                 f"Role '{identity.role}' lacks the '{declared.permission}' permission",
                 {"required": str(declared.permission), "role": str(identity.role)},
             )
-    if identity is not None:
-        request[IDENTITY] = identity
+    exchange.identity = identity
 
 
 def install(
