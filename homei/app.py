@@ -34,12 +34,14 @@ from homei.api.metrics import MetricsApi
 from homei.api.monitoring import MonitoringApi
 from homei.api.service_status import ServiceStatusApi
 from homei.api.services import ServicesApi
+from homei.api.session import SessionApi
 from homei.api.system import SystemApi
 from homei.api.systems import SystemsApi
 from homei.api.tasks import TasksApi
 from homei.api.update import UpdateApi
 from homei.api.users import UsersApi
 from homei.api.validation import ValidationApi
+from homei.api.web import WebApi
 from homei.api.websockets import WebSocketHub
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
@@ -297,6 +299,7 @@ async def _assemble(
         [
             HealthApi(health),
             AuthApi(accounts, throttle),
+            SessionApi(accounts, throttle),
             UsersApi(accounts),
             tasks_api,
             SystemApi(settings.data_dir, settings.mode, health, tasks, events, monitor.overview),
@@ -330,6 +333,7 @@ async def _assemble(
             ArtifactsApi(units.artifacts),
             DeviceLogsApi(Journal(settings.units.journal_dir)),
             FleetApi(fleet, device_config),
+            WebApi(),
         ],
         refine=[tasks_api.document_kinds],
     )

@@ -160,3 +160,32 @@ def clean_environ(**extra: str) -> dict[str, str]:
     }
     env.update({"HOMEI_MODE": "development", **extra})
     return env
+
+
+# --- each tier's duration, printed at the end of a run ------------------------------------
+# A tier is a folder of tests with daemons of its own: tests/unit, tests/qemu, and each folder
+# under tests/component (the modules directly in it are the "component" tier).
+_TIER_SECONDS: dict[str, float] = {}
+
+
+def _tier(nodeid: str) -> str:
+    parts = nodeid.split("::", 1)[0].split("/")
+    if len(parts) > 3 and parts[1] == "component":
+        return f"component/{parts[2]}"
+    return parts[1] if len(parts) > 2 else parts[0]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add each phase's time (set-up, call, tear-down) to its tier."""
+    _TIER_SECONDS[_tier(report.nodeid)] = _TIER_SECONDS.get(_tier(report.nodeid), 0.0) + (
+        report.duration
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per tier, slowest first."""
+    if not _TIER_SECONDS:
+        return
+    terminalreporter.section("time per tier")
+    for tier, seconds in sorted(_TIER_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{tier:<24} {seconds:8.1f} s")

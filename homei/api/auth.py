@@ -127,6 +127,28 @@ def _bearer(request: web.Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
+async def log_in(
+    accounts: Accounts, throttle: LoginThrottle, request: web.Request, body: LoginRequest
+) -> tuple[User, TokenPair]:
+    """Check a username and password, making repeated failures from one address wait longer
+    and longer (429)."""
+    address = client_address(request)
+    wait = throttle.retry_after(address)
+    if wait:
+        raise RateLimited(
+            f"Too many failed logins; retry in {wait}s",
+            {"retryAfter": wait},
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        user, pair = await accounts.login(body.username, body.password)
+    except Unauthorized:
+        throttle.failed(address)
+        raise
+    throttle.succeeded(address)
+    return user, pair
+
+
 class AuthApi:
     """Tokens for people, keys for automation."""
 
@@ -135,21 +157,7 @@ class AuthApi:
         self._throttle = throttle
 
     async def _login(self, request: web.Request, body: LoginRequest) -> TokenResponse:
-        address = client_address(request)
-        wait = self._throttle.retry_after(address)
-        if wait:
-            raise RateLimited(
-                f"Too many failed logins; retry in {wait}s",
-                {"retryAfter": wait},
-                headers={"Retry-After": str(wait)},
-            )
-        try:
-            user, pair = await self._accounts.login(body.username, body.password)
-        except Unauthorized:
-            self._throttle.failed(address)
-            raise
-        self._throttle.succeeded(address)
-        return _tokens(user, pair)
+        return _tokens(*await log_in(self._accounts, self._throttle, request, body))
 
     @endpoint(
         "POST",

@@ -214,6 +214,15 @@ class Accounts:
             raise
         return user, await self._sessions.rotate(claims, user)
 
+    async def log_out(self, refresh_token: str) -> bool:
+        """End the login session a refresh token belongs to; whether one was open. A token
+        that is expired or forged ends nothing."""
+        try:
+            claims = self._tokens.decode(refresh_token, "refresh")
+        except Unauthorized:
+            return False
+        return await self._sessions.end(claims.family)
+
     async def identify(self, credential: str) -> Identity:
         """The caller behind a bearer credential: an access token or an API key."""
         if credential.startswith(API_KEY_PREFIX):

@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -23,6 +24,7 @@ class LiveHomei:
     url: str
     token: str
     process: HomeiProcess
+    device: RaucDevice | None = None  # its RAUC, to make bundles it accepts
 
 
 def wait_until_ready(url: str, deadline: float = START_DEADLINE) -> None:
@@ -41,11 +43,11 @@ def wait_until_ready(url: str, deadline: float = START_DEADLINE) -> None:
     raise AssertionError(f"{url}/health/ready did not answer 200 within {deadline}s: {last}")
 
 
-@pytest.fixture(scope="module")
-def homei_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHomei]:
-    """One `homei serve` per test module on a development device (its own RAUC on a private
-    bus and its own Docker engine, so every route works for real), rate limits and the
-    failed-login delay off, stopped (SIGTERM) at its end."""
+@contextmanager
+def live_homei(tmp_path_factory: pytest.TempPathFactory, **environ: str) -> Iterator[LiveHomei]:
+    """`homei serve` on a development device (its own RAUC on a private bus and its own
+    Docker engine, so every route works for real), rate limits and the failed-login delay
+    off, stopped (SIGTERM) at the end; `environ` adds settings."""
     device = RaucDevice(tmp_path_factory.mktemp("device")).up()
     docker = DockerEngine(tmp_path_factory.mktemp("docker")).up()
     try:
@@ -59,16 +61,24 @@ def homei_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHome
             HOMEI_UPDATE__REBOOT_ON_FAILURE="false",
             HOMEI_DOCKER__URL=docker.host,
             HOMEI_DOCKER__REQUIRED="true",
+            **environ,
         )
         try:
             wait_until_ready(process.url)
             wait_until_rauc(process)
-            yield LiveHomei(process.url, process.login(), process)
+            yield LiveHomei(process.url, process.login(), process, device)
         finally:
             process.stop()
     finally:
         docker.down()
         device.down()
+
+
+@pytest.fixture(scope="module")
+def homei_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHomei]:
+    """One live Homei on a development device per test module (see `live_homei`)."""
+    with live_homei(tmp_path_factory) as live:
+        yield live
 
 
 def wait_until_rauc(process: HomeiProcess, deadline: float = START_DEADLINE) -> None:

@@ -137,10 +137,16 @@ def boot(machine: Appliance, *, fresh: bool = False) -> str:
 
 
 def wait_boot_complete(machine: Appliance) -> None:
-    """Wait until boot-complete.target is reached (Homei's health gate let the boot pass)."""
+    """Wait until boot-complete.target is reached (Homei's health gate let the boot pass) and
+    rauc-mark-good.service, ordered after it, has marked the booted slot good: until then a
+    slot booted again without an install still has its attempt counted (`_TRY=1`), and RAUC
+    rightly reports it as not good yet."""
     wait_for(
-        "boot-complete.target",
-        lambda: machine.try_run("systemctl is-active boot-complete.target") == "active\n",
+        "boot-complete.target and rauc-mark-good.service",
+        lambda: (
+            machine.try_run("systemctl is-active boot-complete.target rauc-mark-good.service")
+            == "active\nactive\n"
+        ),
         BOOT_DEADLINE,
     )
 

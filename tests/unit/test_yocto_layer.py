@@ -224,3 +224,21 @@ def test_package_builds_with_scarthgap_setuptools():
         text = (ROOT / "pyproject.toml").read_text()
         rewritten = re.sub(r'^license = ("[^"]*")$', r"license = {text = \1}", text, flags=re.M)
         assert tomllib.loads(rewritten)["project"]["license"] == {"text": licence}
+
+
+def test_recipe_builds_the_dashboard_from_the_lockfile():
+    # The image carries the dashboard: its npm packages come from web/'s lockfile (no network
+    # in do_compile), the bundle is built before the wheel, and the wheel takes homei/web.
+    recipe = homei_recipe().read_text()
+    assert "npmsw://${HOMEI_TOPDIR}/web/package-lock.json;dev=1;destsuffix=git/web" in recipe
+    assert "${SRC_URI_DASHBOARD}" in setting(homei_recipe(), "SRC_URI")
+    assert 'DEPENDS += "nodejs-native"' in recipe
+    assert "(cd ${S}/web && node build.mjs)" in recipe
+    package_data = pyproject()["tool"]["setuptools"]["package-data"]["homei"]
+    assert {"web/*.html", "web/assets/*"} <= set(package_data)
+    lock = json.loads((ROOT / "web" / "package-lock.json").read_text())
+    assert all(
+        entry.get("resolved") and entry.get("integrity")
+        for name, entry in lock["packages"].items()
+        if name
+    ), "every locked package needs its address and integrity for the npmsw fetcher"

@@ -8,6 +8,9 @@ LICENSE = "Apache-2.0"
 # The project states its licence in pyproject.toml and ships no licence file of its own.
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 
+# Node.js bundles the dashboard (see SRC_URI_DASHBOARD).
+DEPENDS += "nodejs-native"
+
 # The package is built from this very repository (HOMEI_TOPDIR, set by the layer's
 # layer.conf): the commit HOMEI_SRCREV of branch HOMEI_BRANCH, the branch head by default.
 # A release pins HOMEI_SRCREV; a build from another clone sets HOMEI_SRC_URI.
@@ -16,7 +19,14 @@ HOMEI_SRC_URI ??= "git://${HOMEI_TOPDIR};protocol=file;branch=${HOMEI_BRANCH}"
 HOMEI_SRCREV ??= "${AUTOREV}"
 
 PV .= "+git"
-SRC_URI = "${HOMEI_SRC_URI}"
+
+# The dashboard: web/ is bundled by esbuild into homei/web before the wheel is made, as
+# scripts/bootstrap does on a development machine. Its npm packages come from web/'s lockfile
+# through bitbake's npmsw fetcher (devDependencies included: esbuild is one), so the build
+# itself needs no network.
+SRC_URI_DASHBOARD = "npmsw://${HOMEI_TOPDIR}/web/package-lock.json;dev=1;destsuffix=git/web"
+
+SRC_URI = "${HOMEI_SRC_URI} ${SRC_URI_DASHBOARD}"
 SRCREV = "${HOMEI_SRCREV}"
 
 S = "${WORKDIR}/git"
@@ -27,6 +37,10 @@ inherit python_setuptools_build_meta systemd
 # rejects `license = "Apache-2.0"` in pyproject.toml, but takes the same text as a table.
 do_configure:prepend() {
     sed -i -e 's/^license = \("[^"]*"\)$/license = {text = \1}/' ${S}/pyproject.toml
+}
+
+do_compile:prepend() {
+    (cd ${S}/web && node build.mjs)
 }
 
 # The units of the repository's systemd/ folder, installed and enabled as they are.
