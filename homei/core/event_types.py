@@ -72,6 +72,7 @@ class EventName(StrEnum):
     SERVICE_RESTARTED = "service:restarted"
     SERVICE_DRIFT = "service:drift"
     SERVICE_ORPHAN_REMOVED = "service:orphan:removed"
+    SERVICE_ADOPTED = "service:adopted"
     SERVICE_HEALTH_CHANGED = "service:health:changed"
     HEALTH_ALERT = "health:alert"
 
@@ -146,6 +147,7 @@ EVENTS: dict[EventName, type[Payload]] = {
     EventName.SERVICE_RESTARTED: ServiceImage,
     EventName.SERVICE_DRIFT: ServiceDrift,
     EventName.SERVICE_ORPHAN_REMOVED: OrphanRemoved,
+    EventName.SERVICE_ADOPTED: ServiceRef,
     EventName.SERVICE_HEALTH_CHANGED: HealthChanged,
     EventName.HEALTH_ALERT: Alert,
     EventName.TASK_CREATED: TaskCreated,

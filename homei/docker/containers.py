@@ -113,12 +113,17 @@ class Containers:
     async def usage(self, ref: str, *, instant: bool = True) -> Usage:
         """One reading at once (`instant`), or Docker's two about a second apart (for CPU)."""
         params = {"stream": "0", "one-shot": "1"} if instant else {"stream": "0"}
-        raw = await self._engine.request(
-            f"containers/{ref}/stats",
-            params=params,
-            what=f"Stats of '{ref}'",
-            decode=described.Stats,
-        )
+        try:
+            raw = await self._engine.request(
+                f"containers/{ref}/stats",
+                params=params,
+                what=f"Stats of '{ref}'",
+                decode=described.Stats,
+            )
+        except msgspec.DecodeError:
+            # The engine cuts its answer off when the container stops while it is read:
+            # a container that is going away uses nothing.
+            raw = None
         return described.usage(raw or described.Stats())
 
     async def stats(self, ref: str) -> shapes.ContainerStats:

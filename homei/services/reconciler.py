@@ -98,6 +98,8 @@ class Reconciler:
                 await self.runtime.remove(state.id)
                 state = None
         if state is None:
+            state = await self._adopt_staged(spec)
+        if state is None:
             await self.runtime.prepare(spec)
             await self.runtime.create(spec, spec.name)
             state = await self.runtime.inspect(spec.name)
@@ -143,7 +145,32 @@ class Reconciler:
             raise
         if current is not None:
             await self.runtime.remove(current.id)
-        await self.runtime.rename(staged, new.name)
+        await self._rename(staged, new.name, new.stop_timeout, run=run)
+
+    async def _rename(self, ref: str, name: str, stop_timeout: int, *, run: bool) -> None:
+        """Give a staged instance its service's name. Docker refuses to rename a running
+        container while its network sandbox is torn down or rebuilt (one restarting after a
+        crash, say); a stopped one it always renames, so that is the second try."""
+        try:
+            await self.runtime.rename(ref, name)
+        except HomeiError as err:
+            _LOGGER.warning("Renaming %s failed (%s): stopping it to rename it", ref, err.message)
+            await self.runtime.stop(ref, stop_timeout)
+            await self.runtime.rename(ref, name)
+            if run:
+                await self.runtime.start(name)
+
+    async def _adopt_staged(self, spec: ServiceSpec) -> InstanceState | None:
+        """A swap cut off between removing the old instance and renaming the new one (a
+        crash, a refused rename) leaves the service's only instance under its staged name:
+        that instance is the service now, and making another would fight it for its ports."""
+        staged = await self.runtime.inspect(f"{spec.name}{NEXT_SUFFIX}")
+        if staged is None or not staged.belongs_to(spec.name):
+            return None
+        _LOGGER.warning("Service %s: adopting the instance an interrupted update left", spec.name)
+        await self._rename(staged.id, spec.name, spec.stop_timeout, run=staged.running)
+        self._events.publish("service:adopted", {"service": spec.name})
+        return await self.runtime.inspect(spec.name)
 
     async def remove(self, name: str) -> None:
         """Every instance of the service (its volumes stay unless asked for separately)."""

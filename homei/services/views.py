@@ -13,6 +13,7 @@ from homei.services.health import HealthMonitor
 from homei.services.instance import (
     MANAGED_LABEL,
     SERVICE_LABEL,
+    InstanceNotFound,
     InstanceState,
     ServiceStatus,
     Usage,
@@ -142,8 +143,12 @@ class ServiceViews:
         return await self._runtime.inspect(name)
 
     async def usage(self, name: str) -> Usage:
-        """The instance's resource use now, its CPU percent measured over a moment."""
-        return await self._runtime.usage(name, instant=False)
+        """The instance's resource use now, its CPU percent measured over a moment; nothing
+        for an instance that went away meanwhile (a swap, a stop)."""
+        try:
+            return await self._runtime.usage(name, instant=False)
+        except InstanceNotFound:
+            return Usage()
 
     def follow(
         self, name: str, *, tail: int, since: int | None, timestamps: bool

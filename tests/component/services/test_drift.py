@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.services.env import httpd, install
+from tests.component.services.env import httpd, install, reconciled
 from tests.component.services.test_services import free_port
 from tests.docker_env import IMAGE, DockerEngine, dockerd_available
 
@@ -80,3 +80,33 @@ async def test_each_changed_field_is_named(homei, engine):
         state = await reconciler.runtime.inspect(copy)
         assert state is not None and state.belongs_to("model")  # its labels were copied too
         assert reconciler.drift(declared.spec, state) == fields, case
+
+
+async def test_an_update_cut_off_before_its_rename_is_adopted_not_fought(homei, engine):
+    # The state a swap leaves when Homei dies (or Docker refuses the rename) after removing the
+    # old container: the service's only container is its staged one, running, holding the
+    # published port. The reconciler makes it the service again instead of creating a second
+    # container that could not bind the port.
+    headers = await homei.auth()
+    port = free_port()
+    await install(homei, headers, httpd("adoptee", ports=[f"127.0.0.1:{port}:8080"]))
+    before = await asyncio.to_thread(engine.inspect, "adoptee")
+    await asyncio.to_thread(engine.run, "rename", "adoptee", "adoptee--next")
+
+    await reconciled(homei, "adoptee")
+
+    after = await asyncio.to_thread(engine.inspect, "adoptee")
+    assert after["Id"] == before["Id"] and after["State"]["Running"], after["State"]
+    listed = await asyncio.to_thread(
+        engine.run,
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.homei.service=adoptee",
+        "--format",
+        "{{.Names}}",
+    )
+    assert listed.stdout.split() == ["adoptee"]
+    assert homei.components.reconciler.last_error is None or "adoptee" not in (
+        homei.components.reconciler.last_error
+    )
