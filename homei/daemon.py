@@ -17,7 +17,7 @@ from homei.api.server import ConnectionLimits, HomeiRunner
 from homei.app import build
 from homei.config.keys import DeviceKeyError
 from homei.core.auth import preload
-from homei.core.memory import return_large_blocks
+from homei.core.memory import return_large_blocks, settle_collection
 from homei.core.watchdog import Notifier
 from homei.settings import Settings
 
@@ -107,6 +107,7 @@ async def serve(settings: Settings) -> None:
     if await asyncio.to_thread(settings.initial_password_file.exists):
         _LOGGER.info("The initial admin password is in %s", settings.initial_password_file)
     await asyncio.to_thread(preload)
+    settle_collection()
 
     await stop.wait()
     _LOGGER.info("Stopping")

@@ -16,10 +16,24 @@ import time
 from typing import TextIO
 
 
-def _asctime() -> str:
-    """The time as the logging module's default formatter writes it."""
-    now = time.time()
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))},{int(now % 1 * 1000):03d}"
+class _Clock:
+    """The time as the logging module's default formatter writes it. The date and time of
+    day are formatted once a second (`localtime` and `strftime` cost more than the rest of
+    a line); only the milliseconds are new on each call."""
+
+    __slots__ = ("_second", "_text")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def asctime(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return f"{self._text},{int(now % 1 * 1000):03d}"
 
 
 FLUSH_INTERVAL = 0.2
@@ -37,9 +51,15 @@ class AccessLog:
             else enabled
         )
         self._prefix = "<6>" if os.environ.get("JOURNAL_STREAM") else ""
+        self._clock = _Clock()
         self._lines: list[str] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+
+    @property
+    def enabled(self) -> bool:
+        """False when the `homei.access` logger is off: callers then skip gathering a line."""
+        return self._enabled
 
     def record(
         self, remote: str, method: str, path: str, status: int, elapsed: float, request_id: str
@@ -47,7 +67,7 @@ class AccessLog:
         """Queue one request's line."""
         if not self._enabled:
             return
-        stamp = "" if self._prefix else f"{_asctime()} INFO "
+        stamp = "" if self._prefix else f"{self._clock.asctime()} INFO "
         self._lines.append(
             f'{self._prefix}{stamp}homei.access: {remote} "{method} {path}" '
             f"{status} {elapsed * 1000:.1f}ms [{request_id}]\n"

@@ -201,10 +201,11 @@ def read_query(request: web.Request, model: type[msgspec.Struct]) -> Any:
     """The query string decoded into `model`: numbers and booleans as in JSON, other values
     (text, enums, RFC 3339 date-times) as given; never a looser reading such as epoch seconds."""
     raw: dict[str, Any] = {}
-    for name, (is_list, is_scalar) in _query_fields(model).items():
-        if name not in request.query:
+    query = request.query
+    for name, (is_list, is_scalar) in _query_fields(model).items() if query else ():
+        if name not in query:
             continue
-        values = request.query.getall(name)
+        values = query.getall(name)
         if not is_list and len(values) > 1:
             message = f"Expected one value, got {len(values)}"
             raise ValidationError(
@@ -235,12 +236,15 @@ def bind(api: object) -> list[tuple[Endpoint, Handler]]:
 
 def _adapt(declaration: Endpoint, method: Handler) -> Handler:
     wants = inspect.signature(method).parameters
+    # Decided once here, not on every request.
+    query_model = declaration.query if "query" in wants else None
+    wants_body = declaration.body is not None and "body" in wants
 
     async def handle(request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
-        if declaration.query is not None and "query" in wants:
-            kwargs["query"] = read_query(request, declaration.query)
-        if declaration.body is not None and "body" in wants:
+        if query_model is not None:
+            kwargs["query"] = read_query(request, query_model)
+        if wants_body:
             if declaration.body_optional and not request.body_exists:
                 kwargs["body"] = msgspec.json.decode(b"{}", type=declaration.body)
             else:

@@ -13,6 +13,7 @@ from homei.cli import alerts, backup, config, fleet, jobs, services, systems, to
 from homei.cli.client import ApiClient, ApiError, Credentials, credentials_path
 from homei.cli.output import emit, fail
 from homei.core.errors import HomeiError
+from homei.core.memory import pause_collection
 from homei.settings import Settings
 from homei.settings_layers import SettingsError, load_settings
 
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args.url = getattr(args, "url", None)
     try:
         if args.command == "serve":
+            pause_collection()  # until the daemon serves (see `settle_collection`)
             from homei.daemon import configure_logging, serve
 
             settings = _settings(args)

@@ -60,6 +60,7 @@ INITIAL_ADMIN = "admin"
 # CLI within this many seconds.
 IDENTITY_CACHE_TTL = 1.0
 USER_CACHE_SIZE = 1024
+_MISSING: Any = object()
 
 
 class Accounts:
@@ -70,7 +71,10 @@ class Accounts:
         self._tokens = tokens
         self._sessions = RefreshSessions(store, tokens)
         self.keys = ApiKeys(store)
-        self._users: ExpiringCache[str, tuple[User | None]] = ExpiringCache(USER_CACHE_SIZE)
+        # The account as last read, with the identity it gives (None: no such user).
+        self._users: ExpiringCache[str, tuple[User, Identity] | None] = ExpiringCache(
+            USER_CACHE_SIZE
+        )
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -204,7 +208,7 @@ class Accounts:
         """Trade a refresh token for a new pair; each refresh token works once."""
         claims = self._tokens.decode(refresh_token, "refresh")
         try:
-            user = await self._current_user(claims.user_id, claims.token_version)
+            user, _ = await self._current_user(claims.user_id, claims.token_version)
         except Unauthorized:
             await self._sessions.end(claims.family)
             raise
@@ -224,17 +228,16 @@ class Accounts:
         if credential.startswith(API_KEY_PREFIX):
             return await self.keys.identify(credential)
         claims = self._tokens.decode(credential, "access")
-        user = await self._current_user(claims.user_id, claims.token_version)
-        return Identity(user.id, user.username, user.role)
+        _, identity = await self._current_user(claims.user_id, claims.token_version)
+        return identity
 
-    async def _current_user(self, user_id: str, token_version: int) -> User:
-        cached = self._users.get(user_id)
-        if cached is not None:
-            user = cached[0]
-        else:
+    async def _current_user(self, user_id: str, token_version: int) -> tuple[User, Identity]:
+        found = self._users.get(user_id, _MISSING)
+        if found is _MISSING:
             row = await self._store.fetch_one("SELECT * FROM users WHERE id = ?", (user_id,))
             user = user_from_row(row) if row is not None else None
-            self._users.put(user_id, (user,), monotonic() + IDENTITY_CACHE_TTL)
-        if user is None or user.token_version != token_version:
+            found = None if user is None else (user, Identity(user.id, user.username, user.role))
+            self._users.put(user_id, found, monotonic() + IDENTITY_CACHE_TTL)
+        if found is None or found[0].token_version != token_version:
             raise Unauthorized("Token has been revoked")
-        return user
+        return found

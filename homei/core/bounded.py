@@ -24,14 +24,14 @@ class ExpiringCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: K) -> V | None:
-        """The value, or None when absent or expired."""
+    def get(self, key: K, default: V | None = None) -> V | None:
+        """The value, or `default` when absent or expired."""
         entry = self._entries.get(key)
         if entry is None:
-            return None
+            return default
         if entry[0] <= self._clock():
             del self._entries[key]
-            return None
+            return default
         self._entries.move_to_end(key)
         return entry[1]
 

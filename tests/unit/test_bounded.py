@@ -34,3 +34,14 @@ def test_the_least_recently_used_entry_makes_room():
     for key in range(10_000):
         cache.put(key, key, clock.now + 60)
     assert len(cache) == 3
+
+
+def test_a_default_tells_a_cached_none_from_an_absent_entry():
+    clock = Clock()
+    missing = object()
+    cache: ExpiringCache[str, int | None] = ExpiringCache(10, clock=clock)
+    cache.put("gone", None, clock.now + 5)  # e.g. a user known not to exist
+    assert cache.get("gone", missing) is None
+    assert cache.get("never", missing) is missing
+    clock.now += 5
+    assert cache.get("gone", missing) is missing
