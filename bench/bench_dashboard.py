@@ -42,7 +42,7 @@ from harness import (
     on_sigterm,
     positive_int,
     precompile_homei,
-    rounded,
+    report,
     running,
 )
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -198,13 +198,7 @@ def main() -> int:
         "first_page_gzipped_bytes < 100 KB": gzipped < BUDGET_BYTES,
         "dashboard_cpu_percent < 1": results["dashboard_cpu_percent"] < TARGET_CPU_PERCENT,
     }
-    for key, value in rounded(results).items():  # type: ignore[union-attr]
-        print(f"{key:<30} {value}")
-    for check, passed in checks.items():
-        print(f"{'PASS' if passed else 'FAIL'}  {check}")
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps({"results": rounded(results), "checks": checks}, indent=2))
-    return 0 if all(checks.values()) else 1
+    return report(results, checks, RESULTS_FILE, 30)
 
 
 if __name__ == "__main__":

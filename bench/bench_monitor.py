@@ -48,7 +48,7 @@ from harness import (
     on_sigterm,
     positive_int,
     precompile_homei,
-    rounded,
+    report,
     running,
     vm_rss_mib,
 )
@@ -249,13 +249,7 @@ def main() -> int:
         "sampler_rss_mib < 10": results["sampler_rss_mib"] < 10.0,
         "query_7d_5m_ms < 50": results["query_7d_5m_ms"] < 50.0,
     }
-    for key, value in rounded(results).items():  # type: ignore[union-attr]
-        print(f"{key:<24} {value}")
-    for check, passed in checks.items():
-        print(f"{'PASS' if passed else 'FAIL'}  {check}")
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps({"results": rounded(results), "checks": checks}, indent=2))
-    return 0 if all(checks.values()) else 1
+    return report(results, checks, RESULTS_FILE, 24)
 
 
 if __name__ == "__main__":

@@ -267,3 +267,15 @@ def rounded(value: object) -> object:
     if isinstance(value, list):
         return [rounded(v) for v in value]
     return value
+
+
+def report(results: dict[str, object], checks: dict[str, bool], path: Path, width: int) -> int:
+    """Print the figures and each check's verdict, write both to `path` as JSON; the exit
+    status (1 when a check failed)."""
+    for key, value in rounded(results).items():  # type: ignore[union-attr]
+        print(f"{key:<{width}} {value}")
+    for check, passed in checks.items():
+        print(f"{'PASS' if passed else 'FAIL'}  {check}")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"results": rounded(results), "checks": checks}, indent=2))
+    return 0 if all(checks.values()) else 1
