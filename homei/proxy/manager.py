@@ -222,6 +222,15 @@ class ReverseProxy:
         try:
             await self._caddy.routes()
         except ProxyError as err:
+            if not self.wanted():
+                # No service has a domain: a proxy nobody needs is no fault of the device
+                # (an image without Caddy, or Caddy stopped), until a service asks for a route.
+                return DependencyReport(
+                    "caddy",
+                    HealthState.HEALTHY,
+                    f"Not needed: no service has a domain ({err.message})",
+                    details={"routes": 0, "answering": False},
+                )
             return DependencyReport("caddy", HealthState.UNHEALTHY, err.message)
         if self.last_error is not None:
             return DependencyReport("caddy", HealthState.DEGRADED, self.last_error)

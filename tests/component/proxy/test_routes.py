@@ -165,3 +165,20 @@ async def test_two_installs_asking_for_one_domain_at_once_cannot_both_have_it(ho
     accepted = await next(r for r in responses if r.status == 202).json()
     assert (await wait_task(homei, headers, accepted["taskId"]))["status"] == "completed"
     await until(lambda: answers(caddy, "one.local"), "one.local to answer")
+
+
+async def test_a_caddy_nobody_needs_does_not_make_the_device_unwell(homei, caddy):
+    # No service has a domain: Caddy down (or not in the image) is no fault of the device;
+    # once a service with a domain is declared, it is.
+    headers = await homei.auth()
+    await asyncio.to_thread(caddy.kill)
+    deps = await call(homei, "GET", "/api/v1/health/dependencies", headers)
+    assert deps["caddy"]["status"] == "healthy", deps["caddy"]
+    assert deps["caddy"]["details"] == {"routes": 0, "answering": False}
+    assert deps["caddy"]["message"].startswith("Not needed")
+    await asyncio.to_thread(caddy.up)
+    await install(homei, headers, web("needy", "needy.local", free_port()))
+    await asyncio.to_thread(caddy.kill)
+    deps = await call(homei, "GET", "/api/v1/health/dependencies", headers)
+    assert deps["caddy"]["status"] == "unhealthy", deps["caddy"]
+    await asyncio.to_thread(caddy.up)
