@@ -13,36 +13,9 @@ import msgspec
 from aiohttp import web
 
 from homei.api.accesslog import AccessLog
-from homei.api.alerts import AlertsApi
 from homei.api.application import web_application
-from homei.api.artifacts import ArtifactsApi
-from homei.api.auth import AuthApi
-from homei.api.backups import BackupsApi
-from homei.api.config_device import DeviceConfigApi
-from homei.api.config_reload import ConfigReloadApi
-from homei.api.config_secrets import ConfigSecretsApi
-from homei.api.config_services import ConfigServicesApi
-from homei.api.containers import ContainersApi
-from homei.api.dashboard import DashboardApi
-from homei.api.device_logs import DeviceLogsApi
-from homei.api.events import EventsApi
-from homei.api.fleet import FleetApi
-from homei.api.health import HealthApi
-from homei.api.images import ImagesApi
-from homei.api.jobs import JobsApi
-from homei.api.metrics import MetricsApi
-from homei.api.monitoring import MonitoringApi
-from homei.api.service_status import ServiceStatusApi
-from homei.api.services import ServicesApi
-from homei.api.session import SessionApi
-from homei.api.system import SystemApi
-from homei.api.systems import SystemsApi
-from homei.api.tasks import TasksApi
-from homei.api.update import UpdateApi
-from homei.api.users import UsersApi
-from homei.api.validation import ValidationApi
-from homei.api.web import WebApi
 from homei.api.websockets import WebSocketHub
+from homei.api_wiring import build_handlers
 from homei.backup.catalog import BackupCatalog
 from homei.backup.homei_part import HomeiPart, settings_file_from_environment
 from homei.backup.manager import BackupManager
@@ -70,7 +43,6 @@ from homei.docker.engine import DockerEngine
 from homei.docker.images import Images
 from homei.fleet.wiring import build_fleet
 from homei.jobs_wiring import build_jobs
-from homei.journal.reader import Journal
 from homei.monitor.alert_wiring import build_alerts
 from homei.monitor.api_metrics import ApiMetrics
 from homei.monitor.wiring import alert_thresholds, build_monitor
@@ -291,55 +263,35 @@ async def _assemble(
         await backups.start()
 
     access_log = AccessLog()
-    tasks_api = TasksApi(tasks)
     throttle = LoginThrottle(settings.auth.login_free_attempts, settings.auth.login_max_delay)
-    app = web_application(
-        settings,
-        accounts,
-        metrics,
-        access_log,
-        limiter,
-        [
-            HealthApi(health),
-            AuthApi(accounts, throttle),
-            SessionApi(accounts, throttle),
-            UsersApi(accounts),
-            tasks_api,
-            SystemApi(settings.data_dir, settings.mode, health, tasks, events, monitor.overview),
-            MonitoringApi(
-                monitor.overview,
-                monitor.timeline,
-                monitor.sampler,
-                events,
-                websockets,
-                settings.events.heartbeat,
-            ),
-            EventsApi(events, websockets, settings.events.heartbeat),
-            MetricsApi(metrics),
-            UpdateApi(updates, gate),
-            ContainersApi(containers, websockets),
-            ImagesApi(images),
-            ServicesApi(services.manager, services.views),
-            ServiceStatusApi(
-                services.manager, services.views, services.health, services.samples, websockets
-            ),
-            BackupsApi(backups, backup_schedules),
-            DeviceConfigApi(device_config, lambda: list(services.store.all())),
-            ConfigReloadApi(services.reload),
-            ConfigSecretsApi(rotation),
-            JobsApi(jobs.jobs, events, websockets, settings.events.heartbeat),
-            DashboardApi(jobs.dashboard),
-            SystemsApi(systems.systems, systems.admin, systems.keypair),
-            ConfigServicesApi(service_configs),
-            AlertsApi(alerts.engine),
-            ValidationApi(proxy.service_validator, proxy.system_checks),
-            ArtifactsApi(units.artifacts),
-            DeviceLogsApi(Journal(settings.units.journal_dir)),
-            FleetApi(fleet, device_config),
-            WebApi(),
-        ],
-        refine=[tasks_api.document_kinds],
+    handlers, refine = build_handlers(
+        settings=settings,
+        accounts=accounts,
+        throttle=throttle,
+        health=health,
+        tasks=tasks,
+        events=events,
+        websockets=websockets,
+        metrics=metrics,
+        monitor=monitor,
+        updates=updates,
+        gate=gate,
+        containers=containers,
+        images=images,
+        services=services,
+        backups=backups,
+        backup_schedules=backup_schedules,
+        device_config=device_config,
+        rotation=rotation,
+        service_configs=service_configs,
+        jobs=jobs,
+        systems=systems,
+        alerts=alerts,
+        proxy=proxy,
+        units=units,
+        fleet=fleet,
     )
+    app = web_application(settings, accounts, metrics, access_log, limiter, handlers, refine=refine)
 
     dials: list[asyncio.Task[None]] = []
 
