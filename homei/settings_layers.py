@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 
 import homei
-from homei.settings import Mode, Settings, parse_listen
+from homei.settings import Settings, parse_listen
+from homei.settings_sections import Mode
 
 DEVICE_CONFIG = Path("/etc/homei/homei.toml")
 DEVICE_DATA_DIR = Path("/var/lib/homei")

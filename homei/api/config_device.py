@@ -14,7 +14,7 @@ from homei.api.routing import endpoint
 from homei.config.device import DeviceConfig
 from homei.core.auth import Permission
 from homei.core.errors import ConfigError
-from homei.settings import Domain, VariableName, VariableValue
+from homei.settings_sections import Domain, VariableName, VariableValue
 
 
 class DeviceConfigOut(msgspec.Struct):

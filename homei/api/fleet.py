@@ -14,7 +14,7 @@ from homei.core.auth import Permission
 from homei.core.errors import ConfigError
 from homei.fleet.actions import FleetAction
 from homei.fleet.client import FleetClient
-from homei.settings import FleetSettings
+from homei.settings_sections import FleetSettings
 
 ACTION_PARAM = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}$"}
 REDACTED = "********"

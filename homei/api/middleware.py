@@ -23,7 +23,7 @@ from homei.core.auth import Identity, Role
 from homei.core.errors import Forbidden, RateLimited, Unauthorized
 from homei.core.ratelimit import Quota, RateLimiter
 from homei.monitor.api_metrics import ApiMetrics
-from homei.settings import RateLimitSettings
+from homei.settings_sections import RateLimitSettings
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from homei.backup.manifest import BackupError
 from homei.core.account_records import KEPT_ON_RESTORE, MERGE_ON_RESTORE
 from homei.core.atomic import write_file_atomic
 from homei.core.store import Migration, Store
-from homei.settings import Mode
 from homei.settings_layers import default_config_path
+from homei.settings_sections import Mode
 
 DATABASE = "homei.db"
 SETTINGS_JSON = "settings.json"  # the effective settings, for people and support

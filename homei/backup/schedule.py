@@ -20,7 +20,7 @@ from homei.core.cron import Cron
 from homei.core.errors import HomeiError
 from homei.core.events import EventBus
 from homei.core.tasks import TaskManager, TaskStatus
-from homei.settings import BackupSchedule
+from homei.settings_sections import BackupSchedule
 
 _LOGGER = logging.getLogger(__name__)
 _STAMP = re.compile(r"-(\d{8}-\d{6})\.tar$")

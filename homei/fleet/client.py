@@ -25,7 +25,7 @@ from homei.fleet.ddi import (
     parse_sleep,
 )
 from homei.fleet.deploy import Deployer
-from homei.settings import FleetSettings
+from homei.settings_sections import FleetSettings
 
 _LOGGER = logging.getLogger(__name__)
 

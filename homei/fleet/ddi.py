@@ -12,7 +12,7 @@ from typing import Any, Literal
 import aiohttp
 import msgspec
 
-from homei.settings import FleetSettings
+from homei.settings_sections import FleetSettings
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from homei.fleet.ddi import (
     status_body,
 )
 from homei.fleet.download import ArtefactRejected, Download, DownloadFailed
-from homei.settings import FleetSettings
+from homei.settings_sections import FleetSettings
 from homei.update.bundles import BUNDLE_SUFFIX, safe_name
 from homei.update.history import UpdateResult
 from homei.update.manager import UpdateManager

@@ -18,7 +18,8 @@ from homei.dbus.rauc import RaucUnavailable
 from homei.fleet.actions import ActionStore
 from homei.fleet.client import FleetClient
 from homei.fleet.deploy import Deployer
-from homei.settings import FleetSettings, Settings
+from homei.settings import Settings
+from homei.settings_sections import FleetSettings
 from homei.update.manager import UpdateManager
 from homei.update.status import booted_slot
 

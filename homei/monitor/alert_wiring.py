@@ -22,7 +22,7 @@ from homei.monitor.api_metrics import ApiMetrics
 from homei.monitor.notify.deliverer import Channel, Deliverer
 from homei.monitor.notify.email import EmailChannel
 from homei.monitor.notify.webhook import WebhookChannel
-from homei.settings import AlertsSettings
+from homei.settings_sections import AlertsSettings
 
 _LOGGER = logging.getLogger(__name__)
 

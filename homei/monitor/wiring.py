@@ -18,7 +18,7 @@ from homei.monitor.prometheus import CountsCollector, DeviceCollector
 from homei.monitor.sampler import DeviceSampler
 from homei.monitor.thresholds import Level, Thresholds
 from homei.monitor.timeline import Timeline
-from homei.settings import MonitorSettings
+from homei.settings_sections import MonitorSettings
 
 
 class MonitorParts(msgspec.Struct, frozen=True):

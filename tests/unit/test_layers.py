@@ -31,7 +31,7 @@ def test_core_imports_nothing_else_of_homei(path: Path):
     assert {m for m in homei_imports(path) if not m.startswith("homei.core")} == set()
 
 
-@pytest.mark.parametrize("name", ["settings.py", "settings_layers.py"])
+@pytest.mark.parametrize("name", ["settings.py", "settings_sections.py", "settings_layers.py"])
 def test_settings_import_only_core(name: str):
     allowed = ("homei.core", "homei.settings")
     outside = {m for m in homei_imports(HOMEI / name) if m != "homei" and not m.startswith(allowed)}
